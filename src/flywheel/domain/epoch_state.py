@@ -1,0 +1,118 @@
+"""An epoch's journal: the steps, in order, and everything each one decided.
+
+The runner saves this after every step, in the same database transaction as the step's other
+effects, so a crash at any point resumes from the last completed step with all its decisions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from flywheel.domain.ads import AdsOutcome
+
+STEPS: tuple[str, ...] = (
+    "reconcile",
+    "detect",
+    "allocate",
+    "buyback.quote",
+    "buyback.guard",
+    "buyback.send",
+    "buyback.settle",
+    "ads",
+    "report",
+)
+
+
+class EpochMode(StrEnum):
+    LIVE = "live"
+    SIMULATE = "simulate"
+
+
+class EpochStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class QuoteRecord(BaseModel):
+    in_lamports: int
+    out_amount: int
+    min_out_amount: int
+    price_impact_bps: int
+    slippage_bps: int
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class IntentRecord(BaseModel):
+    kind: str
+    signature: str
+    last_valid_block_height: int
+    status: str = "pending"  # pending | confirmed | failed | expired
+    error: str = ""
+    fee_lamports: int = 0
+    sol_delta: int = 0
+    token_delta: int = 0
+
+
+class EpochError(BaseModel):
+    step: str
+    kind: str  # the error class, for metrics and the breaker
+    message: str
+
+
+class EpochState(BaseModel):
+    id: str
+    mode: EpochMode
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: EpochStatus = EpochStatus.RUNNING
+    steps_done: list[str] = Field(default_factory=list)
+
+    # detect
+    carried_in_lamports: int = 0
+    fees_in_lamports: int = 0
+    receipt_signatures: list[str] = Field(default_factory=list)
+    quarantined_signatures: list[str] = Field(default_factory=list)
+    detect_requests: int = 0
+
+    # allocate
+    sol_usd_price: str | None = None  # Decimal as text: JSON has no decimals
+    executor_balance_lamports: int | None = None
+    buyback_planned_lamports: int = 0
+    ads_planned_lamports: int = 0
+    allocation_note: str = ""
+
+    # buyback
+    quote: QuoteRecord | None = None
+    quote_attempts: int = 0
+    price_impact_limited: bool = False
+    swap_intents: list[IntentRecord] = Field(default_factory=list)
+    buyback_spent_lamports: int = 0
+    tokens_bought: int = 0
+    settle_intent: IntentRecord | None = None
+    tokens_settled: int = 0
+    destination: str = "burn"
+
+    # ads
+    ads_reserved_lamports: int = 0
+    ads: AdsOutcome | None = None
+
+    errors: list[EpochError] = Field(default_factory=list)
+    report_path: str | None = None
+
+    @property
+    def input_lamports(self) -> int:
+        return self.carried_in_lamports + self.fees_in_lamports
+
+    @property
+    def carried_out_lamports(self) -> int:
+        """Whatever was not spent on the buyback or reserved for ads goes to the next epoch."""
+        return self.input_lamports - self.buyback_spent_lamports - self.ads_reserved_lamports
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)

@@ -1,0 +1,26 @@
+"""The operator's rules for one epoch, as plain values taken from the configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flywheel.domain.ads import Targeting
+from flywheel.domain.allocation import AllocationPolicy
+from flywheel.domain.trade import Destination
+
+
+@dataclass(frozen=True)
+class EpochPolicy:
+    allocation: AllocationPolicy
+    max_price_impact_bps: int = 300
+    destination: Destination = Destination.BURN
+    # A swap that expired or failed on-chain is re-quoted and re-signed at most this often.
+    max_swap_attempts: int = 3
+    max_settle_attempts: int = 3
+    # Anomalies (runbook scenario 7): None disables the check.
+    max_single_fee_lamports: int | None = None
+    max_fees_per_epoch_lamports: int | None = None
+    ads_duration_hours: int = 24
+    ads_targeting: Targeting = field(default_factory=Targeting)
+    ads_post_id: str | None = None
+    ads_objective: str = "ENGAGEMENTS"

@@ -1,0 +1,429 @@
+"""EpochRunner: one epoch, as its list of steps, each recorded before its effects.
+
+    reconcile → detect → allocate → buyback.quote → buyback.guard → buyback.send
+              → buyback.settle → ads → report
+
+Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
+other writes, so a crash resumes from the last completed step. Transactions are journaled as
+intents before they are first sent; `Wallet.land` is safe to call again with the same bytes, so a
+resumed step finds a landed transaction instead of buying twice.
+
+Money rule: an error before any transaction is in flight ends the epoch as failed and carries
+everything not yet spent. An error while a transaction is in flight (pending intent) leaves the
+epoch unfinished and raises: only a later run, after reconciling the intent, may decide what was
+spent. That is what makes double spending impossible.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import structlog
+
+from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
+from flywheel.domain.allocation import allocate
+from flywheel.domain.epoch_state import (
+    STEPS,
+    EpochError,
+    EpochMode,
+    EpochState,
+    EpochStatus,
+    IntentRecord,
+    QuoteRecord,
+)
+from flywheel.domain.fees import FeeReceipt, ReceiptStatus
+from flywheel.domain.impact import largest_within_impact
+from flywheel.domain.money import lamports_to_micro_usd
+from flywheel.domain.policy import EpochPolicy
+from flywheel.domain.trade import Destination, Landing, LandingStatus, PreparedTx, Quote
+from flywheel.errors import FlywheelError, OperationalError
+from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
+
+log = structlog.get_logger("flywheel.epoch")
+
+StepObserver = Callable[[str, EpochState], None]
+
+
+class InFlight(OperationalError):
+    """An error struck while a transaction was in flight; the epoch stays open to reconcile."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_epoch_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _quote_record(quote: Quote) -> QuoteRecord:
+    return QuoteRecord(
+        in_lamports=quote.in_lamports,
+        out_amount=quote.out_amount,
+        min_out_amount=quote.min_out_amount,
+        price_impact_bps=quote.price_impact_bps,
+        slippage_bps=quote.slippage_bps,
+        raw=quote.raw,
+    )
+
+
+def _quote_of(record: QuoteRecord) -> Quote:
+    return Quote(
+        in_lamports=record.in_lamports,
+        out_amount=record.out_amount,
+        min_out_amount=record.min_out_amount,
+        price_impact_bps=record.price_impact_bps,
+        slippage_bps=record.slippage_bps,
+        raw=record.raw,
+    )
+
+
+def _apply_landing(record: IntentRecord, landing: Landing) -> IntentRecord:
+    return record.model_copy(
+        update={
+            "status": landing.status.value,
+            "error": landing.error,
+            "fee_lamports": landing.fee_lamports,
+            "sol_delta": landing.sol_delta,
+            "token_delta": landing.token_delta,
+        }
+    )
+
+
+class EpochRunner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fee_source: FeeSource,
+        prices: PriceFeed,
+        dex: Dex,
+        wallet: Wallet,
+        ads: AdsEngine,
+        reports: ReportSink,
+        policy: EpochPolicy,
+        mode: EpochMode = EpochMode.LIVE,
+        clock: Callable[[], datetime] = utc_now,
+        on_step: StepObserver | None = None,
+    ) -> None:
+        self.store = store
+        self.fee_source = fee_source
+        self.prices = prices
+        self.dex = dex
+        self.wallet = wallet
+        self.ads = ads
+        self.reports = reports
+        self.policy = policy
+        self.mode = mode
+        self.clock = clock
+        self.on_step = on_step
+        self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
+            "reconcile": self._reconcile,
+            "detect": self._detect,
+            "allocate": self._allocate,
+            "buyback.quote": self._buyback_quote,
+            "buyback.guard": self._buyback_guard,
+            "buyback.send": self._buyback_send,
+            "buyback.settle": self._buyback_settle,
+            "ads": self._ads,
+            "report": self._report,
+        }
+        assert tuple(self._steps) == STEPS
+
+    # ------------------------------------------------------------------ driving
+
+    def begin_or_resume(self) -> EpochState:
+        state = self.store.unfinished_epoch(self.mode)
+        if state is not None:
+            return state
+        now = self.clock()
+        state = EpochState(
+            id=new_epoch_id(now),
+            mode=self.mode,
+            started_at=now,
+            carried_in_lamports=self.store.carried_lamports(self.mode),
+            destination=self.policy.destination.value,
+        )
+        self.store.save_epoch(state)
+        return state
+
+    async def run(self) -> EpochState:
+        """Run (or resume) one epoch to its end and return its final journal."""
+        state = self.begin_or_resume()
+        bound = log.bind(epoch_id=state.id, mode=state.mode.value)
+        if state.steps_done:
+            bound.info("epoch.resume", after=state.steps_done[-1])
+            await self._reconcile(state)
+        for step in STEPS:
+            if step in state.steps_done:
+                continue
+            if state.failed and step != "report":
+                continue  # after an error only the report runs: nothing more moves money
+            self.store.record_step(state.id, step, "started")
+            try:
+                await self._steps[step](state)
+            except FlywheelError as exc:
+                if self._in_flight(state):
+                    self.store.record_step(state.id, step, "interrupted", str(exc))
+                    raise InFlight(
+                        f"epoch {state.id} stopped at {step} with a transaction in flight: {exc};"
+                        " it will be reconciled and resumed on the next run"
+                    ) from exc
+                bound.warning("epoch.step_failed", step=step, error=str(exc))
+                state.errors.append(
+                    EpochError(step=step, kind=type(exc).__name__, message=str(exc))
+                )
+            self._complete(state, step)
+        return state
+
+    def _complete(self, state: EpochState, step: str) -> None:
+        state.steps_done.append(step)
+        with self.store.transaction():
+            self.store.save_epoch(state)
+            self.store.record_step(state.id, step, "done")
+        if self.on_step is not None:
+            self.on_step(step, state)
+
+    @staticmethod
+    def _in_flight(state: EpochState) -> bool:
+        intents = [*state.swap_intents, *([state.settle_intent] if state.settle_intent else [])]
+        return any(intent.status == "pending" for intent in intents)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _reconcile(self, state: EpochState) -> None:
+        """Resolve every journaled transaction before deciding anything new."""
+        for epoch_id, tx in self.store.pending_intents():
+            landing = await self.wallet.land(tx)
+            record = self._find_intent(state, tx.signature) if epoch_id == state.id else None
+            updated = _apply_landing(
+                record
+                or IntentRecord(
+                    kind=tx.kind.value,
+                    signature=tx.signature,
+                    last_valid_block_height=tx.last_valid_block_height,
+                ),
+                landing,
+            )
+            with self.store.transaction():
+                self.store.update_intent(tx.signature, updated)
+                if record is not None:
+                    self._replace_intent(state, updated)
+                    self.store.save_epoch(state)
+
+    async def _detect(self, state: EpochState) -> None:
+        batch = await self.fee_source.fetch_new(self.store.fee_cursor())
+        available, quarantined = self._screen(batch.receipts)
+        with self.store.transaction():
+            self.store.add_receipts(available, ReceiptStatus.AVAILABLE, batch.new_cursor)
+            self.store.add_receipts(quarantined, ReceiptStatus.QUARANTINED, batch.new_cursor)
+            # Accumulate: if a crash repeats this step, what was claimed before stays counted.
+            claimed = self.store.claim_available_receipts(state.id)
+            state.fees_in_lamports += sum(r.lamports for r in claimed)
+            state.receipt_signatures += [r.signature for r in claimed]
+            state.quarantined_signatures += [r.signature for r in quarantined]
+            state.detect_requests += batch.requests
+            self.store.save_epoch(state)
+        if quarantined:
+            log.warning(
+                "fees.quarantined",
+                epoch_id=state.id,
+                signatures=state.quarantined_signatures,
+                lamports=sum(r.lamports for r in quarantined),
+            )
+
+    def _screen(self, receipts: list[FeeReceipt]) -> tuple[list[FeeReceipt], list[FeeReceipt]]:
+        """Runbook scenario 7: hold back inflows too large to be plain trading fees."""
+        single = self.policy.max_single_fee_lamports
+        available = [r for r in receipts if single is None or r.lamports <= single]
+        quarantined = [r for r in receipts if single is not None and r.lamports > single]
+        per_epoch = self.policy.max_fees_per_epoch_lamports
+        if per_epoch is not None and sum(r.lamports for r in available) > per_epoch:
+            quarantined, available = quarantined + available, []
+        return available, quarantined
+
+    async def _allocate(self, state: EpochState) -> None:
+        price = await self.prices.sol_usd()
+        balance = await self.wallet.balance_lamports()
+        allocation = allocate(
+            unspent_lamports=state.input_lamports,
+            executor_balance_lamports=balance,
+            sol_usd=price,
+            policy=self.policy.allocation,
+        )
+        state.sol_usd_price = None if price is None else str(price)
+        state.executor_balance_lamports = balance
+        state.buyback_planned_lamports = allocation.buyback_lamports
+        state.ads_planned_lamports = allocation.ads_lamports
+        state.allocation_note = allocation.reason
+
+    async def _buyback_quote(self, state: EpochState) -> None:
+        if state.buyback_planned_lamports <= 0:
+            return
+        quote = await self._sized_quote(state, state.buyback_planned_lamports)
+        state.quote = None if quote is None else _quote_record(quote)
+
+    async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
+        state.quote_attempts += 1
+        first = await self.dex.quote(in_lamports)
+        limit = self.policy.max_price_impact_bps
+        if first.price_impact_bps <= limit:
+            return first
+        log.warning(
+            "Slippage exceeds maximum",
+            epoch_id=state.id,
+            price_impact_bps=first.price_impact_bps,
+            max_price_impact_bps=limit,
+            in_lamports=in_lamports,
+        )
+        state.price_impact_limited = True
+        return await largest_within_impact(first, self.dex.quote, max_impact_bps=limit)
+
+    async def _buyback_guard(self, state: EpochState) -> None:
+        if state.quote is None or state.swap_intents:
+            return  # an intent already journaled (crash after it) is the send step's to land
+        await self._prepare_swap(state, _quote_of(state.quote))
+
+    async def _prepare_swap(self, state: EpochState, quote: Quote) -> None:
+        unsigned = await self.dex.swap_transaction(quote)
+        prepared = await self.wallet.prepare_swap(unsigned, quote)
+        record = IntentRecord(
+            kind=prepared.kind.value,
+            signature=prepared.signature,
+            last_valid_block_height=prepared.last_valid_block_height,
+        )
+        # Journaled before it can ever be sent: a crash after this line is reconciled.
+        with self.store.transaction():
+            self.store.add_intent(state.id, prepared)
+            state.quote = _quote_record(quote)
+            state.swap_intents.append(record)
+            self.store.save_epoch(state)
+
+    async def _buyback_send(self, state: EpochState) -> None:
+        while state.swap_intents:
+            current = state.swap_intents[-1]
+            if current.status == "pending":
+                landing = await self._land(state, current)
+                current = self._record_landing(state, landing)
+            if current.status == LandingStatus.CONFIRMED:
+                assert state.quote is not None
+                state.buyback_spent_lamports = state.quote.in_lamports
+                state.tokens_bought = current.token_delta
+                return
+            if len(state.swap_intents) >= self.policy.max_swap_attempts:
+                raise OperationalError(
+                    f"buyback swap did not land after {len(state.swap_intents)} attempts"
+                    f" (last: {current.status}{': ' + current.error if current.error else ''})"
+                )
+            # Expired (provably never executed) or failed on-chain (only the fee was paid):
+            # a fresh quote and a fresh signature are now safe.
+            log.info("buyback.retry", epoch_id=state.id, previous=current.status)
+            quote = await self._sized_quote(state, state.buyback_planned_lamports)
+            if quote is None:
+                state.quote = None
+                return
+            await self._prepare_swap(state, quote)
+
+    async def _land(self, state: EpochState, record: IntentRecord) -> Landing:
+        tx = self._pending_tx(record.signature)
+        return await self.wallet.land(tx)
+
+    def _pending_tx(self, signature: str) -> PreparedTx:
+        for _, tx in self.store.pending_intents():
+            if tx.signature == signature:
+                return tx
+        raise OperationalError(f"intent {signature} is not in the journal")
+
+    def _record_landing(self, state: EpochState, landing: Landing) -> IntentRecord:
+        record = self._find_intent(state, landing.signature)
+        assert record is not None
+        updated = _apply_landing(record, landing)
+        with self.store.transaction():
+            self.store.update_intent(landing.signature, updated)
+            self._replace_intent(state, updated)
+            self.store.save_epoch(state)
+        return updated
+
+    async def _buyback_settle(self, state: EpochState) -> None:
+        destination = Destination(state.destination)
+        if state.tokens_bought <= 0 or destination is Destination.HOLD:
+            return
+        attempts = 0
+        while True:
+            record = state.settle_intent
+            if record is None or record.status in (LandingStatus.EXPIRED, LandingStatus.FAILED):
+                attempts += 1
+                if attempts > self.policy.max_settle_attempts:
+                    raise OperationalError(
+                        f"settling {state.tokens_bought} tokens ({destination.value}) failed"
+                        f" {self.policy.max_settle_attempts} times; they stay in the executor"
+                    )
+                prepared = await self.wallet.prepare_settle(state.tokens_bought, destination)
+                record = IntentRecord(
+                    kind=prepared.kind.value,
+                    signature=prepared.signature,
+                    last_valid_block_height=prepared.last_valid_block_height,
+                )
+                with self.store.transaction():
+                    self.store.add_intent(state.id, prepared)
+                    state.settle_intent = record
+                    self.store.save_epoch(state)
+            if record.status == "pending":
+                record = self._record_landing(state, await self._land(state, record))
+            if record.status == LandingStatus.CONFIRMED:
+                state.tokens_settled = state.tokens_bought
+                return
+
+    async def _ads(self, state: EpochState) -> None:
+        if state.ads_planned_lamports <= 0 or state.sol_usd_price is None:
+            state.ads = AdsOutcome(status=AdsStatus.SKIPPED)
+            return
+        micro = lamports_to_micro_usd(state.ads_planned_lamports, Decimal(state.sol_usd_price))
+        spec = CampaignSpec(
+            budget_usd=usd_display(micro),
+            budget_micro_usd=micro,
+            duration_hours=self.policy.ads_duration_hours,
+            targeting=self.policy.ads_targeting,
+            post_id=self.policy.ads_post_id,
+            objective=self.policy.ads_objective,
+        )
+        state.ads = await self.ads.run(state.id, spec)
+        # The ads SOL stays in the executor as the ads reserve; the ledger tracks its USD.
+        state.ads_reserved_lamports = state.ads_planned_lamports
+
+    async def _report(self, state: EpochState) -> None:
+        state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
+        state.finished_at = state.finished_at or self.clock()
+        state.report_path = self.reports.write_epoch(state)
+        log.info(
+            "epoch.finished",
+            epoch_id=state.id,
+            status=state.status.value,
+            fees_in=state.fees_in_lamports,
+            spent=state.buyback_spent_lamports,
+            tokens_bought=state.tokens_bought,
+            carried_out=state.carried_out_lamports,
+            report=state.report_path,
+        )
+
+    # ------------------------------------------------------------------ journal helpers
+
+    @staticmethod
+    def _find_intent(state: EpochState, signature: str) -> IntentRecord | None:
+        for record in state.swap_intents:
+            if record.signature == signature:
+                return record
+        if state.settle_intent is not None and state.settle_intent.signature == signature:
+            return state.settle_intent
+        return None
+
+    @staticmethod
+    def _replace_intent(state: EpochState, updated: IntentRecord) -> None:
+        state.swap_intents = [
+            updated if r.signature == updated.signature else r for r in state.swap_intents
+        ]
+        if state.settle_intent is not None and state.settle_intent.signature == updated.signature:
+            state.settle_intent = updated

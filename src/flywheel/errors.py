@@ -1,0 +1,51 @@
+"""Every error the flywheel raises on purpose, grouped by what the operator must do.
+
+    FlywheelError
+    ├── ConfigError            bad configuration or usage: fix it and run again (exit code 2)
+    ├── OperationalError       the work failed and needs a person: stop, look, fix (exit code 1)
+    │   ├── GuardRefused       a transaction an API built does something we did not ask for
+    │   └── StateError         the state database is unusable or from a newer version
+    └── TemporaryError         the world hiccupped (RPC 429/5xx, timeouts): retry later
+        └── RateLimited        a service asked us to wait; `retry_after` says how long
+
+Foreign exceptions (httpx, solana-py, sqlite3) are translated into these at the adapter that
+meets them, so the core only ever handles this tree.
+"""
+
+from __future__ import annotations
+
+
+class FlywheelError(Exception):
+    """Base of every error raised on purpose."""
+
+
+class ConfigError(FlywheelError):
+    """The configuration is wrong; `problems` holds one actionable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class OperationalError(FlywheelError):
+    """The work failed in a way that needs an operator."""
+
+
+class GuardRefused(OperationalError):
+    """The transaction guard refused to sign; the message says why."""
+
+
+class StateError(OperationalError):
+    """The state database cannot be used as it is."""
+
+
+class TemporaryError(FlywheelError):
+    """A transient failure; the same call may succeed later."""
+
+
+class RateLimited(TemporaryError):
+    """A service answered 'too many requests'."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -1,0 +1,108 @@
+"""What the epoch core needs from the world, as Protocols.
+
+The core (domain, epoch) depends only on these; adapters (solana/, jupiter.py, ads/, store.py,
+service/) implement them, and `flywheel.compose` picks the adapters from the configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import Protocol
+
+from flywheel.domain.ads import AdsOutcome, CampaignSpec
+from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
+from flywheel.domain.fees import FeeBatch, FeeReceipt, ReceiptStatus
+from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote
+
+
+class FeeSource(Protocol):
+    """Finds fee inflows to the fee collector that arrived after `cursor`."""
+
+    async def fetch_new(self, cursor: str | None) -> FeeBatch: ...
+
+
+class PriceFeed(Protocol):
+    async def sol_usd(self) -> Decimal | None:
+        """USD per SOL, or None when no reliable price is available."""
+        ...
+
+
+class Dex(Protocol):
+    """Quotes and builds SOL -> token swaps (Jupiter in production)."""
+
+    async def quote(self, in_lamports: int) -> Quote: ...
+
+    async def swap_transaction(self, quote: Quote) -> bytes:
+        """The unsigned transaction the API built for `quote` (serialized VersionedTransaction)."""
+        ...
+
+
+class Wallet(Protocol):
+    """The executor on the chain: balances, guarded signing, exactly-once landing."""
+
+    async def balance_lamports(self) -> int: ...
+
+    async def prepare_swap(self, unsigned_tx: bytes, quote: Quote) -> PreparedTx:
+        """Guard (simulate and check the effect on the executor), then sign.
+
+        Raises `GuardRefused` when the transaction does anything but the swap we asked for.
+        """
+        ...
+
+    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+        """A signed burn (or transfer to the treasury) of `token_amount` base units."""
+        ...
+
+    async def land(self, tx: PreparedTx) -> Landing:
+        """Send the same bytes until confirmed, failed on-chain, or provably expired.
+
+        Safe to call again after a crash with the same `tx`: a landed signature is found, not
+        re-executed.
+        """
+        ...
+
+
+class AdsEngine(Protocol):
+    mode: str
+
+    async def run(self, epoch_id: str, spec: CampaignSpec) -> AdsOutcome: ...
+
+
+class Notifier(Protocol):
+    async def notify(self, title: str, body: str, *, level: str = "info") -> None: ...
+
+
+class Store(Protocol):
+    """Durable state. Writes inside `transaction()` commit together or not at all."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    # fee receipts and the fee source's cursor
+    def fee_cursor(self) -> str | None: ...
+    def add_receipts(
+        self, receipts: list[FeeReceipt], status: ReceiptStatus, new_cursor: str | None
+    ) -> int: ...
+    def claim_available_receipts(self, epoch_id: str) -> list[FeeReceipt]: ...
+    def receipts(self, status: ReceiptStatus | None = None) -> list[FeeReceipt]: ...
+    def release_receipt(self, signature: str) -> bool: ...
+
+    # epochs and their steps
+    def unfinished_epoch(self, mode: EpochMode) -> EpochState | None: ...
+    def save_epoch(self, state: EpochState) -> None: ...
+    def last_finished_epoch(self, mode: EpochMode) -> EpochState | None: ...
+    def carried_lamports(self, mode: EpochMode) -> int: ...
+    def record_step(self, epoch_id: str, step: str, status: str, detail: str = "") -> None: ...
+    def epochs(self, limit: int = 20) -> Iterator[EpochState]: ...
+
+    # transaction intents: the exactly-once journal
+    def add_intent(self, epoch_id: str, tx: PreparedTx) -> None: ...
+    def update_intent(self, signature: str, record: IntentRecord) -> None: ...
+    def pending_intents(self) -> list[tuple[str, PreparedTx]]: ...
+
+
+class ReportSink(Protocol):
+    def write_epoch(self, state: EpochState) -> str:
+        """Write the epoch's report; return where it went. Idempotent for one epoch."""
+        ...
