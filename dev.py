@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Set up and run x-coin-flywheel on a machine that has only Python 3.11+.
+
+    python3 dev.py demo    the flywheel's main job on the embedded sandbox (no keys, no network)
+    python3 dev.py test    the whole check: ruff, mypy and the test suite
+    python3 dev.py flywheel ARGS...   any flywheel command inside the project's environment
+
+It creates `.venv` beside this file on first use and re-installs when pyproject.toml changes.
+Standard library only: it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".flywheel-installed"
+
+
+def _fail(message: str) -> None:
+    print(f"dev.py: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _ensure_env() -> None:
+    if sys.version_info < (3, 11):
+        _fail(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv ...", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("dev.py: installing flywheel and its test tools into .venv ...", file=sys.stderr)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def _run(*argv: str) -> int:
+    return subprocess.run(argv, cwd=ROOT).returncode
+
+
+def main(args: list[str]) -> int:
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    _ensure_env()
+    if command == "demo":
+        return _run(str(BIN / "flywheel"), "demo", *rest)
+    if command == "flywheel":
+        return _run(str(BIN / "flywheel"), *rest)
+    if command == "test":
+        steps = [
+            [str(BIN / "ruff"), "check", "src", "tests", "bench", "dev.py"],
+            [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "dev.py"],
+            [str(BIN / "mypy")],
+            [str(BIN / "python"), "-m", "pytest", *rest],
+        ]
+        for step in steps:
+            print(f"dev.py: $ {Path(step[0]).name} {' '.join(step[1:])}", flush=True)
+            code = _run(*step)
+            if code != 0:
+                print(f"dev.py: FAILED ({Path(step[0]).name} exited {code})", file=sys.stderr)
+                return code
+        return 0
+    _fail(f"unknown command {command!r}; use demo, test or flywheel.")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
