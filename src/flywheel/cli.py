@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flywheel import __version__
 from flywheel.errors import ConfigError, FlywheelError
@@ -57,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=False)
     except ConfigError as exc:
         for problem in exc.problems:
-            _stderr.print(f"[bold red]config:[/] {problem}", highlight=False, soft_wrap=True)
+            _stderr.print(
+                f"[bold red]config:[/] {escape(problem)}", highlight=False, soft_wrap=True
+            )
         return 2
     except FlywheelError as exc:
-        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
     except typer.Exit as exc:
         return exc.exit_code

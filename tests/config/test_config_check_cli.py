@@ -1,0 +1,170 @@
+"""`flywheel config check` through the real console script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from solders.keypair import Keypair
+
+from flywheel.config import Settings
+
+FLYWHEEL = Path(sys.executable).with_name("flywheel")
+VARIABLES = [name.upper() for name in Settings.model_fields]
+
+
+def run_check(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # The caller's shell must not leak configuration into the child.
+    clean = {k: v for k, v in os.environ.items() if k.upper() not in VARIABLES}
+    return subprocess.run(
+        [str(FLYWHEEL), "config", "check", *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def write_keypair(path: Path, keypair: Keypair, mode: int = 0o600) -> Path:
+    path.write_text(json.dumps(list(bytes(keypair))))
+    path.chmod(mode)
+    return path
+
+
+def write_env(path: Path, values: dict[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+@pytest.fixture
+def executor() -> Keypair:
+    return Keypair()
+
+
+@pytest.fixture
+def valid(tmp_path: Path, executor: Keypair) -> dict[str, str]:
+    return {
+        "EXECUTOR_KEYPAIR_PATH": str(write_keypair(tmp_path / "executor.json", executor)),
+        "FEE_COLLECTOR_PUBKEY": str(Keypair().pubkey()),
+        "TOKEN_MINT": str(Keypair().pubkey()),
+        "WEBHOOK_SECRET": "hook-SEKRET-4f1e",
+        "JUPITER_API_KEY": "jup-SEKRET-99aa",
+        "SOLANA_RPC_URL": "https://rpc.example/?api-key=RPC-SEKRET-77",
+    }
+
+
+def test_five_problems_five_lines_exit_2_no_traceback(tmp_path: Path) -> None:
+    write_env(
+        tmp_path / ".env",
+        {
+            "BUYBACK_PERCENT": "60",
+            "ADS_PERCENT": "30",
+            "TOKEN_MINT": "0xNOT-A-MINT",
+            "EXECUTOR_KEYPAIR_PATH": str(tmp_path / "missing.json"),
+            "FEE_COLLECTOR_PUBKEY": str(Keypair().pubkey()),
+            "ENABLE_SCHEDULER": "maybe",
+            "EPOCH_INTERVAL_SECONDS": "-1",
+        },
+    )
+    result = run_check(tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 5, lines
+    expected = {
+        "BUYBACK_PERCENT": "must add up to 100",
+        "TOKEN_MINT": "0xNOT-A-MINT",
+        "EXECUTOR_KEYPAIR_PATH": "does not exist",
+        "ENABLE_SCHEDULER": "maybe",
+        "EPOCH_INTERVAL_SECONDS": "out of range",
+    }
+    for variable, detail in expected.items():
+        matching = [line for line in lines if variable in line]
+        assert len(matching) == 1, (variable, lines)
+        assert detail in matching[0]
+
+
+def test_a_keypair_readable_by_others_is_refused_with_the_fix(
+    tmp_path: Path, valid: dict[str, str]
+) -> None:
+    key = Path(valid["EXECUTOR_KEYPAIR_PATH"])
+    key.chmod(0o644)
+    write_env(tmp_path / ".env", valid)
+    result = run_check(tmp_path)
+    assert result.returncode == 2
+    assert f"chmod 600 {key}" in result.stderr
+    assert "mode 0644" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_valid_configuration_exits_0_and_shows_no_secret(
+    tmp_path: Path, valid: dict[str, str], executor: Keypair
+) -> None:
+    write_env(tmp_path / ".env", valid)
+    result = run_check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    for variable in VARIABLES:
+        assert variable in result.stdout
+    assert "configuration OK" in result.stdout
+    assert valid["TOKEN_MINT"] in result.stdout
+    assert valid["EXECUTOR_KEYPAIR_PATH"] in result.stdout
+    assert "https://rpc.example/***" in result.stdout
+    assert "SEKRET" not in output
+    secret = bytes(executor)[:32]
+    for leak in (
+        json.dumps(list(bytes(executor))),
+        json.dumps(list(secret))[1:-1],
+        ", ".join(str(b) for b in bytes(executor)[:8]),
+        str(executor),
+        secret.hex(),
+        str(Keypair.from_seed(secret)),
+    ):
+        assert leak not in output
+
+
+def test_the_source_column_tells_env_file_from_environment_from_default(
+    tmp_path: Path, valid: dict[str, str]
+) -> None:
+    env_file = write_env(tmp_path / "custom.env", {**valid, "LOG_LEVEL": "ERROR"})
+    result = run_check(tmp_path, "--env-file", str(env_file), env={"LOG_LEVEL": "DEBUG"})
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("│")}
+    assert "DEBUG" in rows["LOG_LEVEL"]
+    assert "environment" in rows["LOG_LEVEL"]
+    assert ".env" in rows["TOKEN_MINT"]
+    assert "default" in rows["MAX_SLIPPAGE_BPS"]
+    assert str(env_file) in result.stdout
+
+
+def test_a_missing_env_file_is_a_configuration_error(tmp_path: Path) -> None:
+    result = run_check(tmp_path, "--env-file", str(tmp_path / "absent.env"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_env_file_the_environment_alone_is_enough(
+    tmp_path: Path, valid: dict[str, str]
+) -> None:
+    result = run_check(tmp_path, env=valid)
+    assert result.returncode == 0, result.stderr
+    assert "no .env file" in result.stdout
+    assert "SEKRET" not in result.stdout + result.stderr
+
+
+def test_values_that_look_like_markup_are_printed_verbatim(tmp_path: Path) -> None:
+    write_env(tmp_path / ".env", {"TOKEN_MINT": "[/]", "FEE_COLLECTOR_PUBKEY": "[bold]x"})
+    result = run_check(tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "(got '[/]')" in result.stderr
+    assert "(got '[bold]x')" in result.stderr
