@@ -11,13 +11,11 @@ meaning) plus one line in `.env.example`; a test keeps the two in step.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -32,14 +30,54 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from flywheel.config_values import (
+    InvalidValue,
+    decimal_places,
+    parse_bool,
+    parse_choice,
+    parse_decimal,
+    parse_destination,
+    parse_http_url,
+    parse_int,
+    parse_keypair_path,
+    parse_optional_sol,
+    parse_path,
+    parse_post_id,
+    parse_pubkey,
+    parse_targeting,
+    to_base_units,
+)
+from flywheel.domain.ads import Targeting
+from flywheel.domain.trade import Destination
 from flywheel.errors import ConfigError
 from flywheel.keypair_file import KeypairFileError, read_keypair_file, redact_url
+
+__all__ = [  # the parsers are re-exported: tests and tools import them from here
+    "InvalidValue",
+    "Settings",
+    "decimal_places",
+    "parse_bool",
+    "parse_choice",
+    "parse_decimal",
+    "parse_destination",
+    "parse_http_url",
+    "parse_int",
+    "parse_keypair_path",
+    "parse_optional_sol",
+    "parse_path",
+    "parse_post_id",
+    "parse_pubkey",
+    "parse_targeting",
+    "resolve_env_file",
+    "to_base_units",
+]
 
 Source = Literal["default", ".env", "environment", "argument"]
 AdsEngineMode = Literal["dry-run", "manual", "api"]
@@ -49,155 +87,6 @@ LogFormat = Literal["console", "json"]
 DEFAULT_ENV_FILE = Path(".env")
 LAMPORTS_PER_SOL_DECIMALS = 9
 MICRO_USD_DECIMALS = 6
-
-
-class InvalidValue(ValueError):
-    """A value a validator refuses: `what` is wrong with it, `fix` says how to put it right."""
-
-    def __init__(self, what: str, fix: str) -> None:
-        self.what = what
-        self.fix = fix
-        super().__init__(f"{what}; {fix}")
-
-
-# --- validators: each takes the raw text (or an already-typed value) and returns the type ----
-
-
-def parse_int(value: object, *, low: int, high: int | None = None) -> int:
-    """A whole number in [low, high]; decimal digits only, so '1e3', '7.5' and '0x10' fail."""
-    wanted = (
-        f"a whole number from {low} to {high}" if high is not None else f"a whole number >= {low}"
-    )
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidValue("is not a whole number", f"use {wanted}")
-    if isinstance(value, str):
-        if not re.fullmatch(r"[+-]?[0-9]+", value.strip()):
-            raise InvalidValue("is not a whole number", f"use {wanted}")
-        value = int(value.strip())
-    if value < low or (high is not None and value > high):
-        raise InvalidValue("is out of range", f"use {wanted}")
-    return value
-
-
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def parse_bool(value: object) -> bool:
-    """true/false, 1/0, yes/no in any case; anything else ('maybe', 'on') is refused."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
-        return _BOOLEANS[value.strip().lower()]
-    raise InvalidValue("is not a boolean", "use true or false (1/0 and yes/no also work)")
-
-
-_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-
-
-def _significant(amount: Decimal) -> tuple[int, int, int]:
-    """(sign, integer of the digits, exponent) with zeros after the point dropped, exactly."""
-    sign, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)  # callers pass finite amounts only
-    if not any(digits):
-        return sign, 0, 0
-    while len(digits) > 1 and digits[-1] == 0 and exponent < 0:
-        digits, exponent = digits[:-1], exponent + 1
-    return sign, int("".join(map(str, digits))), exponent
-
-
-def decimal_places(amount: Decimal) -> int:
-    """Digits after the point that matter: 0.0500 has 2."""
-    return max(0, -_significant(amount)[2])
-
-
-def to_base_units(amount: Decimal, places: int) -> int:
-    """`amount * 10**places` as an exact int, in integer arithmetic (no context rounding)."""
-    sign, magnitude, exponent = _significant(amount)
-    if exponent + places < 0:
-        raise ValueError(f"{amount} has more than {places} decimals")
-    units = magnitude * int(10 ** (exponent + places))
-    return -units if sign else units
-
-
-def parse_decimal(value: object, *, places: int, positive: bool, unit: str) -> Decimal:
-    """A plain decimal (no exponent, NaN or float) with at most `places` decimals, > 0 or >= 0."""
-    bound = "greater than 0" if positive else "0 or more"
-    wanted = f"a decimal number of {unit}, {bound}, with at most {places} decimals"
-    if isinstance(value, bool | float):
-        # A float has already lost the exact amount; money arrives as text or Decimal.
-        raise InvalidValue("is a float, not an exact decimal", f"use {wanted}")
-    if isinstance(value, str):
-        if not _DECIMAL_TEXT.fullmatch(value.strip()):
-            raise InvalidValue("is not a decimal number", f"use {wanted}")
-        value = Decimal(value.strip())
-    if isinstance(value, int):
-        value = Decimal(value)
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise InvalidValue("is not a decimal number", f"use {wanted}")
-    if value < 0 or (positive and value == 0):
-        raise InvalidValue(f"must be {bound}", f"use {wanted}")
-    if decimal_places(value) > places:
-        raise InvalidValue(f"has more than {places} decimals", f"use {wanted}")
-    return value
-
-
-def parse_http_url(value: object) -> str:
-    """An absolute http:// or https:// URL with a host; returned as given, minus outer spaces."""
-    fix = "use an http(s) URL such as https://host.example"
-    if not isinstance(value, str):
-        raise InvalidValue("is not a URL", fix)
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-        _ = parts.port  # raises ValueError on a port that is not a number in range
-    except ValueError:
-        raise InvalidValue("is not a valid URL", fix) from None
-    if parts.scheme.lower() not in {"http", "https"}:
-        raise InvalidValue("must start with http:// or https://", fix)
-    if not parts.hostname or any(c.isspace() for c in text):
-        raise InvalidValue("is not a valid URL (no host, or spaces in it)", fix)
-    return text
-
-
-def parse_pubkey(value: object) -> Pubkey:
-    """A base58 public key of 32 bytes."""
-    if isinstance(value, Pubkey):
-        return value
-    fix = "use a base58 Solana address of 32 bytes (as printed by `solana address`)"
-    if not isinstance(value, str):
-        raise InvalidValue("is not a public key", fix)
-    try:
-        return Pubkey.from_string(value.strip())
-    except ValueError:
-        raise InvalidValue("is not a valid base58 32-byte public key", fix) from None
-
-
-def parse_choice(value: object, *, choices: tuple[str, ...]) -> str:
-    """One of `choices`, matched without regard to case and returned as spelled in `choices`."""
-    if isinstance(value, str):
-        for choice in choices:
-            if value.strip().lower() == choice.lower():
-                return choice
-    raise InvalidValue("is not an allowed value", f"use one of: {', '.join(choices)}")
-
-
-def parse_path(value: object) -> Path:
-    """A filesystem path; `~` is expanded because a .env file is not read by a shell."""
-    if isinstance(value, str) and value.strip() and "\0" not in value:
-        value = Path(value.strip())
-    if not isinstance(value, Path):
-        raise InvalidValue("is not a path", "use a file or directory path")
-    return value.expanduser()
-
-
-def parse_keypair_path(value: object) -> Path:
-    """A path to a private, well-formed solana-keygen keypair file (read here, not kept)."""
-    path = parse_path(value)
-    try:
-        read_keypair_file(path)
-    except KeypairFileError as exc:
-        raise InvalidValue(exc.what, exc.fix) from None
-    return path
 
 
 # --- field types: the validator plus how the value may be shown -----------------------------
@@ -237,6 +126,23 @@ FsPath = Annotated[Path, _validated(parse_path)]
 AdsMode = Annotated[AdsEngineMode, _validated(parse_choice, choices=("dry-run", "manual", "api"))]
 Level = Annotated[LogLevel, _validated(parse_choice, choices=("DEBUG", "INFO", "WARNING", "ERROR"))]
 Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json"))]
+FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
+OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
+NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]
+DestinationValue = Annotated[str, _validated(parse_destination)]
+# NoDecode: our parser reads the JSON, so a malformed value gets a one-line problem, not a trace.
+TargetingValue = Annotated[Targeting, NoDecode, _validated(parse_targeting)]
+PostId = Annotated[str | None, _validated(parse_post_id)]
+AD_OBJECTIVES = (
+    "ENGAGEMENTS",
+    "REACH",
+    "FOLLOWERS",
+    "WEBSITE_CLICKS",
+    "VIDEO_VIEWS",
+    "APP_INSTALLS",
+    "APP_ENGAGEMENTS",
+)
+Objective = Annotated[str, _validated(parse_choice, choices=AD_OBJECTIVES)]
 
 
 # --- the settings --------------------------------------------------------------------------
@@ -280,6 +186,32 @@ class Settings(BaseSettings):
     min_sol_reserve: SolAmount = Field(
         Decimal("0.05"), description="SOL always kept in the executor for transaction fees"
     )
+    max_price_impact_bps: Bps = Field(
+        300, description="largest price impact of one buyback, in bps; larger orders are split"
+    )
+    max_priority_fee_lamports: NonNegativeInt = Field(
+        1_000_000, description="most lamports paid as priority fee on one swap"
+    )
+    max_single_fee_sol: OptionalSol = Field(
+        None, description="a single inflow above this many SOL is quarantined (unset: no limit)"
+    )
+    max_fees_per_epoch_sol: OptionalSol = Field(
+        None, description="an epoch whose new fees exceed this many SOL is quarantined"
+    )
+    # Fees and buyback
+    fee_start: FeeStartChoice = Field(
+        "now", description="on first start count fees from now, or all of the history"
+    )
+    buyback_destination: DestinationValue = Field(
+        "burn", description="what happens to bought tokens: burn, hold, or a treasury address"
+    )
+    # Ads campaign spec
+    ads_duration_hours: PositiveInt = Field(24, description="how long each campaign runs (hours)")
+    ads_targeting: TargetingValue = Field(
+        Targeting(), description="JSON with locations, languages, interests and keywords"
+    )
+    ads_post_id: PostId = Field(None, description="the id of the X post the campaigns promote")
+    ads_objective: Objective = Field("ENGAGEMENTS", description="the campaign objective")
     # Scheduling
     epoch_interval_seconds: PositiveInt = Field(3600, description="seconds between epochs (> 0)")
     enable_scheduler: Flag = Field(True, description="run epochs on the interval (true/false)")
@@ -372,6 +304,28 @@ class Settings(BaseSettings):
     @property
     def min_sol_reserve_lamports(self) -> int:
         return to_base_units(self.min_sol_reserve, LAMPORTS_PER_SOL_DECIMALS)
+
+    @property
+    def destination(self) -> Destination:
+        if self.buyback_destination in ("burn", "hold"):
+            return Destination(self.buyback_destination)
+        return Destination.TREASURY
+
+    @property
+    def treasury_pubkey(self) -> Pubkey | None:
+        if self.destination is Destination.TREASURY:
+            return Pubkey.from_string(self.buyback_destination)
+        return None
+
+    @property
+    def max_single_fee_lamports(self) -> int | None:
+        sol = self.max_single_fee_sol
+        return None if sol is None else to_base_units(sol, LAMPORTS_PER_SOL_DECIMALS)
+
+    @property
+    def max_fees_per_epoch_lamports(self) -> int | None:
+        sol = self.max_fees_per_epoch_sol
+        return None if sol is None else to_base_units(sol, LAMPORTS_PER_SOL_DECIMALS)
 
     @property
     def simulate_state_db_path(self) -> Path:

@@ -77,14 +77,18 @@ def test_cap_limits_spend_and_says_why():
 
 def test_no_price_spends_nothing():
     policy = AllocationPolicy(70, 30, 10**9, 0)
-    a = allocate(unspent_lamports=10**9, executor_balance_lamports=10**10, sol_usd=None, policy=policy)
+    a = allocate(
+        unspent_lamports=10**9, executor_balance_lamports=10**10, sol_usd=None, policy=policy
+    )
     assert a.spend_lamports == 0 and a.carried_lamports == 10**9
     assert "price" in a.reason
 
 
 def test_reserve_is_kept():
     policy = AllocationPolicy(50, 50, 10**12, 100)
-    a = allocate(unspent_lamports=1000, executor_balance_lamports=600, sol_usd=Decimal(1), policy=policy)
+    a = allocate(
+        unspent_lamports=1000, executor_balance_lamports=600, sol_usd=Decimal(1), policy=policy
+    )
     assert a.spendable_lamports == 500
     assert a.reason == "executor balance minus MIN_SOL_RESERVE"
 

@@ -1,0 +1,199 @@
+"""In-memory implementations of the epoch's ports (the real adapters are tested on the sandbox).
+
+`Ledger` plays the chain: balances, a fee history, and the rule that a signature executes at
+most once. The fakes are deliberately strict so that the epoch core, not they, is under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
+from flywheel.domain.epoch_state import EpochState
+from flywheel.domain.fees import FeeBatch, FeeReceipt
+from flywheel.domain.trade import Destination, Landing, LandingStatus, PreparedTx, Quote, TxKind
+from flywheel.errors import GuardRefused
+
+FEE = 5_000
+
+
+class Crash(BaseException):
+    """A simulated process death: not an Exception, so nothing in the core catches it."""
+
+
+@dataclass
+class Ledger:
+    executor_lamports: int = 10 * 10**9
+    executor_tokens: int = 0
+    token_supply: int = 10**15
+    pool_lamports: int = 1_000 * 10**9
+    pool_tokens: int = 10**14
+    fees: list[FeeReceipt] = field(default_factory=list)
+    executed: dict[str, Landing] = field(default_factory=dict)
+    block_height: int = 100
+    swaps: int = 0
+    burns: int = 0
+    # Fault switches
+    expire_next_sends: int = 0  # the next N transactions never land; their blockhash expires
+    fail_next_swaps: int = 0  # the next N swaps fail on-chain (slippage, 6001)
+    crash_after_executing: int = 0  # the next N lands execute, then the process "dies"
+
+    def pay_fee(self, lamports: int, n: int) -> None:
+        signature = f"fee-{len(self.fees):06d}-{n}"
+        self.fees.append(FeeReceipt(signature=signature, lamports=lamports, slot=len(self.fees)))
+        self.executor_lamports += lamports
+
+    def tokens_for(self, in_lamports: int) -> int:
+        in_after_fee = in_lamports * 9975 // 10_000
+        return self.pool_tokens * in_after_fee // (self.pool_lamports + in_after_fee)
+
+
+class LedgerFeeSource:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def fetch_new(self, cursor: str | None) -> FeeBatch:
+        start = 0 if cursor is None else int(cursor)
+        new = self.ledger.fees[start:]
+        return FeeBatch(receipts=list(new), new_cursor=str(len(self.ledger.fees)), requests=1)
+
+
+@dataclass
+class FixedPrice:
+    price: Decimal | None = Decimal(150)
+
+    async def sol_usd(self) -> Decimal | None:
+        return self.price
+
+
+class LedgerDex:
+    def __init__(self, ledger: Ledger, slippage_bps: int = 300) -> None:
+        self.ledger = ledger
+        self.slippage_bps = slippage_bps
+        self.quotes = 0
+
+    async def quote(self, in_lamports: int) -> Quote:
+        self.quotes += 1
+        out = self.ledger.tokens_for(in_lamports)
+        impact = in_lamports * 10_000 // (self.ledger.pool_lamports + in_lamports)
+        return Quote(
+            in_lamports=in_lamports,
+            out_amount=out,
+            min_out_amount=out * (10_000 - self.slippage_bps) // 10_000,
+            price_impact_bps=impact,
+            slippage_bps=self.slippage_bps,
+            raw={"inAmount": str(in_lamports), "outAmount": str(out), "n": self.quotes},
+        )
+
+    async def swap_transaction(self, quote: Quote) -> bytes:
+        body = {"kind": "swap", "in": quote.in_lamports, "out": quote.out_amount, "q": quote.raw}
+        return json.dumps(body, sort_keys=True).encode()
+
+
+class LedgerWallet:
+    def __init__(self, ledger: Ledger, *, malicious: bool = False) -> None:
+        self.ledger = ledger
+        self.malicious = malicious
+        self.signed = 0
+
+    async def balance_lamports(self) -> int:
+        return self.ledger.executor_lamports
+
+    def _sign(self, kind: TxKind, body: bytes) -> PreparedTx:
+        self.signed += 1
+        raw = body + f"|{self.ledger.block_height}|{self.signed}".encode()
+        return PreparedTx(
+            kind=kind,
+            signature=hashlib.sha256(raw).hexdigest(),
+            raw=raw,
+            last_valid_block_height=self.ledger.block_height + 150,
+        )
+
+    async def prepare_swap(self, unsigned_tx: bytes, quote: Quote) -> PreparedTx:
+        if self.malicious:
+            raise GuardRefused("simulated SOL decrease exceeds the swap amount plus fees")
+        return self._sign(TxKind.SWAP, unsigned_tx)
+
+    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+        body = json.dumps({"kind": destination.value, "amount": token_amount}).encode()
+        return self._sign(TxKind.BURN, body)
+
+    async def land(self, tx: PreparedTx) -> Landing:
+        ledger = self.ledger
+        if tx.signature in ledger.executed:
+            return ledger.executed[tx.signature]
+        if ledger.expire_next_sends > 0:
+            ledger.expire_next_sends -= 1
+            ledger.block_height = tx.last_valid_block_height + 1
+            return Landing(signature=tx.signature, status=LandingStatus.EXPIRED)
+        body = json.loads(tx.raw.rsplit(b"|", 2)[0])
+        if body["kind"] == "swap":
+            landing = self._execute_swap(tx.signature, body)
+        else:
+            amount = body["amount"]
+            assert ledger.executor_tokens >= amount, "burning tokens the executor does not hold"
+            ledger.executor_tokens -= amount
+            ledger.token_supply -= amount
+            ledger.executor_lamports -= FEE
+            ledger.burns += 1
+            landing = Landing(
+                signature=tx.signature,
+                status=LandingStatus.CONFIRMED,
+                fee_lamports=FEE,
+                sol_delta=-FEE,
+                token_delta=-amount,
+            )
+        ledger.executed[tx.signature] = landing
+        if ledger.crash_after_executing > 0:
+            ledger.crash_after_executing -= 1
+            raise Crash("died after the transaction executed, before hearing back")
+        return landing
+
+    def _execute_swap(self, signature: str, body: dict[str, int]) -> Landing:
+        ledger = self.ledger
+        ledger.executor_lamports -= FEE
+        if ledger.fail_next_swaps > 0:
+            ledger.fail_next_swaps -= 1
+            return Landing(
+                signature=signature,
+                status=LandingStatus.FAILED,
+                error="custom program error: 0x1771",
+                fee_lamports=FEE,
+                sol_delta=-FEE,
+            )
+        out = ledger.tokens_for(body["in"])
+        ledger.executor_lamports -= body["in"]
+        ledger.pool_lamports += body["in"]
+        ledger.pool_tokens -= out
+        ledger.executor_tokens += out
+        ledger.swaps += 1
+        return Landing(
+            signature=signature,
+            status=LandingStatus.CONFIRMED,
+            fee_lamports=FEE,
+            sol_delta=-(body["in"] + FEE),
+            token_delta=out,
+        )
+
+
+class RecordingAds:
+    mode = "dry-run"
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, CampaignSpec]] = []
+
+    async def run(self, epoch_id: str, spec: CampaignSpec) -> AdsOutcome:
+        self.runs.append((epoch_id, spec))
+        return AdsOutcome(status=AdsStatus.PLANNED, spec=spec)
+
+
+class MemoryReports:
+    def __init__(self) -> None:
+        self.written: dict[str, EpochState] = {}
+
+    def write_epoch(self, state: EpochState) -> str:
+        self.written[state.id] = state.model_copy(deep=True)
+        return f"memory://epoch-{state.id}.json"
