@@ -1,0 +1,112 @@
+"""Switchable faults for the sandbox: tests and the control endpoint flip them at run time."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fields that are not faults but the machinery behind them; never exposed or updated.
+_PRIVATE = frozenset({"seed", "_rng", "_lock"})
+
+
+@dataclass
+class Faults:
+    """Switchable faults; mutated at run time by tests (Python) or the control endpoint (JSON)."""
+
+    rpc_429_rate: float = 0.0  # share of RPC HTTP requests answered 429 + Retry-After
+    rpc_retry_after_seconds: int = 1
+    rpc_5xx_rate: float = 0.0  # share answered HTTP 503
+    rpc_latency_ms: int = 0  # added before answering every RPC request
+    drop_sends_rate: float = 0.0  # sendTransaction returns the signature but the tx never lands
+    blockhash_lifetime_blocks: int = 150  # lower it to make blockhashes expire early
+    price_move_bps: int = 0  # DEX: pool price moves this much between quote and swap
+    jupiter_429_rate: float = 0.0  # DEX: share of DEX requests answered 429 + x-ratelimit-reset
+    malicious_swap: bool = False  # DEX: swap tx also moves executor SOL elsewhere
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self._validate(self.as_dict())
+
+    def roll(self, rate: float) -> bool:
+        """True with probability `rate`; deterministic for a given seed and call sequence."""
+        if rate <= 0.0:
+            return False
+        if rate >= 1.0:
+            return True
+        with self._lock:
+            return self._rng.random() < rate
+
+    def reseed(self, seed: int) -> None:
+        with self._lock:
+            self.seed = seed
+            self._rng = random.Random(seed)
+
+    def update(self, **changes: object) -> None:
+        """Change fields by name; all-or-nothing, so a bad value leaves the faults untouched."""
+        current = self.as_dict()
+        unknown = sorted(set(changes) - set(current))
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
+        merged: dict[str, Any] = {**current, **changes}
+        coerced = self._validate(merged)
+        for name in changes:
+            setattr(self, name, coerced[name])
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in _PRIVATE
+        }
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.name not in _PRIVATE]
+
+    def _validate(self, values: dict[str, Any]) -> dict[str, object]:
+        """Check types and ranges field by field (types come from the defaults, so later
+        `xads_*` fields are validated without touching this method)."""
+        out: dict[str, object] = {}
+        defaults = Faults._defaults()
+        for name, value in values.items():
+            default = defaults[name]
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be a boolean")
+                out[name] = value
+            elif isinstance(default, int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{name} must be an integer")
+                if value < 0:
+                    raise ValueError(f"{name} must be >= 0")
+                out[name] = value
+            elif isinstance(default, float):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{name} must be a number")
+                rate = float(value)
+                if name.endswith("_rate") and not 0.0 <= rate <= 1.0:
+                    raise ValueError(f"{name} must be within [0, 1]")
+                if rate < 0.0:
+                    raise ValueError(f"{name} must be >= 0")
+                out[name] = rate
+            else:
+                out[name] = value
+        if values.get("blockhash_lifetime_blocks") == 0:
+            raise ValueError("blockhash_lifetime_blocks must be >= 1")
+        return out
+
+    @staticmethod
+    def _defaults() -> dict[str, object]:
+        out: dict[str, object] = {}
+        for f in dataclasses.fields(Faults):
+            if f.name in _PRIVATE:
+                continue
+            out[f.name] = f.default
+        return out
