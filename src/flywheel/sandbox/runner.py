@@ -1,0 +1,284 @@
+"""`Sandbox`: the chain, its JSON-RPC server, the Jupiter-compatible API, the scenario and the
+traders, started together on 127.0.0.1 and stopped together.
+
+Each server runs uvicorn on its own thread and event loop, so the sandbox serves the same way
+whether the caller is a sync test, an async test or the `flywheel sandbox` command.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from starlette.types import ASGIApp
+
+from flywheel.sandbox.chain import SandboxChain
+from flywheel.sandbox.dex import SandboxPool
+from flywheel.sandbox.faults import Faults
+from flywheel.sandbox.jupiter_api import JupiterSandbox
+from flywheel.sandbox.rpc import build_rpc_app
+from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName, write_keypair_file
+from flywheel.sandbox.traders import TraderConfig, Traders
+
+HOST = "127.0.0.1"  # the sandbox holds keys with real-looking balances: never off loopback
+_START_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    seed: int = 0
+    slot_ms: int = 400  # 0: slots move only with chain.advance()
+    rpc_port: int = 0  # 0: a free port
+    jupiter_port: int = 0
+    token_program: TokenProgramName = "spl"  # noqa: S105 (a program's name, not a password)
+    separate_fee_collector: bool = False
+    traders: bool = True  # trade in the background; tests usually call traders.step() instead
+    trader_interval_seconds: float = 5.0
+    trades_per_tick: int = 1
+    fee_share_bps: int = 100
+    sol_usd: Decimal = Decimal(150)
+    workdir: Path | None = None  # where executor.json is kept; a temporary directory if None
+    faults: Faults | None = field(default=None, compare=False)
+
+
+class ServerThread:
+    """One uvicorn server on its own thread, on a socket bound before it starts."""
+
+    def __init__(self, app: ASGIApp, port: int, name: str) -> None:
+        self.name = name
+        # IPPROTO_TCP explicitly: asyncio only disables Nagle (44 ms per request) on such sockets.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((HOST, port))
+        except OSError:
+            self._sock.close()
+            raise
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name=name, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not self._server.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if not self._server.started:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start on {self.url}")
+
+    def request_stop(self) -> None:
+        self._server.should_exit = True
+
+    def stop(self) -> None:
+        self.request_stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout=_START_TIMEOUT_S)
+        self._sock.close()
+
+
+class Sandbox:
+    """Everything the bot talks to, on loopback. Use as a context manager or start()/stop()."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.faults = (
+            self.config.faults if self.config.faults is not None else Faults(seed=self.config.seed)
+        )
+        self.scenario = Scenario(
+            ScenarioConfig(
+                seed=self.config.seed,
+                token_program=self.config.token_program,
+                separate_fee_collector=self.config.separate_fee_collector,
+            )
+        )
+        self.webhook_secret = secrets.token_urlsafe(33)  # 44 characters
+        self._chain: SandboxChain | None = None
+        self._pool: SandboxPool | None = None
+        self._jupiter: JupiterSandbox | None = None
+        self._traders: Traders | None = None
+        self._servers: list[ServerThread] = []
+        self._workdir: Path | None = None
+        self._own_workdir = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        if self._chain is not None:
+            raise RuntimeError("sandbox already started")
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        chain = SandboxChain(slot_ms=self.config.slot_ms, faults=self.faults)
+        self._chain = chain
+        self._pool = self.scenario.create(chain)
+        self._jupiter = JupiterSandbox(
+            chain,
+            self._pool,
+            self.faults,
+            sol_usd=self.config.sol_usd,
+            market_maker=self.scenario.market_maker,
+            attacker=self.scenario.keypair("attacker").pubkey(),
+        )
+        self._traders = Traders(
+            chain,
+            self._pool,
+            self.scenario.fee_collector,
+            TraderConfig(seed=self.config.seed, fee_share_bps=self.config.fee_share_bps),
+        )
+        if self.config.workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="flywheel-sandbox-"))
+            self._own_workdir = True
+        else:
+            self._workdir = self.config.workdir
+            self._workdir.mkdir(parents=True, exist_ok=True)
+        for app, port, name in (
+            (build_rpc_app(chain), self.config.rpc_port, "sandbox-rpc"),
+            (self._jupiter.app, self.config.jupiter_port, "sandbox-jupiter"),
+        ):
+            server = ServerThread(app, port, name)
+            self._servers.append(server)
+            server.start()
+        # Written once the servers listen: whoever waits for this file may use it right away.
+        write_keypair_file(self.executor_keypair_path, self.scenario.executor)
+        if self.config.traders:
+            self._traders.start(self.config.trader_interval_seconds, self.config.trades_per_tick)
+
+    def stop(self) -> None:
+        """Idempotent; stops traders first so nothing trades against a closing server."""
+        if self._traders is not None:
+            self._traders.stop()
+        for server in self._servers:
+            server.request_stop()  # all at once: each takes a tick of its loop to notice
+        for server in self._servers:
+            server.stop()
+        self._servers.clear()
+        if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._own_workdir = False
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what the bot needs ------------------------------------------------------------------------
+    @property
+    def chain(self) -> SandboxChain:
+        if self._chain is None:
+            raise RuntimeError("sandbox not started")
+        return self._chain
+
+    @property
+    def pool(self) -> SandboxPool:
+        if self._pool is None:
+            raise RuntimeError("sandbox not started")
+        return self._pool
+
+    @property
+    def jupiter(self) -> JupiterSandbox:
+        if self._jupiter is None:
+            raise RuntimeError("sandbox not started")
+        return self._jupiter
+
+    @property
+    def traders(self) -> Traders:
+        if self._traders is None:
+            raise RuntimeError("sandbox not started")
+        return self._traders
+
+    @property
+    def rpc_url(self) -> str:
+        return self._server(0).url
+
+    @property
+    def jupiter_url(self) -> str:
+        return self._server(1).url
+
+    def _server(self, index: int) -> ServerThread:
+        if len(self._servers) <= index:
+            raise RuntimeError("sandbox not started")
+        return self._servers[index]
+
+    @property
+    def executor(self) -> Keypair:
+        return self.scenario.executor
+
+    @property
+    def executor_keypair_path(self) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("sandbox not started")
+        return self._workdir / "executor.json"
+
+    @property
+    def fee_collector(self) -> Pubkey:
+        return self.scenario.fee_collector
+
+    @property
+    def token_mint(self) -> Pubkey:
+        return self.scenario.mint
+
+    @property
+    def token_program_id(self) -> Pubkey:
+        return self.scenario.token_program_id
+
+    @property
+    def attacker(self) -> Pubkey:
+        """Where a `malicious_swap` sends the user's SOL."""
+        return self.jupiter.attacker
+
+    def env(self, directory: Path) -> dict[str, str]:
+        """The bot's configuration pointing at this sandbox, with state and reports under
+        `directory`; writes `directory/executor.json` (0600) so the result is usable as is."""
+        directory.mkdir(parents=True, exist_ok=True)
+        keypair_path = directory / "executor.json"
+        write_keypair_file(keypair_path, self.executor)
+        return {
+            "SOLANA_RPC_URL": self.rpc_url,
+            "JUPITER_API_URL": self.jupiter_url,
+            "EXECUTOR_KEYPAIR_PATH": str(keypair_path),
+            "FEE_COLLECTOR_PUBKEY": str(self.fee_collector),
+            "TOKEN_MINT": str(self.token_mint),
+            "BUYBACK_PERCENT": "70",
+            "ADS_PERCENT": "30",
+            "ADS_ENGINE_MODE": "dry-run",
+            "MAX_SLIPPAGE_BPS": "300",
+            "MAX_BUDGET_PER_EPOCH_USD": "1000",
+            "EPOCH_INTERVAL_SECONDS": "3600",
+            "ENABLE_SCHEDULER": "true",
+            "STATE_DB_PATH": str(directory / "data" / "flywheel.sqlite"),
+            "REPORTS_DIR": str(directory / "reports"),
+            "WEBHOOK_SECRET": self.webhook_secret,
+        }

@@ -1,0 +1,135 @@
+"""`flywheel sandbox --dir D`: writes D/.env and D/executor.json once it listens, stops on a
+signal with exit code 0, and refuses bad usage with exit code 2."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from solders.keypair import Keypair
+from typer.testing import CliRunner
+
+from flywheel.cli import main
+from flywheel.commands.sandbox_cmd import register
+from flywheel.config import Settings
+
+START_TIMEOUT_S = 30
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = shlex.split(value)[0]
+    return env
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not path.exists():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"sandbox exited early ({process.returncode}): {err.decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.communicate()
+            pytest.fail("sandbox did not write .env in time")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
+def test_sandbox_command_writes_its_files_serves_and_exits_0_on_a_signal(
+    tmp_path: Path, stop_with: signal.Signals
+) -> None:
+    directory = tmp_path / "staging dir"  # a space, so quoting in .env is exercised
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flywheel.cli",
+            "sandbox",
+            "--dir",
+            str(directory),
+            "--seed",
+            "7",
+            "--trader-interval",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(directory / ".env", process)
+        env_path, keypair_path = directory / ".env", directory / "executor.json"
+        assert stat.S_IMODE(env_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(keypair_path.stat().st_mode) == 0o600
+        env = _read_env(env_path)
+        assert Path(env["EXECUTOR_KEYPAIR_PATH"]) == keypair_path
+        Keypair.from_json(keypair_path.read_text())
+
+        # Everything listens by the time .env exists.
+        health = httpx.post(
+            env["SOLANA_RPC_URL"],
+            json={"jsonrpc": "2.0", "id": 1, "method": "getHealth"},
+            timeout=5,
+        )
+        assert health.json()["result"] == "ok"
+        prices = httpx.get(
+            f"{env['JUPITER_API_URL']}/price/v3", params={"ids": env["TOKEN_MINT"]}, timeout=5
+        )
+        assert env["TOKEN_MINT"] in prices.json()
+        settings = Settings.from_mapping(env)
+        assert str(settings.executor_pubkey()) == str(
+            Keypair.from_json(keypair_path.read_text()).pubkey()
+        )
+
+        process.send_signal(stop_with)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err.decode()[-2000:]
+    printed = out.decode()
+    assert env["SOLANA_RPC_URL"] in printed and env["TOKEN_MINT"] in printed
+    assert "set -a" in printed
+
+
+def test_a_port_in_use_is_a_usage_error_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["sandbox", "--dir", str(tmp_path), "--rpc-port", str(port), "--no-traders"])
+    assert code == 2
+    assert "port" in capsys.readouterr().err
+    assert not (tmp_path / ".env").exists()  # nothing written for a sandbox that never ran
+
+
+def test_the_command_registers_on_any_typer_app() -> None:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """A group, so `sandbox` stays a subcommand."""
+
+    register(app)
+    result = CliRunner().invoke(app, ["sandbox", "--help"])
+    assert result.exit_code == 0
+    for option in ("--dir", "--seed", "--rpc-port", "--jupiter-port", "--token-program"):
+        assert option in result.output
+    missing = CliRunner().invoke(app, ["sandbox"])
+    assert missing.exit_code == 2  # --dir is required
