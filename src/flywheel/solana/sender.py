@@ -1,0 +1,223 @@
+"""Signing once and landing exactly once.
+
+The protocol (see /work/shared/notes/solana.md): a transaction is signed once, its signature,
+bytes and lastValidBlockHeight are journaled by the caller BEFORE the first send, and `land()`
+then re-sends those same bytes until the signature is confirmed, or until the chain's block
+height has provably passed lastValidBlockHeight without it. Re-signing is never done here:
+only a provably expired transaction may be replaced, and that is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import structlog
+from solders.commitment_config import CommitmentLevel
+from solders.keypair import Keypair
+from solders.message import to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.rpc.config import RpcContextConfig, RpcSignatureStatusConfig
+from solders.rpc.requests import GetBlockHeight, GetSignatureStatuses
+from solders.rpc.responses import (
+    GetBlockHeightResp,
+    GetSignatureStatusesResp,
+)
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import (
+    EncodedConfirmedTransactionWithStatusMeta,
+    TransactionConfirmationStatus,
+    TransactionStatus,
+    UiTransaction,
+    UiTransactionTokenBalance,
+)
+
+from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
+from flywheel.errors import FlywheelError, GuardRefused, OperationalError, TemporaryError
+from flywheel.solana.rpc import RpcClient
+
+log = structlog.get_logger(__name__)
+
+_LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
+
+
+def sign_versioned(tx: VersionedTransaction, keypair: Keypair) -> VersionedTransaction:
+    """Fill the keypair's signature slot; every other slot is kept as it is."""
+    message = tx.message
+    signers = list(message.account_keys[: message.header.num_required_signatures])
+    try:
+        index = signers.index(keypair.pubkey())
+    except ValueError:
+        raise GuardRefused(f"{keypair.pubkey()} is not a signer of this transaction") from None
+    signatures = list(tx.signatures)
+    signatures[index] = keypair.sign_message(to_bytes_versioned(message))
+    return VersionedTransaction.populate(message, signatures)
+
+
+def prepared_tx(kind: TxKind, tx: VersionedTransaction, last_valid_block_height: int) -> PreparedTx:
+    """What the caller journals: the fee payer's signature is the transaction's id."""
+    return PreparedTx(
+        kind=kind,
+        signature=str(tx.signatures[0]),
+        raw=bytes(tx),
+        last_valid_block_height=last_valid_block_height,
+    )
+
+
+def is_landed(status: TransactionStatus | None) -> bool:
+    return status is not None and status.confirmation_status in _LANDED
+
+
+def landing_from_transaction(
+    signature: str,
+    found: EncodedConfirmedTransactionWithStatusMeta,
+    *,
+    executor: Pubkey,
+    mint: Pubkey,
+) -> Landing:
+    """The executor's SOL and token changes from a confirmed transaction's balances."""
+    meta = found.transaction.meta
+    if meta is None:
+        raise TemporaryError(f"transaction {signature} has no status metadata yet")
+    inner = found.transaction.transaction
+    if not isinstance(inner, UiTransaction):
+        raise OperationalError(f"transaction {signature} came back in an unexpected encoding")
+    keys = [Pubkey.from_string(str(k)) for k in inner.message.account_keys]
+    loaded = meta.loaded_addresses
+    if loaded is not None:
+        keys += list(loaded.writable) + list(loaded.readonly)
+    sol_delta = 0
+    if executor in keys:
+        index = keys.index(executor)
+        sol_delta = meta.post_balances[index] - meta.pre_balances[index]
+
+    def held(balances: Sequence[UiTransactionTokenBalance] | None) -> int:
+        return sum(
+            int(entry.ui_token_amount.amount)
+            for entry in balances or []
+            if entry.mint == mint and entry.owner == executor
+        )
+
+    error = "" if meta.err is None else str(meta.err)
+    return Landing(
+        signature=signature,
+        status=LandingStatus.CONFIRMED if meta.err is None else LandingStatus.FAILED,
+        error=error,
+        fee_lamports=meta.fee,
+        sol_delta=sol_delta,
+        token_delta=held(meta.post_token_balances) - held(meta.pre_token_balances),
+        slot=found.slot,
+    )
+
+
+class Sender:
+    """Lands prepared transactions for one executor and one token mint."""
+
+    def __init__(
+        self,
+        rpc: RpcClient,
+        executor: Pubkey,
+        mint: Pubkey,
+        *,
+        resend_interval: float = 2.0,
+        max_duration: float = 120.0,
+        fetch_attempts: int = 10,
+    ) -> None:
+        self._rpc = rpc
+        self._executor = executor
+        self._mint = mint
+        self.resend_interval = resend_interval
+        self.max_duration = max_duration
+        self._fetch_attempts = fetch_attempts
+
+    async def _poll(self, signature: Signature) -> tuple[TransactionStatus | None, int]:
+        """(status, block height) in one round trip.
+
+        The expiry proof reads the block height at `finalized`: a confirmed block can in rare
+        cases be abandoned, a finalized one cannot, so a transaction judged expired stays so.
+        """
+        statuses, height = await self._rpc.batch(
+            [
+                GetSignatureStatuses(
+                    [signature], RpcSignatureStatusConfig(search_transaction_history=True), 0
+                ),
+                GetBlockHeight(RpcContextConfig(commitment=CommitmentLevel.Finalized), 1),
+            ],
+            [GetSignatureStatusesResp, GetBlockHeightResp],
+        )
+        return statuses.value[0], height.value
+
+    async def lookup(self, signature: str) -> Landing | None:
+        """The landing of a confirmed signature, or None if it is not (yet) confirmed."""
+        sig = Signature.from_string(signature)
+        status = (await self._rpc.get_signature_statuses([sig]))[0]
+        return await self._landed(sig) if is_landed(status) else None
+
+    async def _landed(self, signature: Signature) -> Landing:
+        # A status can be visible a moment before getTransaction has the record.
+        for attempt in range(self._fetch_attempts):
+            found = await self._rpc.get_transaction(signature)
+            if found is not None:
+                return landing_from_transaction(
+                    str(signature), found, executor=self._executor, mint=self._mint
+                )
+            if attempt + 1 < self._fetch_attempts:
+                await asyncio.sleep(min(self.resend_interval, 0.5))
+        raise TemporaryError(f"transaction {signature} is confirmed but not yet retrievable")
+
+    async def land(self, tx: PreparedTx) -> Landing:
+        """Send the same bytes until confirmed, failed on-chain, or provably expired.
+
+        Raises TemporaryError if none of these is known within `max_duration`: the caller
+        must call again later with the same `tx`, never re-sign.
+        """
+        signature = Signature.from_string(tx.signature)
+        decoded = VersionedTransaction.from_bytes(tx.raw)
+        if not decoded.signatures or decoded.signatures[0] != signature:
+            raise OperationalError(f"prepared transaction {tx.signature} does not match its bytes")
+        deadline = time.monotonic() + self.max_duration
+        sends = 0
+        last_error: FlywheelError | None = None
+        while True:
+            try:
+                status, height = await self._poll(signature)
+                if is_landed(status):
+                    return await self._landed(signature)
+                if height > tx.last_valid_block_height:
+                    final = (await self._rpc.get_signature_statuses([signature]))[0]
+                    if is_landed(final):
+                        return await self._landed(signature)
+                    if final is None:
+                        log.info("tx.expired", signature=tx.signature, sends=sends)
+                        return Landing(
+                            signature=tx.signature,
+                            status=LandingStatus.EXPIRED,
+                            error=(
+                                f"blockhash expired: finalized block height {height} > last "
+                                f"valid {tx.last_valid_block_height}, signature never seen"
+                            ),
+                        )
+                    # Seen but not yet confirmed: its block may still be confirmed; wait.
+                else:
+                    await self._send(tx, sends)
+                    sends += 1
+            except TemporaryError as exc:
+                last_error = exc
+            if time.monotonic() >= deadline:
+                raise TemporaryError(
+                    f"transaction {tx.signature} neither landed nor expired within "
+                    f"{self.max_duration:.0f} s ({sends} sends; valid until block height "
+                    f"{tx.last_valid_block_height}); call land() again with the same transaction"
+                ) from last_error
+            await asyncio.sleep(self.resend_interval)
+
+    async def _send(self, tx: PreparedTx, sends: int) -> None:
+        try:
+            await self._rpc.send_raw_transaction(tx.raw)
+        except OperationalError as exc:
+            # A refusal (bad signature, malformed) means these bytes can never land; keep
+            # polling so the outcome is still decided by the blockhash's expiry.
+            if sends == 0:
+                log.warning("tx.send_refused", signature=tx.signature, error=str(exc))

@@ -1,0 +1,116 @@
+"""`SolanaWallet`: the `Wallet` port on a real (or sandbox) Solana RPC node.
+
+Composes the guard (check before signing), the settler (burn / treasury transactions) and the
+sender (exactly-once landing). It holds the executor's keypair and never shows it: the keypair
+is not in any repr, log line or error.
+"""
+
+from __future__ import annotations
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+
+from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote, TxKind
+from flywheel.errors import ConfigError, GuardRefused
+from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, GuardReport, SwapGuard, token_snapshot
+from flywheel.solana.rpc import RpcClient
+from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
+from flywheel.solana.settle import Settler, source_account
+
+# If the API's lastValidBlockHeight is unknown and the swap's blockhash is not our node's
+# latest, the API's node may be ahead of ours: allow a full blockhash lifetime more, so an
+# expiry is never declared while the transaction could still land.
+UNKNOWN_BLOCKHASH_MARGIN = 150
+
+
+class SolanaWallet:
+    """The executor on chain: balances, guarded signing, settlement, exactly-once landing."""
+
+    def __init__(
+        self,
+        rpc: RpcClient,
+        keypair: Keypair,
+        token_mint: Pubkey,
+        treasury: Pubkey | None = None,
+        *,
+        resend_interval: float = 2.0,
+        land_timeout: float = 120.0,
+        lamports_per_signature: int = LAMPORTS_PER_SIGNATURE,
+        settle_compute_unit_price: int | None = None,
+    ) -> None:
+        self._rpc = rpc
+        self.__keypair = keypair
+        self.pubkey = keypair.pubkey()
+        self.token_mint = token_mint
+        self.treasury = treasury
+        self.last_guard_report: GuardReport | None = None
+        self.guard = SwapGuard(
+            rpc, self.pubkey, token_mint, lamports_per_signature=lamports_per_signature
+        )
+        self.settler = Settler(
+            rpc, keypair, token_mint, compute_unit_price=settle_compute_unit_price
+        )
+        self.sender = Sender(
+            rpc,
+            self.pubkey,
+            token_mint,
+            resend_interval=resend_interval,
+            max_duration=land_timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"SolanaWallet(executor={self.pubkey}, mint={self.token_mint})"
+
+    async def balance_lamports(self) -> int:
+        return await self._rpc.get_balance(self.pubkey)
+
+    async def token_balance(self) -> int:
+        """Base units of the mint in the executor's associated token account."""
+        mint = await self.settler.mint_info()
+        account = await self._rpc.get_account_info(source_account(mint, self.pubkey))
+        held = token_snapshot(account)
+        return 0 if held is None else held.amount
+
+    async def check_swap(self, unsigned_tx: bytes, quote: Quote) -> GuardReport:
+        """The guard alone (simulate mode uses it): figures, or GuardRefused."""
+        try:
+            tx = VersionedTransaction.from_bytes(unsigned_tx)
+        except Exception:
+            raise GuardRefused(
+                "the swap transaction is not a valid versioned transaction"
+            ) from None
+        report = await self.guard.inspect(tx, quote)
+        self.last_guard_report = report
+        return report
+
+    async def prepare_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, last_valid_block_height: int | None = None
+    ) -> PreparedTx:
+        """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one."""
+        await self.check_swap(unsigned_tx, quote)
+        tx = sign_versioned(VersionedTransaction.from_bytes(unsigned_tx), self.__keypair)
+        if last_valid_block_height is None:
+            last_valid_block_height = await self._upper_bound_last_valid(tx)
+        return prepared_tx(TxKind.SWAP, tx, last_valid_block_height)
+
+    async def _upper_bound_last_valid(self, tx: VersionedTransaction) -> int:
+        """A lastValidBlockHeight no lower than the true one: expiry must never come early."""
+        blockhash, last_valid = await self._rpc.get_latest_blockhash()
+        if tx.message.recent_blockhash == blockhash:
+            return last_valid
+        return last_valid + UNKNOWN_BLOCKHASH_MARGIN
+
+    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+        if destination == Destination.BURN:
+            tx, last_valid = await self.settler.burn(token_amount)
+            return prepared_tx(TxKind.BURN, tx, last_valid)
+        if destination == Destination.TREASURY:
+            if self.treasury is None:
+                raise ConfigError(["settling to the treasury needs a treasury public key"])
+            tx, last_valid = await self.settler.transfer(token_amount, self.treasury)
+            return prepared_tx(TxKind.TRANSFER, tx, last_valid)
+        raise ValueError(f"nothing to sign for destination {destination.value!r}")
+
+    async def land(self, tx: PreparedTx) -> Landing:
+        return await self.sender.land(tx)
