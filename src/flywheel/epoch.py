@@ -144,7 +144,9 @@ class EpochRunner:
             id=new_epoch_id(now),
             mode=self.mode,
             started_at=now,
-            carried_in_lamports=self.store.carried_lamports(self.mode),
+            # Always the live history: simulate runs on a fresh copy of the live database, so
+            # what it carries in is what the next live epoch would carry in.
+            carried_in_lamports=self.store.carried_lamports(EpochMode.LIVE),
             destination=self.policy.destination.value,
         )
         self.store.save_epoch(state)

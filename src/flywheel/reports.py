@@ -48,7 +48,9 @@ def report_filename(report: EpochReport | SnapshotReport) -> str:
     if isinstance(report, EpochReport):
         # The id's tail keeps epochs started in the same second apart, and keeps the name
         # stable when a resumed epoch writes its report again (replaced, not duplicated).
-        suffix = re.sub(r"[^A-Za-z0-9]", "", report.epoch_id)[-8:] or "epoch"
+        # Epoch ids are `<UTC timestamp>-<random hex>`: the random part is the useful tail.
+        tail = report.epoch_id.rsplit("-", 1)[-1]
+        suffix = re.sub(r"[^A-Za-z0-9]", "", tail)[-8:] or "epoch"
         return f"epoch-{timestamp(report.started_at)}-{suffix}.json"
     return f"snapshot-{timestamp(report.taken_at)}.json"
 

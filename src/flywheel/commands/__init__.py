@@ -7,7 +7,15 @@ import importlib
 import typer
 
 # Order here is the order in `flywheel --help`.
-_MODULES = ("config_cmd", "reports_cmd", "sandbox_cmd")
+_MODULES = (
+    "demo_cmd",
+    "epoch_cmd",
+    "run_cmd",
+    "wallets_cmd",
+    "config_cmd",
+    "reports_cmd",
+    "sandbox_cmd",
+)
 
 
 def register_all(app: typer.Typer) -> None:

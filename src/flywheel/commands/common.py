@@ -1,0 +1,34 @@
+"""What every operational command shares: the --env-file option, settings and logging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from flywheel.config import Settings, resolve_env_file
+from flywheel.logs import configure_logging
+
+EnvFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--env-file",
+        help="The .env file to read (default: ./.env when it exists). The environment wins.",
+        dir_okay=False,
+    ),
+]
+
+
+def load_settings(env_file: Path | None) -> Settings:
+    """Settings (ConfigError on any problem: exit 2), with logging configured from them."""
+    settings = Settings.load(resolve_env_file(env_file))
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def console() -> Console:
+    """stdout for results; logs go to stderr, so piping a command's output stays clean."""
+    out = Console(soft_wrap=True)
+    return out if out.is_terminal else Console(width=160, soft_wrap=True)

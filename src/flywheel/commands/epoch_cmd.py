@@ -1,0 +1,48 @@
+"""`flywheel epoch` (one live epoch, the runbook's `epoch:once`) and `flywheel simulate`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from flywheel.commands.common import EnvFile, console, load_settings
+from flywheel.commands.views import epoch_table
+from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
+
+
+def register(app: typer.Typer) -> None:
+    app.command("epoch")(epoch)
+    app.command("simulate")(simulate)
+
+
+def _run(mode: EpochMode, env_file: EnvFile) -> EpochState:
+    from flywheel.compose import open_flywheel
+
+    settings = load_settings(env_file)
+
+    async def once() -> EpochState:
+        async with open_flywheel(settings, mode) as flywheel:
+            return await flywheel.run_epoch()
+
+    return asyncio.run(once())
+
+
+def epoch(env_file: EnvFile = None) -> None:
+    """Run one live epoch now (bypasses the scheduler), then exit: 0 succeeded, 1 failed."""
+    state = _run(EpochMode.LIVE, env_file)
+    console().print(epoch_table(state))
+    if state.status != EpochStatus.SUCCEEDED:
+        raise typer.Exit(1)
+
+
+def simulate(env_file: EnvFile = None) -> None:
+    """Run the full epoch logic with real quotes and simulated transactions: nothing is sent.
+
+    It runs on a copy of the live state, so it shows what the next live epoch would do and
+    changes nothing live mode relies on. Reports go to REPORTS_DIR/simulate/.
+    """
+    state = _run(EpochMode.SIMULATE, env_file)
+    console().print(epoch_table(state, title=f"Simulated epoch {state.id}: nothing was sent"))
+    if state.status != EpochStatus.SUCCEEDED:
+        raise typer.Exit(1)

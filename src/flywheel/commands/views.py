@@ -1,0 +1,69 @@
+"""How epochs and fees look on a terminal: one table per question an operator asks."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from flywheel.domain.epoch_state import EpochState, EpochStatus
+from flywheel.domain.money import format_sol, format_usd
+
+
+def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
+    """What one epoch did, in the order it did it."""
+    style = "green" if state.status == EpochStatus.SUCCEEDED else "red"
+    table = Table(title=title or f"Epoch {state.id} ({state.mode.value})", title_justify="left")
+    table.add_column("step", no_wrap=True)
+    table.add_column("result", overflow="fold")
+    table.add_row("status", Text(state.status.value, style=style))
+    table.add_row("carried in", format_sol(state.carried_in_lamports))
+    table.add_row(
+        "fees detected", f"{format_sol(state.fees_in_lamports)} ({len(state.receipt_signatures)})"
+    )
+    if state.quarantined_signatures:
+        table.add_row(
+            Text("quarantined", style="yellow"),
+            f"{len(state.quarantined_signatures)} inflow(s): review, then `flywheel fees release`",
+        )
+    price = f"${state.sol_usd_price}/SOL" if state.sol_usd_price else "no price"
+    table.add_row("SOL price", price)
+    table.add_row(
+        "allocation",
+        f"buyback {format_sol(state.buyback_planned_lamports)}, "
+        f"ads {format_sol(state.ads_planned_lamports)}"
+        + (f" (limited by {state.allocation_note})" if state.allocation_note else ""),
+    )
+    if state.quote is not None:
+        table.add_row(
+            "quote",
+            f"{format_sol(state.quote.in_lamports)} -> {state.quote.out_amount} tokens "
+            f"(min {state.quote.min_out_amount}, impact {state.quote.price_impact_bps} bps)"
+            + (" [split: price impact]" if state.price_impact_limited else ""),
+        )
+    for intent in state.swap_intents:
+        table.add_row(f"swap {intent.status}", _intent_text(intent.signature, intent.error))
+    table.add_row("bought back", f"{format_sol(state.buyback_spent_lamports)}")
+    table.add_row("tokens bought", str(state.tokens_bought))
+    if state.settle_intent is not None:
+        table.add_row(
+            f"{state.destination} {state.settle_intent.status}",
+            _intent_text(state.settle_intent.signature, state.settle_intent.error),
+        )
+    table.add_row(f"tokens {_settled_word(state.destination)}", str(state.tokens_settled))
+    if state.ads is not None:
+        budget = format_usd(state.ads.spec.budget_micro_usd) if state.ads.spec is not None else "-"
+        table.add_row("ads", f"{state.ads.status.value} {budget}")
+    table.add_row("carried out", format_sol(state.carried_out_lamports))
+    for error in state.errors:
+        table.add_row(Text(f"error ({error.step})", style="red"), Text(error.message))
+    if state.report_path:
+        table.add_row("report", Text(state.report_path))
+    return table
+
+
+def _intent_text(signature: str, error: str) -> Text:
+    return Text(signature + (f"  {error}" if error else ""))
+
+
+def _settled_word(destination: str) -> str:
+    return {"burn": "burned", "hold": "held"}.get(destination, "sent to treasury")

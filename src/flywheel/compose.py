@@ -1,0 +1,198 @@
+"""The one place where adapters are chosen from the configuration and wired to the core.
+
+`open_flywheel(settings, mode)` owns every adapter of one process (RPC and HTTP clients, the
+state database) and closes them on exit. Live mode uses the state database of STATE_DB_PATH;
+simulate mode runs on a fresh copy of it, so a rehearsal starts from exactly the live state and
+can never change what live mode will do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from flywheel.ads.dry_run import DryRunAds
+from flywheel.config import Settings
+from flywheel.domain.allocation import AllocationPolicy
+from flywheel.domain.epoch_state import EpochMode, EpochState
+from flywheel.domain.policy import EpochPolicy
+from flywheel.epoch import EpochRunner, StepObserver
+from flywheel.errors import ConfigError, OperationalError
+from flywheel.jupiter import JupiterClient
+from flywheel.ports import AdsEngine, Wallet
+from flywheel.reports import ReportDirectory
+from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
+from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
+from flywheel.solana.simulated_wallet import SimulatedWallet
+from flywheel.solana.wallet import SolanaWallet
+from flywheel.store import SqliteStore
+
+
+@dataclass
+class Flywheel:
+    """Everything one process needs to run epochs and answer questions about its state."""
+
+    settings: Settings
+    mode: EpochMode
+    store: SqliteStore
+    rpc: RpcClient
+    jupiter: JupiterClient
+    wallet: SolanaWallet
+    fee_source: WalletWatcherFeeSource
+    runner: EpochRunner
+    reports: ReportDirectory
+
+    async def run_epoch(self) -> EpochState:
+        return await self.runner.run()
+
+    async def executor_balance(self) -> int:
+        return await self.wallet.balance_lamports()
+
+    @property
+    def rpc_stats(self) -> RpcStats:
+        return self.rpc.stats
+
+
+def epoch_policy(settings: Settings) -> EpochPolicy:
+    return EpochPolicy(
+        allocation=AllocationPolicy(
+            buyback_percent=settings.buyback_percent,
+            ads_percent=settings.ads_percent,
+            max_budget_per_epoch_micro_usd=settings.max_budget_per_epoch_micro_usd,
+            min_sol_reserve_lamports=settings.min_sol_reserve_lamports,
+        ),
+        max_price_impact_bps=settings.max_price_impact_bps,
+        destination=settings.destination,
+        max_single_fee_lamports=settings.max_single_fee_lamports,
+        max_fees_per_epoch_lamports=settings.max_fees_per_epoch_lamports,
+        ads_duration_hours=settings.ads_duration_hours,
+        ads_targeting=settings.ads_targeting,
+        ads_post_id=settings.ads_post_id,
+        ads_objective=settings.ads_objective,
+    )
+
+
+def ads_engine(settings: Settings, mode: EpochMode) -> AdsEngine:
+    if mode is EpochMode.SIMULATE or settings.ads_engine_mode == "dry-run":
+        return DryRunAds()
+    raise ConfigError(
+        [
+            f"ADS_ENGINE_MODE: '{settings.ads_engine_mode}' is not available in this version"
+            " (got it from the configuration); use dry-run"
+        ]
+    )
+
+
+def copy_live_state(live: Path, simulate: Path) -> None:
+    """Replace the simulate database with a consistent copy of the live one (or nothing)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{simulate}{suffix}").unlink(missing_ok=True)
+    if not live.exists():
+        return
+    simulate.parent.mkdir(parents=True, exist_ok=True)
+    # The backup API copies a consistent snapshot even while the live service writes (WAL).
+    source = sqlite3.connect(f"file:{live}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(simulate)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
+@asynccontextmanager
+async def open_fee_reader(
+    settings: Settings,
+) -> AsyncIterator[tuple[RpcClient, WalletWatcherFeeSource]]:
+    """The RPC client and fee source alone, for read-only questions (`fetch-fees`)."""
+    rpc = RpcClient(settings.solana_rpc_url)
+    try:
+        yield (
+            rpc,
+            WalletWatcherFeeSource(
+                rpc,
+                fee_collector=settings.fee_collector_pubkey,
+                executor=settings.executor_pubkey(),
+                start=settings.fee_start,
+            ),
+        )
+    finally:
+        await rpc.close()
+
+
+@asynccontextmanager
+async def open_flywheel(
+    settings: Settings,
+    mode: EpochMode = EpochMode.LIVE,
+    *,
+    on_step: StepObserver | None = None,
+    rpc_hook: RpcHook | None = None,
+    progress: Progress | None = None,
+) -> AsyncIterator[Flywheel]:
+    """Wire the adapters for `mode`; everything opened here is closed on exit."""
+    keypair = settings.load_executor_keypair()
+    if mode is EpochMode.SIMULATE:
+        with SqliteStore.open(settings.state_db_path) as live:
+            if live.unfinished_epoch(EpochMode.LIVE) is not None:
+                raise OperationalError(
+                    "a live epoch is unfinished (interrupted or running): simulate would not "
+                    "show what the next epoch does; let `flywheel epoch` finish it first"
+                )
+        copy_live_state(settings.state_db_path, settings.simulate_state_db_path)
+        db_path = settings.simulate_state_db_path
+        reports = ReportDirectory(settings.reports_dir / "simulate")
+    else:
+        db_path = settings.state_db_path
+        reports = ReportDirectory(settings.reports_dir)
+    async with AsyncExitStack() as stack:
+        store = stack.enter_context(SqliteStore.open(db_path))
+        rpc = RpcClient(settings.solana_rpc_url, on_request=rpc_hook)
+        stack.push_async_callback(rpc.close)
+        jupiter = JupiterClient(
+            base_url=settings.jupiter_api_url,
+            token_mint=str(settings.token_mint),
+            user_pubkey=str(keypair.pubkey()),
+            max_slippage_bps=settings.max_slippage_bps,
+            max_priority_fee_lamports=settings.max_priority_fee_lamports,
+            api_key=(
+                settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
+            ),
+        )
+        stack.push_async_callback(jupiter.aclose)
+        live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)
+        wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
+        fee_source = WalletWatcherFeeSource(
+            rpc,
+            fee_collector=settings.fee_collector_pubkey,
+            executor=keypair.pubkey(),
+            start=settings.fee_start,
+            progress=progress,
+        )
+        runner = EpochRunner(
+            store=store,
+            fee_source=fee_source,
+            prices=jupiter,
+            dex=jupiter,
+            wallet=wallet,
+            ads=ads_engine(settings, mode),
+            reports=reports,
+            policy=epoch_policy(settings),
+            mode=mode,
+            on_step=on_step,
+        )
+        yield Flywheel(
+            settings=settings,
+            mode=mode,
+            store=store,
+            rpc=rpc,
+            jupiter=jupiter,
+            wallet=live_wallet,
+            fee_source=fee_source,
+            runner=runner,
+            reports=reports,
+        )
