@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Not standalone: click hands back the code of a `typer.Exit` instead of raising it.
+        code = app(args=argv, standalone_mode=False)
     except ConfigError as exc:
         for problem in exc.problems:
             _stderr.print(
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         return int(getattr(exc, "exit_code", 2))
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
