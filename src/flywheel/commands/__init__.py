@@ -12,6 +12,7 @@ _MODULES = (
     "epoch_cmd",
     "run_cmd",
     "wallets_cmd",
+    "wallet_cmd",
     "config_cmd",
     "reports_cmd",
     "sandbox_cmd",

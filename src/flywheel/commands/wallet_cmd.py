@@ -1,0 +1,79 @@
+"""`flywheel wallet sweep --to PUBKEY`: move everything from the executor to a new wallet.
+
+For the runbook's compromised-executor and key-rotation procedures, without the solana CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from solders.pubkey import Pubkey
+
+from flywheel.commands.common import EnvFile, console, load_settings
+from flywheel.config import Settings
+from flywheel.config_values import InvalidValue, parse_pubkey
+from flywheel.domain.epoch_state import EpochMode
+from flywheel.domain.money import format_sol
+from flywheel.errors import ConfigError, OperationalError
+
+
+def register(app: typer.Typer) -> None:
+    wallet = typer.Typer(name="wallet", help="Executor wallet operations.", no_args_is_help=True)
+    wallet.command("sweep")(sweep)
+    app.add_typer(wallet, name="wallet")
+
+
+def sweep(
+    to: Annotated[str, typer.Option("--to", help="The new wallet's base58 address.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Move every token and all SOL but the fee from the executor to the wallet --to.
+
+    Each transaction is journaled before it is sent; running the command again after an
+    interruption finishes the same transactions instead of sending new ones.
+    """
+    try:
+        target = parse_pubkey(to)
+    except InvalidValue as exc:
+        raise ConfigError([f"--to: {exc.what} (got '{to}'); {exc.fix}"]) from None
+    settings = load_settings(env_file)
+    asyncio.run(_sweep(settings, target, yes))
+
+
+async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
+    from flywheel.solana.rpc import RpcClient
+    from flywheel.solana.sender import Sender
+    from flywheel.solana.sweep import Sweeper
+    from flywheel.store import SqliteStore
+
+    keypair = settings.load_executor_keypair()
+    out = console()
+    with SqliteStore.open(settings.state_db_path) as store:
+        if store.unfinished_epoch(EpochMode.LIVE) is not None:
+            raise OperationalError(
+                "an epoch is unfinished (its transactions may be in flight): stop the service,"
+                " run `flywheel epoch` to finish it, then sweep"
+            )
+        async with RpcClient(settings.solana_rpc_url) as rpc:
+            sender = Sender(rpc, keypair.pubkey(), settings.token_mint)
+            sweeper = Sweeper(rpc, keypair, store, sender)
+            plan = await sweeper.plan(target)
+            table = Table(title=f"Sweep {keypair.pubkey()} -> {target}", title_justify="left")
+            table.add_column("what")
+            table.add_column("amount", justify="right")
+            table.add_row("SOL (all but the fee)", format_sol(plan.sol_lamports))
+            for holding in plan.tokens:
+                table.add_row(f"token {holding.mint}", str(holding.amount))
+            out.print(table)
+            if not yes and not typer.confirm("Move all of this to the new wallet?", default=False):
+                out.print("Nothing was sent.")
+                raise typer.Exit(1)
+            landings = await sweeper.sweep(target)
+    for landing in landings:
+        out.print(Text(f"{landing.status.value}: {landing.signature}"))
+    out.print(Text("Executor swept. Point EXECUTOR_KEYPAIR_PATH at the new wallet's keypair."))

@@ -1,0 +1,219 @@
+"""Emptying the executor into another wallet (runbook: compromised executor, key rotation).
+
+Two transactions: first every token the executor holds (SPL Token and Token-2022) goes to the
+new wallet's associated token accounts, and emptied SPL accounts are closed so their rent comes
+back; then all SOL but the fee. Each transaction is journaled (state database, key
+`wallet.sweep`) before it is first sent and landed with the same bytes until confirmed or
+provably expired, so running the sweep again after a crash never sends anything twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from spl.token.instructions import (
+    close_account,
+    create_idempotent_associated_token_account,
+    get_associated_token_address,
+    transfer_checked,
+)
+from spl.token.models import CloseAccountParams, TransferCheckedParams
+
+from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
+from flywheel.errors import OperationalError
+from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, token_snapshot
+from flywheel.solana.rpc import RpcClient
+from flywheel.solana.sender import Sender, prepared_tx
+from flywheel.solana.settle import parse_mint, signed_transaction
+from flywheel.store import SqliteStore
+
+JOURNAL_KEY = "wallet.sweep"
+TOKENS_PER_TRANSACTION = 8  # keeps one transaction well under the size and compute limits
+
+
+@dataclass(frozen=True)
+class TokenHolding:
+    account: Pubkey
+    mint: Pubkey
+    program: Pubkey
+    amount: int
+    decimals: int
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    target: Pubkey
+    sol_lamports: int
+    tokens: list[TokenHolding]
+
+
+class SweepJournal:
+    """The sweep's intents, kept in the state database's meta table."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def load(self) -> dict[str, Any]:
+        text = self.store.get_meta(JOURNAL_KEY)
+        return {"target": None, "intents": []} if text is None else dict(json.loads(text))
+
+    def save(self, journal: dict[str, Any]) -> None:
+        self.store.set_meta(JOURNAL_KEY, json.dumps(journal, sort_keys=True))
+
+    def record(self, target: Pubkey, tx: PreparedTx) -> None:
+        journal = self.load()
+        journal["target"] = str(target)
+        journal["intents"].append(
+            {
+                "kind": tx.kind.value,
+                "signature": tx.signature,
+                "raw": base64.b64encode(tx.raw).decode(),
+                "last_valid_block_height": tx.last_valid_block_height,
+                "status": "pending",
+            }
+        )
+        self.save(journal)
+
+    def settle(self, signature: str, status: str) -> None:
+        journal = self.load()
+        for intent in journal["intents"]:
+            if intent["signature"] == signature:
+                intent["status"] = status
+        self.save(journal)
+
+    def pending(self) -> list[PreparedTx]:
+        return [
+            PreparedTx(
+                kind=TxKind(i["kind"]),
+                signature=i["signature"],
+                raw=base64.b64decode(i["raw"]),
+                last_valid_block_height=int(i["last_valid_block_height"]),
+            )
+            for i in self.load()["intents"]
+            if i["status"] == "pending"
+        ]
+
+
+class Sweeper:
+    def __init__(
+        self, rpc: RpcClient, keypair: Keypair, store: SqliteStore, sender: Sender
+    ) -> None:
+        self.rpc = rpc
+        self.keypair = keypair
+        self.owner = keypair.pubkey()
+        self.journal = SweepJournal(store)
+        self.sender = sender
+
+    async def plan(self, target: Pubkey) -> SweepPlan:
+        if target == self.owner:
+            raise OperationalError("the new wallet is the executor itself: nothing to sweep")
+        tokens: list[TokenHolding] = []
+        for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID):
+            for keyed in await self.rpc.get_token_accounts_by_owner(self.owner, program_id=program):
+                held = token_snapshot(keyed.account)
+                if held is None:
+                    continue
+                mint = parse_mint(held.mint, await self.rpc.get_account_info(held.mint))
+                tokens.append(
+                    TokenHolding(keyed.pubkey, held.mint, program, held.amount, mint.decimals)
+                )
+        return SweepPlan(target, await self.rpc.get_balance(self.owner), tokens)
+
+    async def finish_pending(self) -> list[Landing]:
+        """Land what an interrupted sweep journaled, with the same bytes."""
+        landings = []
+        for tx in self.journal.pending():
+            landing = await self.sender.land(tx)
+            self.journal.settle(tx.signature, landing.status.value)
+            landings.append(landing)
+        return landings
+
+    async def sweep(self, target: Pubkey) -> list[Landing]:
+        journal = self.journal.load()
+        if journal["target"] not in (None, str(target)) and self.journal.pending():
+            raise OperationalError(
+                f"an interrupted sweep to {journal['target']} is pending; run it again with "
+                "that --to first"
+            )
+        landings = await self.finish_pending()
+        plan = await self.plan(target)
+        for start in range(0, len(plan.tokens), TOKENS_PER_TRANSACTION):
+            batch = plan.tokens[start : start + TOKENS_PER_TRANSACTION]
+            if not any(h.amount > 0 or h.program == TOKEN_PROGRAM_ID for h in batch):
+                continue
+            landings.append(
+                await self._send(target, TxKind.TRANSFER, self._token_ixs(target, batch))
+            )
+        balance = await self.rpc.get_balance(self.owner)
+        if balance > LAMPORTS_PER_SIGNATURE:
+            ixs = [
+                transfer(
+                    TransferParams(
+                        from_pubkey=self.owner,
+                        to_pubkey=target,
+                        lamports=balance - LAMPORTS_PER_SIGNATURE,
+                    )
+                )
+            ]
+            landings.append(await self._send(target, TxKind.TRANSFER, ixs))
+        return landings
+
+    def _token_ixs(self, target: Pubkey, batch: list[TokenHolding]) -> list[Any]:
+        ixs: list[Any] = []
+        for holding in batch:
+            if holding.amount > 0:
+                destination = get_associated_token_address(target, holding.mint, holding.program)
+                ixs.append(
+                    create_idempotent_associated_token_account(
+                        self.owner, target, holding.mint, token_program_id=holding.program
+                    )
+                )
+                ixs.append(
+                    transfer_checked(
+                        TransferCheckedParams(
+                            program_id=holding.program,
+                            source=holding.account,
+                            mint=holding.mint,
+                            dest=destination,
+                            owner=self.owner,
+                            amount=holding.amount,
+                            decimals=holding.decimals,
+                            signers=[],
+                        )
+                    )
+                )
+            if holding.program == TOKEN_PROGRAM_ID:
+                # Token-2022 accounts may hold withheld transfer fees and then refuse to close;
+                # their rent stays. SPL accounts close and their rent joins the SOL sweep.
+                ixs.append(
+                    close_account(
+                        CloseAccountParams(
+                            program_id=holding.program,
+                            account=holding.account,
+                            dest=self.owner,
+                            owner=self.owner,
+                            signers=[],
+                        )
+                    )
+                )
+        return ixs
+
+    async def _send(self, target: Pubkey, kind: TxKind, ixs: list[Any]) -> Landing:
+        blockhash, last_valid = await self.rpc.get_latest_blockhash()
+        tx = prepared_tx(kind, signed_transaction(self.keypair, ixs, blockhash), last_valid)
+        self.journal.record(target, tx)  # journaled before it can ever be sent
+        landing = await self.sender.land(tx)
+        self.journal.settle(tx.signature, landing.status.value)
+        if landing.status is not LandingStatus.CONFIRMED:
+            raise OperationalError(
+                f"sweep transaction {tx.signature} {landing.status.value}"
+                f"{': ' + landing.error if landing.error else ''}; run the sweep again"
+            )
+        return landing

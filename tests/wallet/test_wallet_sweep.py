@@ -1,0 +1,113 @@
+"""`flywheel wallet sweep`: everything leaves the executor once, even across an interruption."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from spl.token.instructions import get_associated_token_address
+
+from flywheel.config import Settings
+from flywheel.errors import TemporaryError
+from flywheel.sandbox.runner import Sandbox
+from flywheel.solana.guard import token_snapshot
+from flywheel.solana.rpc import RpcClient
+from flywheel.solana.sender import Sender
+from flywheel.solana.sweep import Sweeper, SweepJournal
+from flywheel.store import SqliteStore
+from tests.e2e.conftest import FLYWHEEL, clean_environment, flywheel_env, run_cli
+
+
+def token_amount(sandbox: Sandbox, owner: Pubkey) -> int:
+    ata = get_associated_token_address(owner, sandbox.token_mint, sandbox.token_program_id)
+    held = token_snapshot(sandbox.chain.get_account(ata))
+    return 0 if held is None else held.amount
+
+
+def holding_executor(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    """A configuration whose executor holds bought tokens (a `hold` epoch ran)."""
+    env = flywheel_env(sandbox, tmp_path, BUYBACK_DESTINATION="hold")
+    sandbox.traders.step(5)
+    epoch = run_cli(["epoch"], tmp_path)
+    assert epoch.returncode == 0, epoch.stdout + epoch.stderr
+    assert token_amount(sandbox, sandbox.executor.pubkey()) > 0
+    return env
+
+
+def test_sweep_moves_every_token_and_all_sol_but_the_fee(sandbox, tmp_path):
+    holding_executor(sandbox, tmp_path)
+    executor = sandbox.executor.pubkey()
+    target = Keypair().pubkey()
+    tokens = token_amount(sandbox, executor)
+    sol = sandbox.chain.balance(executor)
+
+    swept = run_cli(["wallet", "sweep", "--to", str(target), "--yes"], tmp_path)
+
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    assert token_amount(sandbox, target) == tokens
+    assert sandbox.chain.balance(executor) == 0
+    # Two transaction fees; the rent of the closed token account paid for the target's new one.
+    assert sandbox.chain.balance(target) == sol - 2 * 5_000
+    again = run_cli(["wallet", "sweep", "--to", str(target), "--yes"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "confirmed" not in again.stdout, "a second sweep has nothing to send"
+
+
+def test_declining_the_prompt_sends_nothing(sandbox, tmp_path):
+    flywheel_env(sandbox, tmp_path)
+    executor = sandbox.executor.pubkey()
+    before = sandbox.chain.balance(executor)
+    result = subprocess.run(
+        [str(FLYWHEEL), "wallet", "sweep", "--to", str(Keypair().pubkey())],
+        cwd=tmp_path,
+        env=clean_environment(),
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Nothing was sent" in result.stdout
+    assert sandbox.chain.balance(executor) == before
+
+
+def test_bad_target_is_a_usage_error(sandbox, tmp_path):
+    flywheel_env(sandbox, tmp_path)
+    result = run_cli(["wallet", "sweep", "--to", "not-a-key", "--yes"], tmp_path)
+    assert result.returncode == 2
+    assert "--to: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_an_interrupted_sweep_is_finished_with_the_same_bytes(sandbox, tmp_path):
+    env = flywheel_env(sandbox, tmp_path)
+    settings = Settings.from_mapping(env)
+    keypair = settings.load_executor_keypair()
+    target = Keypair().pubkey()
+    sandbox.faults.update(drop_sends_rate=1.0)  # the first send "vanishes"
+    with SqliteStore.open(settings.state_db_path) as store:
+        async with RpcClient(settings.solana_rpc_url) as rpc:
+            sender = Sender(
+                rpc,
+                keypair.pubkey(),
+                settings.token_mint,
+                resend_interval=0.05,
+                max_duration=0.3,
+            )
+            sweeper = Sweeper(rpc, keypair, store, sender)
+            # The sender gives up while the blockhash is still valid: not landed, not expired.
+            with pytest.raises(TemporaryError):
+                await sweeper.sweep(target)
+            pending = SweepJournal(store).pending()
+            assert len(pending) == 1, "the transaction was journaled before it was sent"
+            assert sandbox.chain.balance(target) == 0
+    sandbox.faults.update(drop_sends_rate=0.0)
+    finished = run_cli(["wallet", "sweep", "--to", str(target), "--yes"], tmp_path)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert pending[0].signature in finished.stdout.replace("\n", "")
+    assert sandbox.chain.balance(keypair.pubkey()) == 0
+    assert sandbox.chain.balance(target) > 0
