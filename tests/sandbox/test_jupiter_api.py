@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the venv
+import jsonschema
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
