@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flywheel.ads.dry_run import DryRunAds
+from flywheel.ads.manual import ManualAds
 from flywheel.config import Settings
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import EpochMode, EpochState
@@ -72,12 +73,18 @@ def epoch_policy(settings: Settings) -> EpochPolicy:
         ads_targeting=settings.ads_targeting,
         ads_post_id=settings.ads_post_id,
         ads_objective=settings.ads_objective,
+        ads_min_budget_micro_usd=settings.ads_min_budget_micro_usd,
+        ads_treasury=(
+            None if settings.ads_treasury_pubkey is None else str(settings.ads_treasury_pubkey)
+        ),
     )
 
 
 def ads_engine(settings: Settings, mode: EpochMode) -> AdsEngine:
     if mode is EpochMode.SIMULATE or settings.ads_engine_mode == "dry-run":
         return DryRunAds()
+    if settings.ads_engine_mode == "manual":
+        return ManualAds(settings.reports_dir)
     raise ConfigError(
         [
             f"ADS_ENGINE_MODE: '{settings.ads_engine_mode}' is not available in this version"
@@ -94,8 +101,11 @@ def copy_live_state(live: Path, simulate: Path) -> None:
         return
     simulate.parent.mkdir(parents=True, exist_ok=True)
     # The backup API copies a consistent snapshot even while the live service writes (WAL).
-    source = sqlite3.connect(f"file:{live}?mode=ro", uri=True)
+    # Not `mode=ro`: a read-only connection creates the -wal/-shm files but cannot remove them,
+    # so it would leave files beside the live database. `query_only` keeps it a pure reader.
+    source = sqlite3.connect(live)
     try:
+        source.execute("PRAGMA query_only = ON")
         target = sqlite3.connect(simulate)
         try:
             source.backup(target)

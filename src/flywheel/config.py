@@ -40,6 +40,7 @@ from solders.pubkey import Pubkey
 from flywheel.config_values import (
     InvalidValue,
     decimal_places,
+    parse_account_id,
     parse_bool,
     parse_choice,
     parse_decimal,
@@ -47,6 +48,7 @@ from flywheel.config_values import (
     parse_http_url,
     parse_int,
     parse_keypair_path,
+    parse_optional_pubkey,
     parse_optional_sol,
     parse_path,
     parse_post_id,
@@ -129,10 +131,13 @@ Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json
 FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
 OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
 NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]
+Port = Annotated[int, _validated(parse_int, low=1, high=65_535)]
 DestinationValue = Annotated[str, _validated(parse_destination)]
 # NoDecode: our parser reads the JSON, so a malformed value gets a one-line problem, not a trace.
 TargetingValue = Annotated[Targeting, NoDecode, _validated(parse_targeting)]
 PostId = Annotated[str | None, _validated(parse_post_id)]
+OptionalPubkey = Annotated[Pubkey | None, _validated(parse_optional_pubkey)]
+AccountId = Annotated[str | None, _validated(parse_account_id)]
 AD_OBJECTIVES = (
     "ENGAGEMENTS",
     "REACH",
@@ -212,9 +217,43 @@ class Settings(BaseSettings):
     )
     ads_post_id: PostId = Field(None, description="the id of the X post the campaigns promote")
     ads_objective: Objective = Field("ENGAGEMENTS", description="the campaign objective")
+    ads_min_budget_usd: UsdAmount = Field(
+        Decimal("10"), description="smaller ads budgets accrue to later epochs (USD > 0)"
+    )
+    ads_treasury_pubkey: OptionalPubkey = Field(
+        None, description="send each epoch's ads SOL here (unset: keep it in the executor)"
+    )
+    # X Ads API (ADS_ENGINE_MODE=api)
+    x_ads_api_url: HttpUrl = Field("https://ads-api.x.com", description="the X Ads API base URL")
+    x_ads_account_id: AccountId = Field(None, description="the X Ads account id")
+    x_ads_consumer_key: Secret = Field(None, description="the X app's consumer (API) key")
+    x_ads_consumer_secret: Secret = Field(None, description="the X app's consumer secret")
+    x_ads_access_token: Secret = Field(None, description="access token of a user of the account")
+    x_ads_access_token_secret: Secret = Field(None, description="that access token's secret")
     # Scheduling
     epoch_interval_seconds: PositiveInt = Field(3600, description="seconds between epochs (> 0)")
     enable_scheduler: Flag = Field(True, description="run epochs on the interval (true/false)")
+    epoch_jitter_seconds: NonNegativeInt = Field(
+        0, description="up to this many random seconds added to each interval (>= 0)"
+    )
+    # Service
+    circuit_breaker_threshold: PositiveInt = Field(
+        3, description="consecutive failed epochs that open the circuit breaker (>= 1)"
+    )
+    circuit_breaker_timeout_seconds: PositiveInt = Field(
+        3600, description="seconds the breaker stays open before one trial epoch (>= 1)"
+    )
+    http_host: str = Field(
+        "127.0.0.1", description="address of the health/webhook server (0.0.0.0 in Docker)"
+    )
+    http_port: Port = Field(3000, description="port of the health/webhook server (1-65535)")
+    metrics_port: Port = Field(9090, description="port of the Prometheus /metrics server")
+    notify_urls: Secret = Field(
+        None, description="apprise URLs for alerts, comma or space separated (unset: none)"
+    )
+    min_executor_balance_sol: SolAmount = Field(
+        Decimal("0.1"), description="alert when the executor holds fewer SOL than this"
+    )
     # State
     state_db_path: FsPath = Field(
         Path("data/flywheel.sqlite"), description="the SQLite state database file"
@@ -318,6 +357,10 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def ads_min_budget_micro_usd(self) -> int:
+        return to_base_units(self.ads_min_budget_usd, MICRO_USD_DECIMALS)
+
+    @property
     def max_single_fee_lamports(self) -> int | None:
         sol = self.max_single_fee_sol
         return None if sol is None else to_base_units(sol, LAMPORTS_PER_SOL_DECIMALS)
@@ -382,6 +425,21 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
             f"BUYBACK_PERCENT, ADS_PERCENT: must add up to 100 (got {buyback} + {ads} = "
             f"{buyback + ads}); set ADS_PERCENT={max(0, 100 - buyback)} or change both"
         )
+    if values.get("ads_engine_mode") == "api":
+        needed = (
+            "x_ads_account_id",
+            "x_ads_consumer_key",
+            "x_ads_consumer_secret",
+            "x_ads_access_token",
+            "x_ads_access_token_secret",
+            "ads_post_id",
+        )
+        missing = [name.upper() for name in needed if values.get(name) is None]
+        if missing:
+            problems.append(
+                f"ADS_ENGINE_MODE: api needs {', '.join(missing)} (got 'api' without them); set"
+                " them (docs/ads.md says how to get them) or use ADS_ENGINE_MODE=manual"
+            )
     mint, collector = values.get("token_mint"), values.get("fee_collector_pubkey")
     if isinstance(mint, Pubkey) and mint == collector:
         problems.append(

@@ -216,3 +216,20 @@ def parse_post_id(value: object) -> str | None:
     raise InvalidValue(
         "is not a post id", "use the number at the end of the post's URL (x.com/<user>/status/<id>)"
     )
+
+
+def parse_optional_pubkey(value: object) -> Pubkey | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_pubkey(value)
+
+
+def parse_account_id(value: object) -> str | None:
+    """An X Ads account id (letters and digits, as in ads.x.com's URL), or nothing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isalnum():
+        return value.strip()
+    raise InvalidValue(
+        "is not an ads account id", "use the id shown in X Ads Manager's URL (letters and digits)"
+    )

@@ -190,9 +190,13 @@ class EpochRunner:
             self.on_step(step, state)
 
     @staticmethod
-    def _in_flight(state: EpochState) -> bool:
-        intents = [*state.swap_intents, *([state.settle_intent] if state.settle_intent else [])]
-        return any(intent.status == "pending" for intent in intents)
+    def _intents(state: EpochState) -> list[IntentRecord]:
+        singles = (state.settle_intent, state.ads_transfer_intent)
+        return [*state.swap_intents, *(r for r in singles if r is not None)]
+
+    @classmethod
+    def _in_flight(cls, state: EpochState) -> bool:
+        return any(intent.status == "pending" for intent in cls._intents(state))
 
     # ------------------------------------------------------------------ steps
 
@@ -380,21 +384,76 @@ class EpochRunner:
                 return
 
     async def _ads(self, state: EpochState) -> None:
-        if state.ads_planned_lamports <= 0 or state.sol_usd_price is None:
+        """Accrue this epoch's ads budget in the ledger; make a campaign once it is enough."""
+        if self.store.has_ads_entry(state.id, "committed") and state.ads is not None:
+            return  # resumed after the campaign was made and committed
+        lamports = state.ads_planned_lamports
+        if lamports <= 0 or state.sol_usd_price is None:
             state.ads = AdsOutcome(status=AdsStatus.SKIPPED)
             return
-        micro = lamports_to_micro_usd(state.ads_planned_lamports, Decimal(state.sol_usd_price))
+        micro = lamports_to_micro_usd(lamports, Decimal(state.sol_usd_price))
+        with self.store.transaction():
+            if not self.store.has_ads_entry(state.id, "accrued"):
+                self.store.add_ads_entry(state.id, "accrued", micro, lamports)
+            # From here the SOL is the ads reserve (in the executor or the ads treasury): it is
+            # accounted for by the ledger, not carried, whatever the engine does next.
+            state.ads_reserved_lamports = lamports
+            self.store.save_epoch(state)
+        if self.policy.ads_treasury is not None:
+            await self._send_ads_share(state, lamports, self.policy.ads_treasury)
+        available = self.store.ads_available_micro_usd()
+        if available < self.policy.ads_min_budget_micro_usd:
+            state.ads = AdsOutcome(
+                status=AdsStatus.ACCRUED,
+                detail={
+                    "available_micro_usd": available,
+                    "min_budget_micro_usd": self.policy.ads_min_budget_micro_usd,
+                },
+            )
+            return
         spec = CampaignSpec(
-            budget_usd=usd_display(micro),
-            budget_micro_usd=micro,
+            budget_usd=usd_display(available),
+            budget_micro_usd=available,
             duration_hours=self.policy.ads_duration_hours,
             targeting=self.policy.ads_targeting,
             post_id=self.policy.ads_post_id,
             objective=self.policy.ads_objective,
         )
-        state.ads = await self.ads.run(state.id, spec)
-        # The ads SOL stays in the executor as the ads reserve; the ledger tracks its USD.
-        state.ads_reserved_lamports = state.ads_planned_lamports
+        outcome = await self.ads.run(state.id, spec)
+        with self.store.transaction():
+            state.ads = outcome
+            if not self.store.has_ads_entry(state.id, "committed"):
+                self.store.add_ads_entry(
+                    state.id,
+                    "committed",
+                    available,
+                    0,
+                    campaign_id=outcome.campaign_id,
+                    note=f"{self.ads.mode}: {outcome.status.value}",
+                )
+            self.store.save_epoch(state)
+
+    async def _send_ads_share(self, state: EpochState, lamports: int, to: str) -> None:
+        record = state.ads_transfer_intent
+        if record is None or record.status in (LandingStatus.EXPIRED, LandingStatus.FAILED):
+            prepared = await self.wallet.prepare_sol_transfer(lamports, to)
+            record = IntentRecord(
+                kind=prepared.kind.value,
+                signature=prepared.signature,
+                last_valid_block_height=prepared.last_valid_block_height,
+            )
+            with self.store.transaction():
+                self.store.add_intent(state.id, prepared)
+                state.ads_transfer_intent = record
+                self.store.save_epoch(state)
+        if record.status == "pending":
+            record = self._record_landing(state, await self._land(state, record))
+        if record.status != LandingStatus.CONFIRMED:
+            raise OperationalError(
+                f"sending the ads share to {to} {record.status}"
+                f"{': ' + record.error if record.error else ''}; it stays in the executor"
+                " and the next epoch retries"
+            )
 
     async def _report(self, state: EpochState) -> None:
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
@@ -413,14 +472,9 @@ class EpochRunner:
 
     # ------------------------------------------------------------------ journal helpers
 
-    @staticmethod
-    def _find_intent(state: EpochState, signature: str) -> IntentRecord | None:
-        for record in state.swap_intents:
-            if record.signature == signature:
-                return record
-        if state.settle_intent is not None and state.settle_intent.signature == signature:
-            return state.settle_intent
-        return None
+    @classmethod
+    def _find_intent(cls, state: EpochState, signature: str) -> IntentRecord | None:
+        return next((r for r in cls._intents(state) if r.signature == signature), None)
 
     @staticmethod
     def _replace_intent(state: EpochState, updated: IntentRecord) -> None:
@@ -429,3 +483,6 @@ class EpochRunner:
         ]
         if state.settle_intent is not None and state.settle_intent.signature == updated.signature:
             state.settle_intent = updated
+        transfer = state.ads_transfer_intent
+        if transfer is not None and transfer.signature == updated.signature:
+            state.ads_transfer_intent = updated

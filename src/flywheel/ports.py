@@ -55,6 +55,10 @@ class Wallet(Protocol):
         """A signed burn (or transfer to the treasury) of `token_amount` base units."""
         ...
 
+    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+        """A signed transfer of `lamports` SOL from the executor to the address `to`."""
+        ...
+
     async def land(self, tx: PreparedTx) -> Landing:
         """Send the same bytes until confirmed, failed on-chain, or provably expired.
 
@@ -95,6 +99,19 @@ class Store(Protocol):
     def carried_lamports(self, mode: EpochMode) -> int: ...
     def record_step(self, epoch_id: str, step: str, status: str, detail: str = "") -> None: ...
     def epochs(self, limit: int = 20) -> Iterator[EpochState]: ...
+
+    # the ads ledger (micro-USD): accrued per epoch, committed to campaigns
+    def add_ads_entry(
+        self,
+        epoch_id: str,
+        kind: str,
+        micro_usd: int,
+        lamports: int,
+        campaign_id: str | None = None,
+        note: str = "",
+    ) -> int: ...
+    def ads_available_micro_usd(self) -> int: ...
+    def has_ads_entry(self, epoch_id: str, kind: str) -> bool: ...
 
     # transaction intents: the exactly-once journal
     def add_intent(self, epoch_id: str, tx: PreparedTx) -> None: ...

@@ -555,6 +555,17 @@ class SqliteStore:
             totals[str(kind)] = int(micro_usd)
         return totals
 
+    def ads_available_micro_usd(self) -> int:
+        """Accrued and not committed to a campaign (released commitments count again)."""
+        totals = self.ads_balance()
+        return totals["accrued"] - totals["committed"] + totals["released"]
+
+    def has_ads_entry(self, epoch_id: str, kind: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM ads_ledger WHERE epoch_id = ? AND kind = ? LIMIT 1", (epoch_id, kind)
+        )
+        return row is not None
+
     def ads_entries(self, epoch_id: str | None = None) -> list[AdsEntry]:
         sql = (
             "SELECT id, epoch_id, kind, micro_usd, lamports, campaign_id, note, at FROM ads_ledger"

@@ -36,6 +36,7 @@ class Ledger:
     block_height: int = 100
     swaps: int = 0
     burns: int = 0
+    ads_treasury_lamports: int = 0
     # Fault switches
     expire_next_sends: int = 0  # the next N transactions never land; their blockhash expires
     fail_next_swaps: int = 0  # the next N swaps fail on-chain (slippage, 6001)
@@ -121,6 +122,10 @@ class LedgerWallet:
         body = json.dumps({"kind": destination.value, "amount": token_amount}).encode()
         return self._sign(TxKind.BURN, body)
 
+    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+        body = json.dumps({"kind": "ads-transfer", "amount": lamports, "to": to}).encode()
+        return self._sign(TxKind.ADS_TRANSFER, body)
+
     async def land(self, tx: PreparedTx) -> Landing:
         ledger = self.ledger
         if tx.signature in ledger.executed:
@@ -132,6 +137,15 @@ class LedgerWallet:
         body = json.loads(tx.raw.rsplit(b"|", 2)[0])
         if body["kind"] == "swap":
             landing = self._execute_swap(tx.signature, body)
+        elif body["kind"] == "ads-transfer":
+            ledger.executor_lamports -= body["amount"] + FEE
+            ledger.ads_treasury_lamports += body["amount"]
+            landing = Landing(
+                signature=tx.signature,
+                status=LandingStatus.CONFIRMED,
+                fee_lamports=FEE,
+                sol_delta=-(body["amount"] + FEE),
+            )
         else:
             amount = body["amount"]
             assert ledger.executor_tokens >= amount, "burning tokens the executor does not hold"

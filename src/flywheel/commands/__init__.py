@@ -13,6 +13,7 @@ _MODULES = (
     "run_cmd",
     "wallets_cmd",
     "wallet_cmd",
+    "ads_cmd",
     "config_cmd",
     "reports_cmd",
     "sandbox_cmd",

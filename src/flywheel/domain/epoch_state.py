@@ -99,6 +99,7 @@ class EpochState(BaseModel):
 
     # ads
     ads_reserved_lamports: int = 0
+    ads_transfer_intent: IntentRecord | None = None
     ads: AdsOutcome | None = None
 
     errors: list[EpochError] = Field(default_factory=list)

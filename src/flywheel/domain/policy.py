@@ -24,3 +24,7 @@ class EpochPolicy:
     ads_targeting: Targeting = field(default_factory=Targeting)
     ads_post_id: str | None = None
     ads_objective: str = "ENGAGEMENTS"
+    # Below this the ads budget accrues to a later epoch instead of making a tiny campaign.
+    ads_min_budget_micro_usd: int = 0
+    # Where each epoch's ads SOL goes; None keeps it in the executor as the ads reserve.
+    ads_treasury: str | None = None

@@ -39,6 +39,15 @@ class SimulatedWallet:
             last_valid_block_height=0,
         )
 
+    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+        digest = hashlib.sha256(f"ads:{lamports}:{to}".encode()).hexdigest()[:32]
+        return PreparedTx(
+            kind=TxKind.ADS_TRANSFER,
+            signature=f"simulated-ads-{digest}",
+            raw=b"",
+            last_valid_block_height=0,
+        )
+
     async def land(self, tx: PreparedTx) -> Landing:
         if tx.kind is not TxKind.SWAP:
             return Landing(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote, TxKind
@@ -16,7 +17,7 @@ from flywheel.errors import ConfigError, GuardRefused
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, GuardReport, SwapGuard, token_snapshot
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
-from flywheel.solana.settle import Settler, source_account
+from flywheel.solana.settle import Settler, signed_transaction, source_account
 
 # If the API's lastValidBlockHeight is unknown and the swap's blockhash is not our node's
 # latest, the API's node may be ahead of ours: allow a full blockhash lifetime more, so an
@@ -111,6 +112,19 @@ class SolanaWallet:
             tx, last_valid = await self.settler.transfer(token_amount, self.treasury)
             return prepared_tx(TxKind.TRANSFER, tx, last_valid)
         raise ValueError(f"nothing to sign for destination {destination.value!r}")
+
+    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+        """A signed SOL transfer from the executor (the ads treasury's share of an epoch)."""
+        if lamports <= 0:
+            raise ValueError(f"a transfer needs a positive amount, got {lamports}")
+        instruction = transfer(
+            TransferParams(
+                from_pubkey=self.pubkey, to_pubkey=Pubkey.from_string(to), lamports=lamports
+            )
+        )
+        blockhash, last_valid = await self._rpc.get_latest_blockhash()
+        tx = signed_transaction(self.__keypair, [instruction], blockhash)
+        return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid)
 
     async def land(self, tx: PreparedTx) -> Landing:
         return await self.sender.land(tx)
