@@ -31,15 +31,15 @@ from flywheel.domain.epoch_state import (
     EpochMode,
     EpochState,
     EpochStatus,
-    IntentRecord,
     QuoteRecord,
 )
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.trade import Destination, Landing, LandingStatus, PreparedTx, Quote
+from flywheel.domain.trade import Destination, LandingStatus, Quote
 from flywheel.errors import FlywheelError, OperationalError
+from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
 
 log = structlog.get_logger("flywheel.epoch")
@@ -81,18 +81,6 @@ def _quote_of(record: QuoteRecord) -> Quote:
     )
 
 
-def _apply_landing(record: IntentRecord, landing: Landing) -> IntentRecord:
-    return record.model_copy(
-        update={
-            "status": landing.status.value,
-            "error": landing.error,
-            "fee_lamports": landing.fee_lamports,
-            "sol_delta": landing.sol_delta,
-            "token_delta": landing.token_delta,
-        }
-    )
-
-
 class EpochRunner:
     def __init__(
         self,
@@ -120,6 +108,7 @@ class EpochRunner:
         self.mode = mode
         self.clock = clock
         self.on_step = on_step
+        self.journal = IntentJournal(store, wallet)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "detect": self._detect,
@@ -158,7 +147,7 @@ class EpochRunner:
         bound = log.bind(epoch_id=state.id, mode=state.mode.value)
         if state.steps_done:
             bound.info("epoch.resume", after=state.steps_done[-1])
-            await self._reconcile(state)
+            await self.journal.reconcile(state)
         for step in STEPS:
             if step in state.steps_done:
                 continue
@@ -168,7 +157,7 @@ class EpochRunner:
             try:
                 await self._steps[step](state)
             except FlywheelError as exc:
-                if self._in_flight(state):
+                if in_flight(state):
                     self.store.record_step(state.id, step, "interrupted", str(exc))
                     raise InFlight(
                         f"epoch {state.id} stopped at {step} with a transaction in flight: {exc};"
@@ -189,36 +178,11 @@ class EpochRunner:
         if self.on_step is not None:
             self.on_step(step, state)
 
-    @staticmethod
-    def _intents(state: EpochState) -> list[IntentRecord]:
-        singles = (state.settle_intent, state.ads_transfer_intent)
-        return [*state.swap_intents, *(r for r in singles if r is not None)]
-
-    @classmethod
-    def _in_flight(cls, state: EpochState) -> bool:
-        return any(intent.status == "pending" for intent in cls._intents(state))
-
     # ------------------------------------------------------------------ steps
 
     async def _reconcile(self, state: EpochState) -> None:
         """Resolve every journaled transaction before deciding anything new."""
-        for epoch_id, tx in self.store.pending_intents():
-            landing = await self.wallet.land(tx)
-            record = self._find_intent(state, tx.signature) if epoch_id == state.id else None
-            updated = _apply_landing(
-                record
-                or IntentRecord(
-                    kind=tx.kind.value,
-                    signature=tx.signature,
-                    last_valid_block_height=tx.last_valid_block_height,
-                ),
-                landing,
-            )
-            with self.store.transaction():
-                self.store.update_intent(tx.signature, updated)
-                if record is not None:
-                    self._replace_intent(state, updated)
-                    self.store.save_epoch(state)
+        await self.journal.reconcile(state)
 
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())
@@ -296,24 +260,15 @@ class EpochRunner:
     async def _prepare_swap(self, state: EpochState, quote: Quote) -> None:
         unsigned = await self.dex.swap_transaction(quote)
         prepared = await self.wallet.prepare_swap(unsigned, quote)
-        record = IntentRecord(
-            kind=prepared.kind.value,
-            signature=prepared.signature,
-            last_valid_block_height=prepared.last_valid_block_height,
-        )
+        state.quote = _quote_record(quote)
         # Journaled before it can ever be sent: a crash after this line is reconciled.
-        with self.store.transaction():
-            self.store.add_intent(state.id, prepared)
-            state.quote = _quote_record(quote)
-            state.swap_intents.append(record)
-            self.store.save_epoch(state)
+        self.journal.record(state, prepared, "swap")
 
     async def _buyback_send(self, state: EpochState) -> None:
         while state.swap_intents:
             current = state.swap_intents[-1]
             if current.status == "pending":
-                landing = await self._land(state, current)
-                current = self._record_landing(state, landing)
+                current = await self.journal.land(state, current)
             if current.status == LandingStatus.CONFIRMED:
                 assert state.quote is not None
                 state.buyback_spent_lamports = state.quote.in_lamports
@@ -333,55 +288,19 @@ class EpochRunner:
                 return
             await self._prepare_swap(state, quote)
 
-    async def _land(self, state: EpochState, record: IntentRecord) -> Landing:
-        tx = self._pending_tx(record.signature)
-        return await self.wallet.land(tx)
-
-    def _pending_tx(self, signature: str) -> PreparedTx:
-        for _, tx in self.store.pending_intents():
-            if tx.signature == signature:
-                return tx
-        raise OperationalError(f"intent {signature} is not in the journal")
-
-    def _record_landing(self, state: EpochState, landing: Landing) -> IntentRecord:
-        record = self._find_intent(state, landing.signature)
-        assert record is not None
-        updated = _apply_landing(record, landing)
-        with self.store.transaction():
-            self.store.update_intent(landing.signature, updated)
-            self._replace_intent(state, updated)
-            self.store.save_epoch(state)
-        return updated
-
     async def _buyback_settle(self, state: EpochState) -> None:
         destination = Destination(state.destination)
         if state.tokens_bought <= 0 or destination is Destination.HOLD:
             return
-        attempts = 0
-        while True:
-            record = state.settle_intent
-            if record is None or record.status in (LandingStatus.EXPIRED, LandingStatus.FAILED):
-                attempts += 1
-                if attempts > self.policy.max_settle_attempts:
-                    raise OperationalError(
-                        f"settling {state.tokens_bought} tokens ({destination.value}) failed"
-                        f" {self.policy.max_settle_attempts} times; they stay in the executor"
-                    )
-                prepared = await self.wallet.prepare_settle(state.tokens_bought, destination)
-                record = IntentRecord(
-                    kind=prepared.kind.value,
-                    signature=prepared.signature,
-                    last_valid_block_height=prepared.last_valid_block_height,
-                )
-                with self.store.transaction():
-                    self.store.add_intent(state.id, prepared)
-                    state.settle_intent = record
-                    self.store.save_epoch(state)
-            if record.status == "pending":
-                record = self._record_landing(state, await self._land(state, record))
-            if record.status == LandingStatus.CONFIRMED:
-                state.tokens_settled = state.tokens_bought
-                return
+        await self.journal.land_once(
+            state,
+            "settle",
+            lambda: self.wallet.prepare_settle(state.tokens_bought, destination),
+            max_attempts=self.policy.max_settle_attempts,
+            what=f"settling {state.tokens_bought} tokens ({destination.value});"
+            " they stay in the executor, and",
+        )
+        state.tokens_settled = state.tokens_bought
 
     async def _ads(self, state: EpochState) -> None:
         """Accrue this epoch's ads budget in the ledger; make a campaign once it is enough."""
@@ -434,26 +353,13 @@ class EpochRunner:
             self.store.save_epoch(state)
 
     async def _send_ads_share(self, state: EpochState, lamports: int, to: str) -> None:
-        record = state.ads_transfer_intent
-        if record is None or record.status in (LandingStatus.EXPIRED, LandingStatus.FAILED):
-            prepared = await self.wallet.prepare_sol_transfer(lamports, to)
-            record = IntentRecord(
-                kind=prepared.kind.value,
-                signature=prepared.signature,
-                last_valid_block_height=prepared.last_valid_block_height,
-            )
-            with self.store.transaction():
-                self.store.add_intent(state.id, prepared)
-                state.ads_transfer_intent = record
-                self.store.save_epoch(state)
-        if record.status == "pending":
-            record = self._record_landing(state, await self._land(state, record))
-        if record.status != LandingStatus.CONFIRMED:
-            raise OperationalError(
-                f"sending the ads share to {to} {record.status}"
-                f"{': ' + record.error if record.error else ''}; it stays in the executor"
-                " and the next epoch retries"
-            )
+        await self.journal.land_once(
+            state,
+            "ads_transfer",
+            lambda: self.wallet.prepare_sol_transfer(lamports, to),
+            max_attempts=self.policy.max_settle_attempts,
+            what=f"sending the ads share to {to} (it stays in the executor until it lands)",
+        )
 
     async def _report(self, state: EpochState) -> None:
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
@@ -469,20 +375,3 @@ class EpochRunner:
             carried_out=state.carried_out_lamports,
             report=state.report_path,
         )
-
-    # ------------------------------------------------------------------ journal helpers
-
-    @classmethod
-    def _find_intent(cls, state: EpochState, signature: str) -> IntentRecord | None:
-        return next((r for r in cls._intents(state) if r.signature == signature), None)
-
-    @staticmethod
-    def _replace_intent(state: EpochState, updated: IntentRecord) -> None:
-        state.swap_intents = [
-            updated if r.signature == updated.signature else r for r in state.swap_intents
-        ]
-        if state.settle_intent is not None and state.settle_intent.signature == updated.signature:
-            state.settle_intent = updated
-        transfer = state.ads_transfer_intent
-        if transfer is not None and transfer.signature == updated.signature:
-            state.ads_transfer_intent = updated

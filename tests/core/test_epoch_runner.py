@@ -64,14 +64,17 @@ class World:
         self.wallet_options: dict[str, bool] = {}
 
     def runner(
-        self, store: SqliteStore, on_step: Callable[[str, EpochState], None] | None = None
+        self,
+        store: SqliteStore,
+        on_step: Callable[[str, EpochState], None] | None = None,
+        wallet: LedgerWallet | None = None,
     ) -> EpochRunner:
         return EpochRunner(
             store=store,
             fee_source=LedgerFeeSource(self.ledger),
             prices=self.price,
             dex=LedgerDex(self.ledger),
-            wallet=LedgerWallet(self.ledger, **self.wallet_options),
+            wallet=wallet or LedgerWallet(self.ledger, **self.wallet_options),
             ads=self.ads,
             reports=self.reports,
             policy=self.policy,
@@ -281,8 +284,7 @@ async def test_an_error_while_a_swap_is_in_flight_keeps_the_epoch_open(tmp_path)
             raise TemporaryError("RPC node unavailable")
 
     with SqliteStore.open(world.db) as store:
-        runner = world.runner(store)
-        runner.wallet = RpcDown(world.ledger)
+        runner = world.runner(store, wallet=RpcDown(world.ledger))
         with pytest.raises(InFlight, match="in flight"):
             await runner.run()
         assert store.unfinished_epoch(EpochMode.LIVE) is not None
