@@ -1,0 +1,133 @@
+"""`flywheel run` and `flywheel reset-circuit-breaker` as an operator runs them: subprocesses
+with a .env, against the embedded sandbox (real RPC, real Jupiter-compatible API, real chain)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flywheel.domain.epoch_state import EpochStatus
+from flywheel.sandbox.runner import Sandbox
+from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
+from flywheel.store import SqliteStore
+from tests.e2e.conftest import (
+    FLYWHEEL,
+    clean_environment,
+    describe,
+    finished_epochs,
+    flywheel_env,
+    run_cli,
+    start_sandbox,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    sandbox = start_sandbox(tmp_path / "sandbox", slot_ms=50)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_reset_circuit_breaker_command_works_while_the_service_is_down(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    env = flywheel_env(box, tmp_path)
+    with SqliteStore.open(Path(env["STATE_DB_PATH"])) as store:
+        CircuitBreaker(store, threshold=1).record_failure()
+    result = run_cli(["reset-circuit-breaker"], tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert "circuit breaker closed (was open)" in result.stdout
+    with SqliteStore.open(Path(env["STATE_DB_PATH"])) as store:
+        assert CircuitBreaker(store).state is BreakerState.CLOSED
+
+
+def test_flywheel_run_serves_runs_a_triggered_epoch_and_stops_on_sigterm(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    box.traders.step(3)
+    http_port, metrics_port = free_port(), free_port()
+    env = flywheel_env(
+        box,
+        tmp_path,
+        HTTP_PORT=str(http_port),
+        METRICS_PORT=str(metrics_port),
+        LOG_LEVEL="INFO",
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        service = subprocess.Popen(
+            [str(FLYWHEEL), "run"],
+            cwd=tmp_path,
+            env=clean_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: httpx.get(f"{base}/health", timeout=5).status_code == 200)
+        health = httpx.get(f"{base}/health", timeout=5).json()
+        assert health["lastEpoch"] is None and health["scheduler"] is False
+
+        secret = env["WEBHOOK_SECRET"]
+        accepted = httpx.post(
+            f"{base}/webhook/trigger", headers={"Authorization": f"Bearer {secret}"}, timeout=30
+        )
+        assert accepted.status_code == 202, accepted.text
+        epoch_id = accepted.json()["epochId"]
+        wait_for(lambda: httpx.get(f"{base}/health", timeout=5).json()["lastEpochId"] == epoch_id)
+        health = httpx.get(f"{base}/health", timeout=5).json()
+        assert health["lastEpochStatus"] == "succeeded" and health["status"] == "healthy"
+
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'flywheel_epochs_total{status="succeeded"} 1.0' in metrics
+        assert 'flywheel_rpc_requests_total{method="sendTransaction",outcome="ok"}' in metrics
+        assert "flywheel_executor_balance_lamports 0.0" not in metrics
+
+        # A second service on the same state is refused; the CLI reset works beside it.
+        second = run_cli(["run"], tmp_path, timeout=60)
+        assert second.returncode == 1 and "another `flywheel run`" in second.stderr
+        reset = run_cli(["reset-circuit-breaker"], tmp_path)
+        assert reset.returncode == 0, describe(reset)
+
+        os.kill(service.pid, signal.SIGTERM)
+        assert service.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+    [epoch] = finished_epochs(env)
+    assert epoch.id == epoch_id and epoch.status is EpochStatus.SUCCEEDED
+    assert epoch.tokens_settled > 0
+    output = log_path.read_text()
+    assert "service.stopped" in output
+    assert env["WEBHOOK_SECRET"] not in output
