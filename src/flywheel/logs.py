@@ -58,5 +58,6 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     logging.basicConfig(
         level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    # httpx logs every request at INFO, URL included; keep that for DEBUG.
-    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
+    # httpx (and httpx2, under solana-py) log every request at INFO, URL included: DEBUG only.
+    for name in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

@@ -9,6 +9,8 @@ import typer
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.commands.views import epoch_table
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
+from flywheel.errors import OperationalError
+from flywheel.service.epoch_lock import EpochLocked, epoch_lock, lock_path_for
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +27,17 @@ def _run(mode: EpochMode, env_file: EnvFile) -> EpochState:
         async with open_flywheel(settings, mode) as flywheel:
             return await flywheel.run_epoch()
 
-    return asyncio.run(once())
+    if mode is EpochMode.SIMULATE:
+        return asyncio.run(once())  # its own copy of the state: nothing to exclude
+    # The same lock as the service's epochs: never two live epochs at once, across processes.
+    try:
+        with epoch_lock(lock_path_for(settings.state_db_path)):
+            return asyncio.run(once())
+    except EpochLocked:
+        raise OperationalError(
+            "another epoch is running on this state (the service, or another `flywheel epoch`);"
+            " wait for it to finish, or use the webhook trigger"
+        ) from None
 
 
 def epoch(env_file: EnvFile = None) -> None:
