@@ -9,6 +9,7 @@ errors from serde would quote the offending bytes, so the JSON shape is checked 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import stat
 from pathlib import Path
@@ -116,3 +117,27 @@ def redact_url(value: object) -> str:
         return "***"
     hidden = parts.username or parts.path.strip("/") or parts.query or parts.fragment
     return f"{parts.scheme}://{host}{port}" + ("/***" if hidden else "")
+
+
+def write_keypair_file(path: Path, keypair: Keypair) -> None:
+    """solana-keygen's format (a JSON array of the 64 secret bytes), readable by the owner only.
+
+    Written to a temporary file created 0600, then renamed: a reader never sees half a key,
+    and the secret never sits in a file with looser permissions.
+    """
+    write_private_file(path, json.dumps(list(bytes(keypair))))
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Atomically replace `path` with `text`, mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o600)  # in case a stale temporary file had other permissions
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -18,10 +18,10 @@ from solders.transaction_status import UiRawMessage, UiTransaction
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 from flywheel.config import Settings
-from flywheel.keypair_file import read_keypair_file
+from flywheel.keypair_file import read_keypair_file, write_keypair_file
 from flywheel.sandbox.chain import SandboxChain
 from flywheel.sandbox.runner import Sandbox
-from flywheel.sandbox.scenario import Scenario, ScenarioConfig, write_keypair_file
+from flywheel.sandbox.scenario import Scenario, ScenarioConfig
 
 SOL = 1_000_000_000
 

@@ -12,6 +12,7 @@ from spl.token.instructions import get_associated_token_address
 
 from flywheel.config import Settings
 from flywheel.errors import TemporaryError
+from flywheel.keypair_file import read_keypair_file
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.guard import token_snapshot
 from flywheel.solana.rpc import RpcClient
@@ -111,3 +112,28 @@ async def test_an_interrupted_sweep_is_finished_with_the_same_bytes(sandbox, tmp
     assert pending[0].signature in finished.stdout.replace("\n", "")
     assert sandbox.chain.balance(keypair.pubkey()) == 0
     assert sandbox.chain.balance(target) > 0
+
+
+def test_wallet_new_writes_a_private_keypair_and_never_overwrites(tmp_path):
+    path = tmp_path / "secure" / "new-executor.json"
+    made = subprocess.run(
+        [str(FLYWHEEL), "wallet", "new", "--out", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert path.stat().st_mode & 0o777 == 0o600
+    keypair = read_keypair_file(path)
+    assert str(keypair.pubkey()) in made.stdout
+    again = subprocess.run(
+        [str(FLYWHEEL), "wallet", "new", "--out", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    assert read_keypair_file(path) == keypair

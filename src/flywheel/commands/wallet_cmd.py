@@ -6,6 +6,7 @@ For the runbook's compromised-executor and key-rotation procedures, without the 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,8 +24,28 @@ from flywheel.errors import ConfigError, OperationalError
 
 def register(app: typer.Typer) -> None:
     wallet = typer.Typer(name="wallet", help="Executor wallet operations.", no_args_is_help=True)
+    wallet.command("new")(new)
     wallet.command("sweep")(sweep)
     app.add_typer(wallet, name="wallet")
+
+
+def new(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the keypair file.")],
+) -> None:
+    """Generate a new executor keypair file (solana-keygen's format, mode 0600).
+
+    For the runbook's key rotation and compromised-executor procedures, without the solana CLI.
+    Refuses to overwrite an existing file.
+    """
+    from solders.keypair import Keypair
+
+    from flywheel.keypair_file import write_keypair_file
+
+    if out.exists():
+        raise OperationalError(f"{out} already exists: choose another path (nothing was written)")
+    keypair = Keypair()
+    write_keypair_file(out, keypair)
+    console().print(f"Wrote {out} (mode 600). Public key: {keypair.pubkey()}")
 
 
 def sweep(

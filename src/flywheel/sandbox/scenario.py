@@ -7,10 +7,7 @@ Every key is derived from the seed, so the same seed gives the same addresses ru
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from solders.account import Account
@@ -42,28 +39,6 @@ _TOKEN_2022: TokenProgramName = "token-2022"  # noqa: S105 (a program's name, no
 _MINT_SIZE = {"spl": 82, "token-2022": 278}  # 278: a mint with the TransferFeeConfig extension
 
 
-def write_keypair_file(path: Path, keypair: Keypair) -> None:
-    """solana-keygen's format (a JSON array of the 64 secret bytes), readable by the owner only.
-
-    Written to a temporary file created 0600, then renamed: a reader never sees half a key,
-    and the secret never sits in a file with looser permissions.
-    """
-    write_private_file(path, json.dumps(list(bytes(keypair))))
-
-
-def write_private_file(path: Path, text: str) -> None:
-    """Atomically replace `path` with `text`, mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o600)  # in case a stale temporary file had other permissions
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
