@@ -84,6 +84,12 @@ def release(
 ) -> None:
     """Release a quarantined fee after review: the next epoch spends it like any other."""
     settings = load_settings(env_file)
+    if not settings.state_db_path.exists():
+        # Opening the store would create an empty state database: a review changes nothing.
+        raise OperationalError(
+            f"{signature} is not a quarantined fee: there is no state database at"
+            f" {settings.state_db_path} yet (no epoch has run)"
+        )
     with SqliteStore.open(settings.state_db_path) as store:
         if not store.release_receipt(signature):
             raise OperationalError(

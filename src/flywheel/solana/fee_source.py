@@ -28,6 +28,10 @@ Progress = Callable[[int, int], None]  # (transactions read, transactions to rea
 
 SIGNATURE_PAGE = 1000  # the RPC maximum for getSignaturesForAddress
 TRANSACTION_BATCH = 50
+# The cursor a first start with FEE_START=now stores when the collector has no history yet:
+# "everything from the beginning of history is new". Without it the cursor would stay None, so
+# every later detection would be a first start again and skip every fee that had arrived.
+START_OF_HISTORY = "start-of-history"
 
 
 class WalletWatcherFeeSource:
@@ -53,9 +57,9 @@ class WalletWatcherFeeSource:
     async def fetch_new(self, cursor: str | None) -> FeeBatch:
         requests_before = self._requests()
         entries = await self._signatures_since(cursor)
-        new_cursor = str(entries[0].signature) if entries else cursor
         if cursor is None and self.start == "now":
             # First start without backfill: remember where history ends, count nothing before.
+            new_cursor = str(entries[0].signature) if entries else START_OF_HISTORY
             log.info("fees.start_now", cursor=new_cursor, skipped=len(entries))
             return FeeBatch(new_cursor=new_cursor, requests=self._requests() - requests_before)
         ordered = list(reversed(entries))  # oldest first
@@ -93,7 +97,7 @@ class WalletWatcherFeeSource:
     async def _signatures_since(
         self, cursor: str | None
     ) -> list[RpcConfirmedTransactionStatusWithSignature]:
-        until = Signature.from_string(cursor) if cursor else None
+        until = None if cursor in (None, START_OF_HISTORY) else Signature.from_string(cursor)
         found: list[RpcConfirmedTransactionStatusWithSignature] = []
         before: Signature | None = None
         while True:
