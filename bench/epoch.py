@@ -1,7 +1,6 @@
 """One live epoch on the sandbox: total time, and time and RPC round trips per step.
 
-Run: .venv/bin/python -m bench.epoch [--trades 10] [--slot-ms 400]   (from the repo root; as a
-module, so bench/http.py cannot shadow the standard library's http package)
+Run: .venv/bin/python -m bench.epoch [--trades 10] [--slot-ms 400]   (from the repo root)
 
 The sandbox (chain, JSON-RPC and Jupiter-compatible API on loopback, in this process) gets
 TRADES simulated trades, each paying a creator fee; then one epoch runs through

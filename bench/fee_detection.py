@@ -1,7 +1,6 @@
 """Fee detection cost: one detection from the cursor against a full rescan of the history.
 
-Run: .venv/bin/python -m bench.fee_detection [--old 10000] [--new 100]   (from the repo root;
-as a module, so bench/http.py cannot shadow the standard library's http package)
+Run: .venv/bin/python -m bench.fee_detection [--old 10000] [--new 100]   (from the repo root)
 
 The sandbox chain (in this process, JSON-RPC over loopback HTTP) gets OLD inflows to the fee
 collector, then the cursor is taken, then NEW inflows. The flywheel's WalletWatcherFeeSource

@@ -1,7 +1,7 @@
 """Load on the service's HTTP side (issue 5): 1,000 requests with bad tokens and 100 concurrent
 valid triggers must leave exactly one epoch run and a healthy service.
 
-Run: .venv/bin/python bench/http.py [--bad 1000] [--triggers 100] [--land-delay 0.5]
+Run: .venv/bin/python bench/http_load.py [--bad 1000] [--triggers 100] [--land-delay 0.5]
 
 The service runs in its own process (tests/service/serve_fakes.py: the real FlywheelService,
 uvicorn on 127.0.0.1, a real EpochRunner on a SQLite file, an in-memory chain whose every
@@ -14,29 +14,24 @@ resident memory is read from /proc/<pid>/status. Counts are bounded.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import Any
 
-# `python bench/http.py` puts bench/ first on sys.path, where this file would shadow the
-# standard library's `http` package for everything imported below.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from multiprocessing.queues import Queue  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "tests" / "service" / "serve_fakes.py"
