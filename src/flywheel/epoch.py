@@ -129,6 +129,7 @@ class EpochRunner:
         if state is not None:
             return state
         now = self.clock()
+        previous = self.store.last_finished_epoch(EpochMode.LIVE)
         state = EpochState(
             id=new_epoch_id(now),
             mode=self.mode,
@@ -136,6 +137,7 @@ class EpochRunner:
             # Always the live history: simulate runs on a fresh copy of the live database, so
             # what it carries in is what the next live epoch would carry in.
             carried_in_lamports=self.store.carried_lamports(EpochMode.LIVE),
+            tokens_carried_in=0 if previous is None else previous.tokens_carried_out,
             destination=self.policy.destination.value,
         )
         self.store.save_epoch(state)
@@ -289,18 +291,21 @@ class EpochRunner:
             await self._prepare_swap(state, quote)
 
     async def _buyback_settle(self, state: EpochState) -> None:
+        """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""
         destination = Destination(state.destination)
-        if state.tokens_bought <= 0 or destination is Destination.HOLD:
+        amount = state.tokens_to_settle
+        if amount <= 0:
             return
-        await self.journal.land_once(
-            state,
-            "settle",
-            lambda: self.wallet.prepare_settle(state.tokens_bought, destination),
-            max_attempts=self.policy.max_settle_attempts,
-            what=f"settling {state.tokens_bought} tokens ({destination.value});"
-            " they stay in the executor, and",
-        )
-        state.tokens_settled = state.tokens_bought
+        if destination is not Destination.HOLD:
+            await self.journal.land_once(
+                state,
+                "settle",
+                lambda: self.wallet.prepare_settle(amount, destination),
+                max_attempts=self.policy.max_settle_attempts,
+                what=f"settling {amount} tokens ({destination.value})",
+                then="they stay in the executor and the next epoch settles them",
+            )
+        state.tokens_settled = amount
 
     async def _ads(self, state: EpochState) -> None:
         """Accrue this epoch's ads budget in the ledger; make a campaign once it is enough."""
@@ -358,7 +363,8 @@ class EpochRunner:
             "ads_transfer",
             lambda: self.wallet.prepare_sol_transfer(lamports, to),
             max_attempts=self.policy.max_settle_attempts,
-            what=f"sending the ads share to {to} (it stays in the executor until it lands)",
+            what=f"sending the ads share to {to}",
+            then="it stays in the executor as the ads reserve",
         )
 
     async def _report(self, state: EpochState) -> None:

@@ -107,6 +107,7 @@ class IntentJournal:
         *,
         max_attempts: int,
         what: str,
+        then: str,
     ) -> IntentRecord:
         """Land one transaction of `slot`, re-preparing only after one provably did not execute."""
         attempts = 0
@@ -116,7 +117,7 @@ class IntentJournal:
                 attempts += 1
                 if attempts > max_attempts:
                     last = "" if record is None else f" (last: {record.status} {record.error})"
-                    raise OperationalError(f"{what} failed {max_attempts} times{last}")
+                    raise OperationalError(f"{what} failed {max_attempts} times{last}; {then}")
                 record = self.record(state, await prepare(), slot)
             if record.status == "pending":
                 record = await self.land(state, record)

@@ -292,3 +292,28 @@ async def test_an_error_while_a_swap_is_in_flight_keeps_the_epoch_open(tmp_path)
     assert state.status == EpochStatus.SUCCEEDED
     assert world.ledger.swaps == 1
     world.check_accounting()
+
+
+async def test_tokens_a_failed_burn_left_are_burned_by_the_next_epoch(tmp_path):
+    world = World(tmp_path)
+    world.ledger.pay_fee(10**9, 0)
+
+    def burns_expire(step: str, state: EpochState) -> None:
+        if step == "buyback.send":
+            world.ledger.expire_next_sends = 3  # every burn attempt of this epoch expires
+
+    failed = await world.run(on_step=burns_expire)
+    assert failed.status == EpochStatus.FAILED
+    assert failed.errors[0].step == "buyback.settle"
+    assert "the next epoch settles them" in failed.errors[0].message
+    assert failed.tokens_carried_out == failed.tokens_bought > 0
+    assert world.ledger.executor_tokens == failed.tokens_bought
+
+    following = await world.run()  # spends what the failure carried, settles both purchases
+    assert following.status == EpochStatus.SUCCEEDED
+    assert following.tokens_carried_in == failed.tokens_bought
+    assert following.tokens_settled == failed.tokens_bought + following.tokens_bought
+    assert following.tokens_carried_out == 0
+    assert world.ledger.executor_tokens == 0
+    assert world.ledger.token_supply == 10**15 - failed.tokens_bought - following.tokens_bought
+    world.check_accounting()

@@ -94,6 +94,8 @@ class EpochState(BaseModel):
     buyback_spent_lamports: int = 0
     tokens_bought: int = 0
     settle_intent: IntentRecord | None = None
+    # Bought by earlier epochs and not yet settled (a burn that failed): settled with this one's.
+    tokens_carried_in: int = 0
     tokens_settled: int = 0
     destination: str = "burn"
 
@@ -113,6 +115,15 @@ class EpochState(BaseModel):
     def carried_out_lamports(self) -> int:
         """Whatever was not spent on the buyback or reserved for ads goes to the next epoch."""
         return self.input_lamports - self.buyback_spent_lamports - self.ads_reserved_lamports
+
+    @property
+    def tokens_to_settle(self) -> int:
+        return self.tokens_carried_in + self.tokens_bought
+
+    @property
+    def tokens_carried_out(self) -> int:
+        """Tokens in the executor still waiting to be burned or sent: the next epoch's job."""
+        return self.tokens_to_settle - self.tokens_settled
 
     @property
     def failed(self) -> bool:

@@ -151,6 +151,12 @@ class BuybackSection(_Section):
         "better than quoted); null without a quote or a fill"
     )
     settlement: SettlementSection | None
+    tokens_carried_in: int = Field(
+        0, description="Tokens earlier epochs bought but could not settle, settled with these"
+    )
+    tokens_carried_out: int = Field(
+        0, description="Tokens left in the executor for the next epoch to settle"
+    )
 
 
 class AdsSection(_Section):
@@ -302,6 +308,8 @@ def _buyback(state: EpochState) -> BuybackSection:
             None if quote is None else slippage_bps(quote.out_amount, state.tokens_bought)
         ),
         settlement=_settlement(state),
+        tokens_carried_in=state.tokens_carried_in,
+        tokens_carried_out=state.tokens_carried_out,
     )
 
 
@@ -319,7 +327,7 @@ def _settlement(state: EpochState) -> SettlementSection | None:
         return SettlementSection(
             destination=state.destination,
             signature=None,
-            status="held",
+            status="held" if state.destination == "hold" else "nothing to settle",
             tokens=state.tokens_settled,
         )
     return None
