@@ -10,6 +10,7 @@ only a provably expired transaction may be replaced, and that is the caller's de
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 
@@ -124,11 +125,15 @@ class Sender:
         resend_interval: float = 2.0,
         max_duration: float = 120.0,
         fetch_attempts: int = 10,
+        poll_interval: float = 0.4,
     ) -> None:
         self._rpc = rpc
         self._executor = executor
         self._mint = mint
         self.resend_interval = resend_interval
+        # Status is checked about once a slot, so a landed transaction is seen at once; the
+        # same bytes are re-sent only every `resend_interval`.
+        self.poll_interval = min(poll_interval, resend_interval)
         self.max_duration = max_duration
         self._fetch_attempts = fetch_attempts
 
@@ -179,6 +184,7 @@ class Sender:
             raise OperationalError(f"prepared transaction {tx.signature} does not match its bytes")
         deadline = time.monotonic() + self.max_duration
         sends = 0
+        last_send = -math.inf
         last_error: FlywheelError | None = None
         while True:
             try:
@@ -200,9 +206,10 @@ class Sender:
                             ),
                         )
                     # Seen but not yet confirmed: its block may still be confirmed; wait.
-                else:
+                elif time.monotonic() - last_send >= self.resend_interval:
                     await self._send(tx, sends)
                     sends += 1
+                    last_send = time.monotonic()
             except TemporaryError as exc:
                 last_error = exc
             if time.monotonic() >= deadline:
@@ -211,7 +218,7 @@ class Sender:
                     f"{self.max_duration:.0f} s ({sends} sends; valid until block height "
                     f"{tx.last_valid_block_height}); call land() again with the same transaction"
                 ) from last_error
-            await asyncio.sleep(self.resend_interval)
+            await asyncio.sleep(self.poll_interval)
 
     async def _send(self, tx: PreparedTx, sends: int) -> None:
         try:
