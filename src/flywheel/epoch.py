@@ -38,7 +38,7 @@ from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
-from flywheel.errors import FlywheelError, OperationalError
+from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
 from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
 
@@ -259,12 +259,27 @@ class EpochRunner:
             return  # an intent already journaled (crash after it) is the send step's to land
         await self._prepare_swap(state, _quote_of(state.quote))
 
-    async def _prepare_swap(self, state: EpochState, quote: Quote) -> None:
-        unsigned = await self.dex.swap_transaction(quote)
-        prepared = await self.wallet.prepare_swap(unsigned, quote)
+    async def _prepare_swap(self, state: EpochState, quote: Quote) -> bool:
+        """Build, guard, sign and journal a swap; False when no amount can be quoted any more."""
+        for attempt in range(1, self.policy.max_swap_attempts + 1):
+            unsigned = await self.dex.swap_transaction(quote)
+            try:
+                prepared = await self.wallet.prepare_swap(unsigned, quote)
+                break
+            except StaleTransaction:
+                # Nothing was signed; a fresh quote builds a fresh transaction.
+                if attempt == self.policy.max_swap_attempts:
+                    raise
+                log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
+                fresh = await self._sized_quote(state, quote.in_lamports)
+                if fresh is None:
+                    state.quote = None
+                    return False
+                quote = fresh
         state.quote = _quote_record(quote)
         # Journaled before it can ever be sent: a crash after this line is reconciled.
         self.journal.record(state, prepared, "swap")
+        return True
 
     async def _buyback_send(self, state: EpochState) -> None:
         while state.swap_intents:
@@ -285,10 +300,9 @@ class EpochRunner:
             # a fresh quote and a fresh signature are now safe.
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)
             quote = await self._sized_quote(state, state.buyback_planned_lamports)
-            if quote is None:
+            if quote is None or not await self._prepare_swap(state, quote):
                 state.quote = None
                 return
-            await self._prepare_swap(state, quote)
 
     async def _buyback_settle(self, state: EpochState) -> None:
         """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""

@@ -6,7 +6,8 @@
     │   ├── GuardRefused       a transaction an API built does something we did not ask for
     │   └── StateError         the state database is unusable or from a newer version
     └── TemporaryError         the world hiccupped (RPC 429/5xx, timeouts): retry later
-        └── RateLimited        a service asked us to wait; `retry_after` says how long
+        ├── RateLimited        a service asked us to wait; `retry_after` says how long
+        └── StaleTransaction   an API-built transaction's blockhash expired before we signed
 
 Foreign exceptions (httpx, solana-py, sqlite3) are translated into these at the adapter that
 meets them, so the core only ever handles this tree.
@@ -41,6 +42,10 @@ class StateError(OperationalError):
 
 class TemporaryError(FlywheelError):
     """A transient failure; the same call may succeed later."""
+
+
+class StaleTransaction(TemporaryError):
+    """The transaction went stale before it was signed: build a fresh one, nothing is wrong."""
 
 
 class RateLimited(TemporaryError):

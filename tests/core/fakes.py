@@ -15,7 +15,7 @@ from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.domain.epoch_state import EpochState
 from flywheel.domain.fees import FeeBatch, FeeReceipt
 from flywheel.domain.trade import Destination, Landing, LandingStatus, PreparedTx, Quote, TxKind
-from flywheel.errors import GuardRefused
+from flywheel.errors import GuardRefused, StaleTransaction
 
 FEE = 5_000
 
@@ -41,6 +41,7 @@ class Ledger:
     expire_next_sends: int = 0  # the next N transactions never land; their blockhash expires
     fail_next_swaps: int = 0  # the next N swaps fail on-chain (slippage, 6001)
     crash_after_executing: int = 0  # the next N lands execute, then the process "dies"
+    stale_next_swaps: int = 0  # the next N swap transactions are stale when the guard looks
 
     def pay_fee(self, lamports: int, n: int) -> None:
         signature = f"fee-{len(self.fees):06d}-{n}"
@@ -116,6 +117,9 @@ class LedgerWallet:
     async def prepare_swap(self, unsigned_tx: bytes, quote: Quote) -> PreparedTx:
         if self.malicious:
             raise GuardRefused("simulated SOL decrease exceeds the swap amount plus fees")
+        if self.ledger.stale_next_swaps > 0:
+            self.ledger.stale_next_swaps -= 1
+            raise StaleTransaction("the swap transaction's blockhash expired before signing")
         return self._sign(TxKind.SWAP, unsigned_tx)
 
     async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:

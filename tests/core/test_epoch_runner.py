@@ -317,3 +317,26 @@ async def test_tokens_a_failed_burn_left_are_burned_by_the_next_epoch(tmp_path):
     assert world.ledger.executor_tokens == 0
     assert world.ledger.token_supply == 10**15 - failed.tokens_bought - following.tokens_bought
     world.check_accounting()
+
+
+async def test_a_swap_that_went_stale_before_signing_is_rebuilt_not_refused(tmp_path):
+    world = World(tmp_path)
+    world.ledger.pay_fee(10**9, 0)
+    world.ledger.stale_next_swaps = 2
+    state = await world.run()
+    assert state.status == EpochStatus.SUCCEEDED, state.errors
+    assert state.quote_attempts == 3  # the first quote, then one per stale transaction
+    assert world.ledger.swaps == 1
+    world.check_accounting()
+
+
+async def test_a_swap_that_stays_stale_fails_the_epoch_as_temporary_and_carries(tmp_path):
+    world = World(tmp_path)
+    world.ledger.pay_fee(10**9, 0)
+    world.ledger.stale_next_swaps = 10
+    state = await world.run()
+    assert state.status == EpochStatus.FAILED
+    assert state.errors[0].kind == "StaleTransaction"
+    assert state.carried_out_lamports == 10**9
+    assert world.ledger.executed == {}
+    world.check_accounting()

@@ -18,7 +18,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import Quote
-from flywheel.errors import GuardRefused
+from flywheel.errors import GuardRefused, StaleTransaction
 from flywheel.sandbox.dex import SOL_MINT
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.guard import (
@@ -313,3 +313,12 @@ async def test_garbage_bytes_are_refused(wallet: SolanaWallet) -> None:
     quote = Quote(1, 1, 1, 0, 0)
     with pytest.raises(GuardRefused, match="not a valid versioned transaction"):
         await wallet.check_swap(b"\x01\x02garbage", quote)
+
+
+async def test_a_swap_whose_blockhash_expired_is_stale_not_refused(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    raw, quote = await api_swap(sandbox, 100_000_000)
+    sandbox.chain.advance(200)  # past the 150-block lifetime of the swap's blockhash
+    with pytest.raises(StaleTransaction, match="expired before signing"):
+        await wallet.prepare_swap(raw, quote)

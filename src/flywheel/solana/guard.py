@@ -27,11 +27,12 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionErrorFieldless
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, WRAPPED_SOL_MINT
 from spl.token.instructions import get_associated_token_address
 
 from flywheel.domain.trade import Quote
-from flywheel.errors import GuardRefused, OperationalError
+from flywheel.errors import GuardRefused, OperationalError, StaleTransaction
 from flywheel.solana.rpc import RpcClient
 
 TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
@@ -330,6 +331,9 @@ class SwapGuard:
         addresses = [self._executor, *watched]
         before = await self._rpc.get_multiple_accounts(addresses)
         sim = await self._rpc.simulate(tx, addresses)
+        if sim.err == TransactionErrorFieldless.BlockhashNotFound:
+            # Waiting (rate limits, a slow API) outlived the swap's blockhash: stale, not hostile.
+            raise StaleTransaction("the swap transaction's blockhash expired before signing")
         error = None if sim.err is None else describe_simulation_error(sim.err, sim.logs)
         after: list[Account | None]
         if sim.accounts is None:
