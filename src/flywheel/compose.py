@@ -1,35 +1,46 @@
 """The one place where adapters are chosen from the configuration and wired to the core.
 
 `open_flywheel(settings, mode)` owns every adapter of one process (RPC and HTTP clients, the
-state database) and closes them on exit. Live mode uses the state database of STATE_DB_PATH;
-simulate mode runs on a fresh copy of it, so a rehearsal starts from exactly the live state and
-can never change what live mode will do.
+X Ads API client, the state database) and closes them on exit. Live mode uses the state
+database of STATE_DB_PATH; simulate mode runs on a fresh copy of it, so a rehearsal starts from
+exactly the live state and can never change what live mode will do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import structlog
+
 from flywheel.ads.dry_run import DryRunAds
 from flywheel.ads.manual import ManualAds
+from flywheel.ads.x_ads_client import XAdsClient
+from flywheel.ads.x_ads_engine import XAdsEngine
 from flywheel.config import Settings
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.domain.policy import EpochPolicy
 from flywheel.epoch import EpochRunner, StepObserver
-from flywheel.errors import ConfigError, OperationalError
+from flywheel.errors import ConfigError, FlywheelError, OperationalError
 from flywheel.jupiter import JupiterClient
-from flywheel.ports import AdsEngine, Wallet
+from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports import ReportDirectory
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.wallet import SolanaWallet
 from flywheel.store import SqliteStore
+
+log = structlog.get_logger("flywheel.compose")
+
+# A rate limit may ask the X Ads client to wait up to 15 minutes; reading spend never should.
+SPEND_SYNC_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -45,9 +56,29 @@ class Flywheel:
     fee_source: WalletWatcherFeeSource
     runner: EpochRunner
     reports: ReportDirectory
+    ads: AdsEngine
 
     async def run_epoch(self) -> EpochState:
-        return await self.runner.run()
+        state = await self.runner.run()
+        await self.sync_ads_spend()
+        return state
+
+    async def sync_ads_spend(self) -> int:
+        """api mode: record what X billed the launched campaigns (`spent` in the ads ledger).
+
+        After the epoch, not before: X being slow or down must never delay the buyback, and
+        the campaign this epoch launched is read too. A failure (or SPEND_SYNC_TIMEOUT_S) is
+        logged, not raised: the epoch is done, and the next one reads the spend again (only the
+        increase is ever recorded).
+        """
+        if not isinstance(self.ads, XAdsEngine):
+            return 0
+        try:
+            async with asyncio.timeout(SPEND_SYNC_TIMEOUT_S):
+                return await self.ads.sync_spend(self.store)
+        except (FlywheelError, TimeoutError) as exc:
+            log.warning("x_ads.spend_sync_failed", error=str(exc), kind=type(exc).__name__)
+            return 0
 
     async def executor_balance(self) -> int:
         return await self.wallet.balance_lamports()
@@ -80,17 +111,60 @@ def epoch_policy(settings: Settings) -> EpochPolicy:
     )
 
 
-def ads_engine(settings: Settings, mode: EpochMode) -> AdsEngine:
+def x_ads_client(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> XAdsClient:
+    """The X Ads API client of ADS_ENGINE_MODE=api; the caller closes it."""
+    secrets = {
+        "X_ADS_CONSUMER_KEY": settings.x_ads_consumer_key,
+        "X_ADS_CONSUMER_SECRET": settings.x_ads_consumer_secret,
+        "X_ADS_ACCESS_TOKEN": settings.x_ads_access_token,
+        "X_ADS_ACCESS_TOKEN_SECRET": settings.x_ads_access_token_secret,
+    }
+    missing = [name for name, value in secrets.items() if value is None]
+    if settings.x_ads_account_id is None:
+        missing.insert(0, "X_ADS_ACCOUNT_ID")
+    if missing:
+        raise ConfigError(
+            [f"ADS_ENGINE_MODE: api needs {', '.join(missing)}; docs/ads.md says how to get them"]
+        )
+    value = {name: "" if v is None else v.get_secret_value() for name, v in secrets.items()}
+    return XAdsClient(
+        base_url=settings.x_ads_api_url,
+        account_id=str(settings.x_ads_account_id),
+        consumer_key=value["X_ADS_CONSUMER_KEY"],
+        consumer_secret=value["X_ADS_CONSUMER_SECRET"],
+        access_token=value["X_ADS_ACCESS_TOKEN"],
+        access_token_secret=value["X_ADS_ACCESS_TOKEN_SECRET"],
+        transport=transport,
+    )
+
+
+def manual_notifier(settings: Settings) -> Notifier | None:
+    """The operator's notifier for manual mode: apprise when NOTIFY_URLS is set, else none."""
+    urls = settings.notify_urls
+    if urls is None or not urls.get_secret_value().strip():
+        return None
+    from flywheel.service.notifications import AppriseNotifier  # apprise: only when used
+
+    return AppriseNotifier(urls.get_secret_value())
+
+
+def ads_engine(
+    settings: Settings,
+    mode: EpochMode,
+    stack: AsyncExitStack,
+    *,
+    x_ads_transport: httpx.AsyncBaseTransport | None = None,
+) -> AdsEngine:
+    """The engine of ADS_ENGINE_MODE (simulate always plans only); what it opens goes on `stack`."""
     if mode is EpochMode.SIMULATE or settings.ads_engine_mode == "dry-run":
         return DryRunAds()
     if settings.ads_engine_mode == "manual":
-        return ManualAds(settings.reports_dir)
-    raise ConfigError(
-        [
-            f"ADS_ENGINE_MODE: '{settings.ads_engine_mode}' is not available in this version"
-            " (got it from the configuration); use dry-run"
-        ]
-    )
+        return ManualAds(settings.reports_dir, manual_notifier(settings))
+    client = x_ads_client(settings, transport=x_ads_transport)
+    stack.push_async_callback(client.aclose)
+    return XAdsEngine(client)
 
 
 def copy_live_state(live: Path, simulate: Path) -> None:
@@ -143,17 +217,22 @@ async def open_flywheel(
     on_step: StepObserver | None = None,
     rpc_hook: RpcHook | None = None,
     progress: Progress | None = None,
+    x_ads_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Flywheel]:
-    """Wire the adapters for `mode`; everything opened here is closed on exit."""
+    """Wire the adapters for `mode`; everything opened here is closed on exit.
+
+    `x_ads_transport` replaces the X Ads client's HTTP transport (tests wrap the real one)."""
     keypair = settings.load_executor_keypair()
     if mode is EpochMode.SIMULATE:
-        with SqliteStore.open(settings.state_db_path) as live:
-            if live.unfinished_epoch(EpochMode.LIVE) is not None:
+        # Only ever read the live database: opening it as a store would create it when it is
+        # missing and migrate it when it is old, both changes to the live state.
+        copy_live_state(settings.state_db_path, settings.simulate_state_db_path)
+        with SqliteStore.open(settings.simulate_state_db_path) as copy:
+            if copy.unfinished_epoch(EpochMode.LIVE) is not None:
                 raise OperationalError(
                     "a live epoch is unfinished (interrupted or running): simulate would not "
                     "show what the next epoch does; let `flywheel epoch` finish it first"
                 )
-        copy_live_state(settings.state_db_path, settings.simulate_state_db_path)
         db_path = settings.simulate_state_db_path
         reports = ReportDirectory(settings.reports_dir / "simulate")
     else:
@@ -183,13 +262,14 @@ async def open_flywheel(
             start=settings.fee_start,
             progress=progress,
         )
+        ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
         runner = EpochRunner(
             store=store,
             fee_source=fee_source,
             prices=jupiter,
             dex=jupiter,
             wallet=wallet,
-            ads=ads_engine(settings, mode),
+            ads=ads,
             reports=reports,
             policy=epoch_policy(settings),
             mode=mode,
@@ -205,4 +285,5 @@ async def open_flywheel(
             fee_source=fee_source,
             runner=runner,
             reports=reports,
+            ads=ads,
         )

@@ -1,5 +1,5 @@
-"""`flywheel sandbox`: the runbook's staging, locally: a chain, a Jupiter-compatible DEX and
-traders paying creator fees, until Ctrl-C or SIGTERM.
+"""`flywheel sandbox`: the runbook's staging, locally: a chain, a Jupiter-compatible DEX, an
+X-Ads-compatible API and traders paying creator fees, until Ctrl-C or SIGTERM.
 
 DIR/.env and DIR/executor.json are written only once every server listens, so a script that
 waits for DIR/.env can start the bot right away.
@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from flywheel.errors import ConfigError
+from flywheel.keypair_file import write_private_file
 from flywheel.sandbox.runner import Sandbox, SandboxConfig
-from flywheel.sandbox.scenario import write_private_file
 
 _console = Console()
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -41,6 +41,7 @@ def sandbox(
     seed: Annotated[int, typer.Option(help="Same seed, same keys and mint.")] = 0,
     rpc_port: Annotated[int, typer.Option(help="JSON-RPC port (0: a free one).")] = 0,
     jupiter_port: Annotated[int, typer.Option(help="Jupiter API port (0: a free one).")] = 0,
+    x_ads_port: Annotated[int, typer.Option(help="X Ads API port (0: a free one).")] = 0,
     token_program: Annotated[
         TokenProgramChoice,
         typer.Option(help="spl, or token-2022 with a 1% transfer fee."),
@@ -56,10 +57,15 @@ def sandbox(
         bool, typer.Option(help="A fee collector other than the executor.")
     ] = False,
 ) -> None:
-    """Run a local staging world (chain + DEX + traders) until Ctrl-C or SIGTERM."""
+    """Run a local staging world (chain + DEX + X Ads API + traders) until Ctrl-C or SIGTERM."""
     # Absolute, so the paths in .env hold after `cd DIR` as well as from here.
     directory = directory.expanduser().resolve()
-    for name, port in (("--rpc-port", rpc_port), ("--jupiter-port", jupiter_port)):
+    ports = (
+        ("--rpc-port", rpc_port),
+        ("--jupiter-port", jupiter_port),
+        ("--x-ads-port", x_ads_port),
+    )
+    for name, port in ports:
         if not 0 <= port <= 65535:
             raise ConfigError([f"{name} must be within 0..65535, not {port}"])
     config = SandboxConfig(
@@ -67,6 +73,7 @@ def sandbox(
         slot_ms=slot_ms,
         rpc_port=rpc_port,
         jupiter_port=jupiter_port,
+        x_ads_port=x_ads_port,
         token_program=token_program.value,
         traders=traders,
         trader_interval_seconds=trader_interval,
@@ -122,6 +129,7 @@ def _print_banner(box: Sandbox, directory: Path, env_path: Path) -> None:
     table.add_column()
     table.add_row("Solana RPC", box.rpc_url)
     table.add_row("Jupiter API", box.jupiter_url)
+    table.add_row("X Ads API", f"{box.x_ads_url} (account {box.x_ads.account_id})")
     table.add_row("Token mint", f"{box.token_mint} ({box.config.token_program})")
     table.add_row("Executor", f"{box.executor.pubkey()} ({box.executor_keypair_path})")
     table.add_row("Fee collector", str(box.fee_collector))
@@ -134,6 +142,7 @@ def _print_banner(box: Sandbox, directory: Path, env_path: Path) -> None:
         "Point the bot at it:\n"
         f"  cd {quoted} && flywheel simulate\n"
         f"  or: set -a; . {shlex.quote(str(env_path))}; set +a; flywheel epoch\n"
+        "X ads campaigns against the sandbox: set ADS_ENGINE_MODE=api in that .env.\n"
         "Stop with Ctrl-C.",
         highlight=False,
     )

@@ -1,5 +1,5 @@
-"""`Sandbox`: the chain, its JSON-RPC server, the Jupiter-compatible API, the scenario and the
-traders, started together on 127.0.0.1 and stopped together.
+"""`Sandbox`: the chain, its JSON-RPC server, the Jupiter-compatible API, the X-Ads-compatible
+API, the scenario and the traders, started together on 127.0.0.1 and stopped together.
 
 Each server runs uvicorn on its own thread and event loop, so the sandbox serves the same way
 whether the caller is a sync test, an async test or the `flywheel sandbox` command.
@@ -23,16 +23,43 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from starlette.types import ASGIApp
 
+from flywheel.keypair_file import write_keypair_file
 from flywheel.sandbox.chain import SandboxChain
 from flywheel.sandbox.dex import SandboxPool
 from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.jupiter_api import JupiterSandbox
 from flywheel.sandbox.rpc import build_rpc_app
-from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName, write_keypair_file
+from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName
 from flywheel.sandbox.traders import TraderConfig, Traders
+from flywheel.sandbox.x_ads_api import XAdsSandboxState, build_x_ads_app
 
 HOST = "127.0.0.1"  # the sandbox holds keys with real-looking balances: never off loopback
 _START_TIMEOUT_S = 10.0
+SANDBOX_POST_ID = "1850000000000000001"  # the post the sandbox's campaigns promote (any digits)
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _token(length: int) -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class XAdsCredentials:
+    """OAuth 1.0a credentials the sandbox's X Ads API accepts, shaped like X's own."""
+
+    consumer_key: str
+    consumer_secret: str = field(repr=False)
+    access_token: str
+    access_token_secret: str = field(repr=False)
+
+    @classmethod
+    def generate(cls) -> XAdsCredentials:
+        return cls(
+            consumer_key=_token(25),
+            consumer_secret=_token(50),
+            access_token=f"{secrets.randbelow(10**18) + 10**18}-{_token(30)}",
+            access_token_secret=_token(45),
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,9 @@ class SandboxConfig:
     slot_ms: int = 400  # 0: slots move only with chain.advance()
     rpc_port: int = 0  # 0: a free port
     jupiter_port: int = 0
+    x_ads_port: int = 0
+    # What each serving sandbox line item is billed per second ($0.001/s); 0: only by hand.
+    x_ads_spend_micro_per_second: int = 1_000
     token_program: TokenProgramName = "spl"  # noqa: S105 (a program's name, not a password)
     separate_fee_collector: bool = False
     traders: bool = True  # trade in the background; tests usually call traders.step() instead
@@ -115,6 +145,8 @@ class Sandbox:
             )
         )
         self.webhook_secret = secrets.token_urlsafe(33)  # 44 characters
+        self.x_ads_credentials = XAdsCredentials.generate()
+        self._x_ads: XAdsSandboxState | None = None
         self._chain: SandboxChain | None = None
         self._pool: SandboxPool | None = None
         self._jupiter: JupiterSandbox | None = None
@@ -158,9 +190,18 @@ class Sandbox:
         else:
             self._workdir = self.config.workdir
             self._workdir.mkdir(parents=True, exist_ok=True)
+        credentials = self.x_ads_credentials
+        self._x_ads = XAdsSandboxState(
+            consumer_key=credentials.consumer_key,
+            consumer_secret=credentials.consumer_secret,
+            access_token=credentials.access_token,
+            access_token_secret=credentials.access_token_secret,
+            spend_micro_per_second=self.config.x_ads_spend_micro_per_second,
+        )
         for app, port, name in (
             (build_rpc_app(chain), self.config.rpc_port, "sandbox-rpc"),
             (self._jupiter.app, self.config.jupiter_port, "sandbox-jupiter"),
+            (build_x_ads_app(self._x_ads), self.config.x_ads_port, "sandbox-x-ads"),
         ):
             server = ServerThread(app, port, name)
             self._servers.append(server)
@@ -220,12 +261,23 @@ class Sandbox:
         return self._traders
 
     @property
+    def x_ads(self) -> XAdsSandboxState:
+        """The X Ads sandbox's account: entities (`.store`), `.faults`, the request log."""
+        if self._x_ads is None:
+            raise RuntimeError("sandbox not started")
+        return self._x_ads
+
+    @property
     def rpc_url(self) -> str:
         return self._server(0).url
 
     @property
     def jupiter_url(self) -> str:
         return self._server(1).url
+
+    @property
+    def x_ads_url(self) -> str:
+        return self._server(2).url
 
     def _server(self, index: int) -> ServerThread:
         if len(self._servers) <= index:
@@ -281,4 +333,12 @@ class Sandbox:
             "STATE_DB_PATH": str(directory / "data" / "flywheel.sqlite"),
             "REPORTS_DIR": str(directory / "reports"),
             "WEBHOOK_SECRET": self.webhook_secret,
+            # ADS_ENGINE_MODE=api works against the sandbox's X Ads API out of the box.
+            "ADS_POST_ID": SANDBOX_POST_ID,
+            "X_ADS_API_URL": self.x_ads_url,
+            "X_ADS_ACCOUNT_ID": self.x_ads.account_id,
+            "X_ADS_CONSUMER_KEY": self.x_ads_credentials.consumer_key,
+            "X_ADS_CONSUMER_SECRET": self.x_ads_credentials.consumer_secret,
+            "X_ADS_ACCESS_TOKEN": self.x_ads_credentials.access_token,
+            "X_ADS_ACCESS_TOKEN_SECRET": self.x_ads_credentials.access_token_secret,
         }

@@ -39,8 +39,6 @@ _TOKEN_2022: TokenProgramName = "token-2022"  # noqa: S105 (a program's name, no
 _MINT_SIZE = {"spl": 82, "token-2022": 278}  # 278: a mint with the TransferFeeConfig extension
 
 
-
-
 @dataclass(frozen=True)
 class ScenarioConfig:
     seed: int = 0
