@@ -326,20 +326,23 @@ class EpochRunner:
         if self.store.has_ads_entry(state.id, "committed") and state.ads is not None:
             return  # resumed after the campaign was made and committed
         lamports = state.ads_planned_lamports
-        if lamports <= 0 or state.sol_usd_price is None:
+        if lamports > 0 and state.sol_usd_price is not None:
+            micro = lamports_to_micro_usd(lamports, Decimal(state.sol_usd_price))
+            with self.store.transaction():
+                if not self.store.has_ads_entry(state.id, "accrued"):
+                    self.store.add_ads_entry(state.id, "accrued", micro, lamports)
+                # From here the SOL is the ads reserve (in the executor or the ads treasury):
+                # accounted for by the ledger, not carried, whatever the engine does next.
+                state.ads_reserved_lamports = lamports
+                self.store.save_epoch(state)
+            if self.policy.ads_treasury is not None:
+                await self._send_ads_share(state, lamports, self.policy.ads_treasury)
+        # Budget accrued by earlier epochs (or kept after a failed launch) counts too, so it
+        # does not wait for an epoch that has an ads share of its own.
+        available = self.store.ads_available_micro_usd()
+        if available <= 0:
             state.ads = AdsOutcome(status=AdsStatus.SKIPPED)
             return
-        micro = lamports_to_micro_usd(lamports, Decimal(state.sol_usd_price))
-        with self.store.transaction():
-            if not self.store.has_ads_entry(state.id, "accrued"):
-                self.store.add_ads_entry(state.id, "accrued", micro, lamports)
-            # From here the SOL is the ads reserve (in the executor or the ads treasury): it is
-            # accounted for by the ledger, not carried, whatever the engine does next.
-            state.ads_reserved_lamports = lamports
-            self.store.save_epoch(state)
-        if self.policy.ads_treasury is not None:
-            await self._send_ads_share(state, lamports, self.policy.ads_treasury)
-        available = self.store.ads_available_micro_usd()
         if available < self.policy.ads_min_budget_micro_usd:
             state.ads = AdsOutcome(
                 status=AdsStatus.ACCRUED,

@@ -8,7 +8,7 @@ from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.errors import OperationalError
 from flywheel.store import SqliteStore
-from tests.core.fakes import FEE, Crash
+from tests.core.fakes import FEE, Crash, RecordingAds
 from tests.core.test_epoch_runner import World
 
 
@@ -71,4 +71,20 @@ async def test_an_ads_failure_fails_the_epoch_and_keeps_the_budget_accrued(tmp_p
     assert state.ads_reserved_lamports == 300_000_000, "accrued: reserved for ads, not lost"
     with SqliteStore.open(world.db) as store:
         assert store.ads_available_micro_usd() == 45_000_000
+    world.check_accounting()
+
+
+async def test_a_budget_kept_after_a_failed_launch_launches_without_new_fees(tmp_path):
+    world = World(tmp_path)
+    world.ads = FailingAds()  # type: ignore[assignment]
+    world.ledger.pay_fee(10**9, 0)
+    failed = await world.run()
+    assert failed.status == EpochStatus.FAILED
+
+    world.ads = RecordingAds()
+    quiet = await world.run()  # no new fees: only the budget the failed launch kept
+    assert quiet.ads is not None
+    assert quiet.ads.status == AdsStatus.PLANNED
+    assert quiet.fees_in_lamports == 0
+    assert world.ads.runs[0][1].budget_micro_usd == 45_000_000
     world.check_accounting()
