@@ -186,13 +186,14 @@ def parse_destination(value: object) -> str:
 
 
 def parse_targeting(value: object) -> Targeting:
-    """JSON such as {"locations": ["US"], "languages": ["en"], "interests": [], "keywords": []}."""
+    """JSON such as {"locations": [<X location key>], "languages": ["en"], "keywords": [...]}."""
     if isinstance(value, Targeting):
         return value
     if isinstance(value, dict):
         value = json.dumps(value)
     fix = (
-        'use JSON like {"locations":["US"],"languages":["en"],"interests":[],"keywords":["solana"]}'
+        'use JSON like {"locations":["96683cc9126741d1"],"languages":["en"],"keywords":["solana"]}'
+        " (locations are X location keys: docs/ads.md)"
     )
     if not isinstance(value, str):
         raise InvalidValue("is not JSON", fix)

@@ -159,6 +159,7 @@ def test_env_points_the_bot_at_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> 
     settings = Settings.from_mapping(env)  # the bot's configuration accepts it as is
     assert settings.executor_pubkey() == sandbox.executor.pubkey()
     assert settings.ads_engine_mode == "dry-run" and settings.max_slippage_bps == 300
+    assert settings.fee_start == "all"  # a new chain: its first fees must count
 
 
 def test_sandbox_serves_until_stopped_and_refuses_use_before_start(tmp_path: Path) -> None:

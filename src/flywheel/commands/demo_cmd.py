@@ -54,7 +54,6 @@ def demo(
     work = directory or Path(tempfile.mkdtemp(prefix="flywheel-demo-"))
     with Sandbox(SandboxConfig(seed=seed, traders=False, workdir=work / "sandbox")) as sandbox:
         env = sandbox.env(work)
-        env["FEE_START"] = "all"  # the sandbox chain is new: all of its history is fees to spend
         settings = Settings.from_mapping(env)
         out.print(
             Text.assemble(

@@ -330,6 +330,8 @@ class Sandbox:
             "MAX_BUDGET_PER_EPOCH_USD": "1000",
             "EPOCH_INTERVAL_SECONDS": "3600",
             "ENABLE_SCHEDULER": "true",
+            # A new chain: its whole history is fees (FEE_START=now would skip the first ones).
+            "FEE_START": "all",
             "STATE_DB_PATH": str(directory / "data" / "flywheel.sqlite"),
             "REPORTS_DIR": str(directory / "reports"),
             "WEBHOOK_SECRET": self.webhook_secret,
