@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from flywheel.commands.backfill_progress import BackfillProgress
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.commands.views import epoch_table
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
@@ -24,8 +25,9 @@ def _run(mode: EpochMode, env_file: EnvFile) -> EpochState:
     settings = load_settings(env_file)
 
     async def once() -> EpochState:
-        async with open_flywheel(settings, mode) as flywheel:
-            return await flywheel.run_epoch()
+        with BackfillProgress() as progress:
+            async with open_flywheel(settings, mode, progress=progress) as flywheel:
+                return await flywheel.run_epoch()
 
     if mode is EpochMode.SIMULATE:
         return asyncio.run(once())  # its own copy of the state: nothing to exclude
