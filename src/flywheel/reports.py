@@ -66,7 +66,7 @@ def write_report(directory: Path, report: EpochReport | SnapshotReport) -> Path:
     path = directory / report_filename(report)
     if isinstance(report, SnapshotReport):
         path = _free_name(path)
-    _write_atomic(path, render(report).encode("utf-8"))
+    write_atomic(path, render(report).encode("utf-8"))
     return path
 
 
@@ -79,7 +79,8 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so a reader sees the old file or the new one, never half."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:

@@ -8,8 +8,6 @@ the operator has created it (runbook scenario 5).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import structlog
 
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.ports import Notifier
+from flywheel.reports import write_atomic
 
 log = structlog.get_logger("flywheel.ads")
 
@@ -26,20 +25,9 @@ def ads_file(reports_dir: Path, epoch_id: str) -> Path:
 
 
 def write_ads_file(path: Path, document: dict[str, object]) -> None:
-    """Atomic, like the reports: a reader never sees half a spec."""
+    """Atomic, like the reports (it is one: `flywheel reports prune` removes old ones)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".ads-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 class ManualAds:
