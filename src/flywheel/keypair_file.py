@@ -9,13 +9,14 @@ errors from serde would quote the offending bytes, so the JSON shape is checked 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from solders.keypair import Keypair
+
+from flywheel.atomic_file import write_atomic
 
 # A real keypair file is about 250 bytes; anything far larger is the wrong file, and reading
 # must stay bounded even when the path points at something like a huge log.
@@ -129,15 +130,5 @@ def write_keypair_file(path: Path, keypair: Keypair) -> None:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Atomically replace `path` with `text`, mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o600)  # in case a stale temporary file had other permissions
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Atomically replace `path` with `text`, mode 0600 from the first byte."""
+    write_atomic(path, text.encode("utf-8"), mode=0o600)

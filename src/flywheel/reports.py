@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from flywheel.atomic_file import write_atomic
 from flywheel.domain.epoch_state import EpochState
 from flywheel.domain.report import EpochReport, SnapshotReport
 
@@ -66,7 +65,7 @@ def write_report(directory: Path, report: EpochReport | SnapshotReport) -> Path:
     path = directory / report_filename(report)
     if isinstance(report, SnapshotReport):
         path = _free_name(path)
-    write_atomic(path, render(report).encode("utf-8"))
+    write_atomic(path, render(report).encode("utf-8"), mode=_FILE_MODE)
     return path
 
 
@@ -77,34 +76,6 @@ def _free_name(path: Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so a reader sees the old file or the new one, never half."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            # mkstemp makes 0600; reports are meant to be read by backup jobs and other users.
-            os.fchmod(handle.fileno(), _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk too.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_report(path: Path) -> EpochReport | SnapshotReport:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import structlog
 
+from flywheel.atomic_file import write_atomic
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.ports import Notifier
-from flywheel.reports import write_atomic
 
 log = structlog.get_logger("flywheel.ads")
 
@@ -26,7 +26,6 @@ def ads_file(reports_dir: Path, epoch_id: str) -> Path:
 
 def write_ads_file(path: Path, document: dict[str, object]) -> None:
     """Atomic, like the reports (it is one: `flywheel reports prune` removes old ones)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
