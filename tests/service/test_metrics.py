@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import math
+
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.epoch import InFlight
 from flywheel.errors import OperationalError
+from flywheel.service.metrics import FlywheelMetrics
 from tests.service.conftest import START_LAMPORTS, EpochWorld, make_service, serving
 
 
@@ -128,3 +132,11 @@ async def test_metrics_endpoint_serves_the_text_format(world: EpochWorld) -> Non
         service.breaker.record_failure()
         text = (await run.http.get(run.metrics_url)).text
         assert "flywheel_circuit_breaker_state 1.0" in text
+
+
+def test_balance_is_unknown_and_error_kinds_exist_before_the_first_epoch() -> None:
+    metrics = FlywheelMetrics(CollectorRegistry())
+    balance = metrics.registry.get_sample_value("flywheel_executor_balance_lamports")
+    assert balance is not None and math.isnan(balance)  # not 0: no false "balance low" alert
+    guard = metrics.registry.get_sample_value("flywheel_errors_total", {"kind": "GuardRefused"})
+    assert guard == 0.0  # present, so increase() sees the first one

@@ -23,6 +23,7 @@ Money is exact in the journal; Prometheus values are floats, which is fine for m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -37,6 +38,17 @@ EPOCH_STATUSES = ("succeeded", "failed", "interrupted")
 SKIP_REASONS = ("breaker-open", "busy", "locked")
 # Epochs run from seconds (nothing to do) to minutes (swaps waiting for confirmation).
 DURATION_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800)
+# The error classes an epoch reports most; others appear at their first occurrence.
+ERROR_KINDS = (
+    "GuardRefused",
+    "OperationalError",
+    "TemporaryError",
+    "RateLimited",
+    "StaleTransaction",
+    "InFlight",
+    "JupiterApiError",
+)
+
 # Ads outcomes whose budget went to the ads engine this epoch (accrued waits for a later one).
 _BUDGETED = (AdsStatus.PLANNED, AdsStatus.PENDING_OPERATOR, AdsStatus.LAUNCHED)
 
@@ -108,6 +120,11 @@ class FlywheelMetrics:
             self.epochs.labels(status=status)
         for reason in SKIP_REASONS:
             self.skipped.labels(reason=reason)
+        for kind in ERROR_KINDS:
+            self.errors.labels(kind=kind)
+        # Unknown until the first balance read: NaN, so a "balance low" alert cannot fire on a
+        # service that simply has not been able to ask yet (the runbook's scenario 6 at start).
+        self.executor_balance.set(math.nan)
 
     def set_info(self, *, version: str, mode: str, ads_mode: str) -> None:
         self.info.info({"version": version, "mode": mode, "ads_mode": ads_mode})
