@@ -1,0 +1,52 @@
+"""The design's boundaries, enforced: the core imports no adapter; only config reads the
+environment. Read from the source (ast), so a lazy import inside a function counts too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "flywheel"
+CORE = [  # the domain package is globbed: new modules there are covered too
+    PACKAGE / "ports.py",
+    PACKAGE / "epoch.py",
+    PACKAGE / "intent_journal.py",
+    PACKAGE / "errors.py",
+    *sorted((PACKAGE / "domain").glob("*.py")),
+]
+# What the core may import from the package: itself, and the version string.
+CORE_MODULES = ("flywheel.domain", "flywheel.ports", "flywheel.errors", "flywheel.intent_journal")
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            found.add(node.module)
+    return found
+
+
+def test_the_core_imports_no_adapter():
+    offending = {}
+    for path in CORE:
+        ours = {m for m in imported_modules(path) if m == "flywheel" or m.startswith("flywheel.")}
+        bad = {m for m in ours if m != "flywheel" and not m.startswith(CORE_MODULES)}
+        if bad:
+            offending[path.name] = sorted(bad)
+    assert not offending, f"core modules import adapters: {offending}"
+
+
+def test_only_config_reads_the_environment():
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "config.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or node.attr not in {"environ", "getenv"}:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                readers.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not readers, f"only config.py may read the environment: {readers}"
