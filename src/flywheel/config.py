@@ -11,17 +11,14 @@ meaning) plus one line in `.env.example`; a test keeps the two in step.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
-    PlainValidator,
     PrivateAttr,
-    SecretStr,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -30,17 +27,48 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from flywheel.config_fields import (
+    LAMPORTS_PER_SOL_DECIMALS,
+    MICRO_USD_DECIMALS,
+    AccountId,
+    AdsMode,
+    Bps,
+    DestinationValue,
+    FeeStartChoice,
+    Flag,
+    Format,
+    FsPath,
+    HttpUrl,
+    KeypairPath,
+    Level,
+    NonNegativeInt,
+    Objective,
+    OptionalPubkey,
+    OptionalSol,
+    Percent,
+    Port,
+    PositiveInt,
+    PostId,
+    PubkeyValue,
+    Secret,
+    SolAmount,
+    TargetingValue,
+    UsdAmount,
+    marker,
+    printable,
+    problem_line,
+    problem_text,
+    show,
+)
 from flywheel.config_values import (
     InvalidValue,
     decimal_places,
-    parse_account_id,
     parse_bool,
     parse_choice,
     parse_decimal,
@@ -48,7 +76,6 @@ from flywheel.config_values import (
     parse_http_url,
     parse_int,
     parse_keypair_path,
-    parse_optional_pubkey,
     parse_optional_sol,
     parse_path,
     parse_post_id,
@@ -59,7 +86,7 @@ from flywheel.config_values import (
 from flywheel.domain.ads import Targeting
 from flywheel.domain.trade import Destination
 from flywheel.errors import ConfigError
-from flywheel.keypair_file import KeypairFileError, read_keypair_file, redact_url
+from flywheel.keypair_file import KeypairFileError, read_keypair_file
 
 __all__ = [  # the parsers are re-exported: tests and tools import them from here
     "InvalidValue",
@@ -82,72 +109,7 @@ __all__ = [  # the parsers are re-exported: tests and tools import them from her
 ]
 
 Source = Literal["default", ".env", "environment", "argument"]
-AdsEngineMode = Literal["dry-run", "manual", "api"]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-LogFormat = Literal["console", "json"]
-
 DEFAULT_ENV_FILE = Path(".env")
-LAMPORTS_PER_SOL_DECIMALS = 9
-MICRO_USD_DECIMALS = 6
-
-
-# --- field types: the validator plus how the value may be shown -----------------------------
-
-
-@dataclass(frozen=True)
-class Shown:
-    """How a field's value (raw or parsed) appears in output and errors."""
-
-    show: Callable[[object], str]
-
-
-def _hidden(_: object) -> str:
-    return "***"
-
-
-def _validated(function: Callable[..., Any], **options: Any) -> PlainValidator:
-    return PlainValidator(functools.partial(function, **options) if options else function)
-
-
-HttpUrl = Annotated[str, _validated(parse_http_url), Shown(redact_url)]
-KeypairPath = Annotated[Path, _validated(parse_keypair_path)]
-PubkeyValue = Annotated[Pubkey, _validated(parse_pubkey)]
-Secret = Annotated[SecretStr | None, Shown(_hidden)]
-Percent = Annotated[int, _validated(parse_int, low=0, high=100)]
-Bps = Annotated[int, _validated(parse_int, low=0, high=10_000)]
-PositiveInt = Annotated[int, _validated(parse_int, low=1)]
-Flag = Annotated[bool, _validated(parse_bool)]
-UsdAmount = Annotated[
-    Decimal, _validated(parse_decimal, places=MICRO_USD_DECIMALS, positive=True, unit="USD")
-]
-SolAmount = Annotated[
-    Decimal,
-    _validated(parse_decimal, places=LAMPORTS_PER_SOL_DECIMALS, positive=False, unit="SOL"),
-]
-FsPath = Annotated[Path, _validated(parse_path)]
-AdsMode = Annotated[AdsEngineMode, _validated(parse_choice, choices=("dry-run", "manual", "api"))]
-Level = Annotated[LogLevel, _validated(parse_choice, choices=("DEBUG", "INFO", "WARNING", "ERROR"))]
-Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json"))]
-FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
-OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
-NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]
-Port = Annotated[int, _validated(parse_int, low=1, high=65_535)]
-DestinationValue = Annotated[str, _validated(parse_destination)]
-# NoDecode: our parser reads the JSON, so a malformed value gets a one-line problem, not a trace.
-TargetingValue = Annotated[Targeting, NoDecode, _validated(parse_targeting)]
-PostId = Annotated[str | None, _validated(parse_post_id)]
-OptionalPubkey = Annotated[Pubkey | None, _validated(parse_optional_pubkey)]
-AccountId = Annotated[str | None, _validated(parse_account_id)]
-AD_OBJECTIVES = (
-    "ENGAGEMENTS",
-    "REACH",
-    "FOLLOWERS",
-    "WEBSITE_CLICKS",
-    "VIDEO_VIEWS",
-    "APP_INSTALLS",
-    "APP_ENGAGEMENTS",
-)
-Objective = Annotated[str, _validated(parse_choice, choices=AD_OBJECTIVES)]
 
 
 # --- the settings --------------------------------------------------------------------------
@@ -326,7 +288,7 @@ class Settings(BaseSettings):
             try:
                 values[name] = _field_adapter(cls, name).validate_python(raw[name])
             except ValidationError as exc:
-                problems.append(_problem_line(cls, name, raw[name], exc))
+                problems.append(problem_line(cls, name, raw[name], exc))
         # Checks across fields run on the fields that are valid, so they are reported together
         # with the field problems instead of after the operator fixes those.
         problems.extend(_cross_field_problems(values))
@@ -357,6 +319,10 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def min_executor_balance_lamports(self) -> int:
+        return to_base_units(self.min_executor_balance_sol, LAMPORTS_PER_SOL_DECIMALS)
+
+    @property
     def ads_min_budget_micro_usd(self) -> int:
         return to_base_units(self.ads_min_budget_usd, MICRO_USD_DECIMALS)
 
@@ -382,7 +348,9 @@ class Settings(BaseSettings):
             return read_keypair_file(self.executor_keypair_path)
         except KeypairFileError as exc:
             path = str(self.executor_keypair_path)
-            raise ConfigError([_format("EXECUTOR_KEYPAIR_PATH", exc.what, path, exc.fix)]) from None
+            raise ConfigError(
+                [problem_text("EXECUTOR_KEYPAIR_PATH", exc.what, path, exc.fix)]
+            ) from None
 
     def executor_pubkey(self) -> Pubkey:
         return self.load_executor_keypair().pubkey()
@@ -399,14 +367,14 @@ class Settings(BaseSettings):
         """`{"VARIABLE": shown value}` for display: secrets as '***' or '(unset)', URLs without
         their path or query; the keypair's path but never its contents."""
         return {
-            name.upper(): _show(type(self), name, getattr(self, name)) for name in _field_names()
+            name.upper(): show(type(self), name, getattr(self, name)) for name in _field_names()
         }
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # A repr ends up in logs: URLs (which may carry API keys) appear as `redacted()` shows them.
         for name, value in super().__repr_args__():
-            if name is not None and name in _field_names() and _marker(type(self), name):
-                value = _show(type(self), name, value)
+            if name is not None and name in _field_names() and marker(type(self), name):
+                value = show(type(self), name, value)
             yield name, value
 
 
@@ -458,47 +426,11 @@ def _field_adapter(model: type[BaseSettings], name: str) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-def _marker(model: type[BaseSettings], name: str) -> Shown | None:
-    markers = [m for m in model.model_fields[name].metadata if isinstance(m, Shown)]
-    return markers[0] if markers else None
-
-
-def _show(model: type[BaseSettings], name: str, value: object) -> str:
-    if value is None:
-        return "(unset)"
-    marker = _marker(model, name)
-    if marker is not None:
-        return marker.show(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _format(variable: str, what: str, shown: str, fix: str) -> str:
-    return f"{variable}: {what} (got '{shown}'); {fix}"
-
-
-def _problem_line(model: type[BaseSettings], name: str, raw: object, exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, InvalidValue):
-        what, fix = cause.what, cause.fix
-    else:
-        what, fix = error["msg"][:1].lower() + error["msg"][1:], "see .env.example"
-    return _format(name.upper(), what, _printable(_show(model, name, raw)), fix)
-
-
-def _printable(text: str, limit: int = 80) -> str:
-    # One problem, one line: control characters are escaped and long values cut.
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _read_env_file(model: type[BaseSettings], env_file: Path) -> dict[str, object]:
     if not env_file.is_file():
         raise ConfigError(
             [
-                f"env file: does not exist or is not a file (got '{_printable(str(env_file))}'); "
+                f"env file: does not exist or is not a file (got '{printable(str(env_file))}'); "
                 "create it from .env.example (cp .env.example .env) or pass another --env-file"
             ]
         )
@@ -508,7 +440,7 @@ def _read_env_file(model: type[BaseSettings], env_file: Path) -> dict[str, objec
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(
             [
-                f"env file: cannot be read ({reason}) (got '{_printable(str(env_file))}'); "
+                f"env file: cannot be read ({reason}) (got '{printable(str(env_file))}'); "
                 "make it readable by this user"
             ]
         ) from None

@@ -8,7 +8,7 @@ import asyncio
 import typer
 
 from flywheel.commands.common import EnvFile, console, load_settings
-from flywheel.config import LAMPORTS_PER_SOL_DECIMALS, Settings, to_base_units
+from flywheel.config import Settings
 from flywheel.domain.epoch_state import EpochMode
 from flywheel.errors import OperationalError
 from flywheel.service.circuit_breaker import CircuitBreaker
@@ -43,9 +43,7 @@ def service_options(settings: Settings) -> ServiceOptions:
         http_port=settings.http_port,
         metrics_port=settings.metrics_port,
         webhook_secret=None if secret is None else secret.get_secret_value(),
-        min_executor_balance_lamports=to_base_units(
-            settings.min_executor_balance_sol, LAMPORTS_PER_SOL_DECIMALS
-        ),
+        min_executor_balance_lamports=settings.min_executor_balance_lamports,
         ads_mode=settings.ads_engine_mode,
     )
 
