@@ -387,7 +387,9 @@ class EpochRunner:
     async def _report(self, state: EpochState) -> None:
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
         state.finished_at = state.finished_at or self.clock()
-        state.report_path = self.reports.write_epoch(state)
+        # The report is the step's own effect: it shows the step as done, as it will be.
+        written = state.model_copy(update={"steps_done": [*state.steps_done, "report"]})
+        state.report_path = self.reports.write_epoch(written)
         log.info(
             "epoch.finished",
             epoch_id=state.id,

@@ -121,6 +121,7 @@ async def test_epoch_buys_back_burns_and_plans_ads(tmp_path):
     assert world.ledger.token_supply == 10**15 - state.tokens_bought
     assert world.ads.runs[0][1].budget_micro_usd == 45_000_000  # 0.3 SOL at $150
     assert world.reports.written[state.id].status == EpochStatus.SUCCEEDED
+    assert world.reports.written[state.id].steps_done == list(STEPS)  # the report lists itself
     world.check_accounting()
 
     second = await world.run()
