@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from flywheel.domain.report import SCHEMA_VERSION, EpochReport, SnapshotReport
+from flywheel.domain.report import EpochReport
+from flywheel.domain.report_common import SCHEMA_VERSION
+from flywheel.domain.snapshot_report import SnapshotReport
 
 REGENERATE_COMMAND = "python -m flywheel.report_schema > docs/report-schema.json"
 

@@ -22,7 +22,8 @@ from typing import Literal
 
 from flywheel.atomic_file import write_atomic
 from flywheel.domain.epoch_state import EpochState
-from flywheel.domain.report import EpochReport, SnapshotReport
+from flywheel.domain.report import EpochReport
+from flywheel.domain.snapshot_report import SnapshotReport
 
 ReportKind = Literal["epoch", "snapshot", "ads"]
 REPORT_KINDS: tuple[ReportKind, ...] = ("epoch", "snapshot", "ads")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from solders.pubkey import Pubkey
 
-from flywheel.domain.report import SnapshotReport, WalletBalance, WalletRole
+from flywheel.domain.snapshot_report import SnapshotReport, WalletBalance, WalletRole
 from flywheel.jupiter import JupiterClient
 from flywheel.solana.guard import token_snapshot
 from flywheel.solana.rpc import RpcClient

@@ -26,12 +26,10 @@ from flywheel.domain.epoch_state import (
 from flywheel.domain.report import (
     AccountingSection,
     EpochReport,
-    SnapshotReport,
-    WalletBalance,
-    WalletRole,
     realized_price,
     slippage_bps,
 )
+from flywheel.domain.snapshot_report import SnapshotReport, WalletBalance, WalletRole
 from flywheel.report_schema import REGENERATE_COMMAND, render, report_json_schema
 
 REPO = Path(__file__).resolve().parents[2]

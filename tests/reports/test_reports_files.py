@@ -15,7 +15,8 @@ import pytest
 from solders.keypair import Keypair
 
 from flywheel.domain.epoch_state import EpochError, EpochMode, EpochState, EpochStatus, QuoteRecord
-from flywheel.domain.report import EpochReport, SnapshotReport
+from flywheel.domain.report import EpochReport
+from flywheel.domain.snapshot_report import SnapshotReport
 from flywheel.ports import ReportSink
 from flywheel.reports import (
     ReportDirectory,

@@ -23,7 +23,7 @@ from flywheel.commands.views import epoch_table
 from flywheel.config import Settings
 from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState, EpochStatus
 from flywheel.domain.money import format_sol, format_usd
-from flywheel.domain.report import WalletRole
+from flywheel.domain.snapshot_report import WalletRole
 from flywheel.logs import configure_logging
 
 if TYPE_CHECKING:  # the sandbox (LiteSVM and its servers) loads only when the demo runs

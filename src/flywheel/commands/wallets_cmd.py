@@ -13,7 +13,7 @@ from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.domain.epoch_state import EpochMode
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.money import format_sol, format_usd
-from flywheel.domain.report import SnapshotReport, WalletRole
+from flywheel.domain.snapshot_report import SnapshotReport, WalletRole
 from flywheel.errors import OperationalError
 from flywheel.store import SqliteStore
 

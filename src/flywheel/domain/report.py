@@ -1,4 +1,4 @@
-"""The epoch and snapshot reports: what an operator reads with `jq` after the fact.
+"""The epoch report: what an operator reads with `jq` after an epoch.
 
 These models are the files' contract. `docs/report-schema.json` is generated from them
 (`python -m flywheel.report_schema`) and `docs/reports.md` explains them. Bump `SCHEMA_VERSION`
@@ -13,13 +13,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     computed_field,
     model_validator,
@@ -29,47 +25,19 @@ from flywheel import __version__
 from flywheel.domain.ads import AdsStatus, Targeting
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, IntentRecord
 from flywheel.domain.money import MICRO_USD_PER_USD
-
-SCHEMA_VERSION: Final = 1
-
-_DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-
-
-def _as_utc(value: datetime) -> datetime:
-    # The state database keeps UTC; SQLite round-trips can drop tzinfo, so naive means UTC.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-"""Serialized as ISO-8601 with a trailing "Z"."""
-
-DecimalText = Annotated[str, Field(pattern=_DECIMAL_PATTERN)]
-"""A decimal number as text, fixed-point (no exponent): exact, unlike a JSON number."""
-
-
-def decimal_text(value: Decimal) -> str:
-    """Fixed-point text without exponent or trailing zeros: '0.000000001', '150', '-2.5'."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-class _Section(BaseModel):
-    # Readers ignore unknown fields: additive changes must not break older tools. Fields with
-    # defaults are always written, so the schema of the files marks them required.
-    model_config = ConfigDict(
-        extra="ignore", frozen=True, json_schema_serialization_defaults_required=True
-    )
-
+from flywheel.domain.report_common import (
+    SCHEMA_VERSION,
+    DecimalText,
+    ReportSection,
+    UtcDatetime,
+    decimal_text,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Epoch report
 
 
-class FeesSection(_Section):
+class FeesSection(ReportSection):
     """What the detect step found."""
 
     carried_in_lamports: int = Field(description="Unspent lamports carried from earlier epochs")
@@ -81,7 +49,7 @@ class FeesSection(_Section):
     )
 
 
-class AllocationSection(_Section):
+class AllocationSection(ReportSection):
     """How the allocate step split the input, before anything was spent."""
 
     sol_usd_price: DecimalText | None = Field(description="USD per SOL used for the cap")
@@ -92,7 +60,7 @@ class AllocationSection(_Section):
     note: str = Field(description="Why spending was limited; empty when it was not")
 
 
-class QuoteSection(_Section):
+class QuoteSection(ReportSection):
     in_amount: int = Field(description="Lamports in")
     out_amount: int = Field(description="Token base units expected")
     other_amount_threshold: int = Field(description="The least the swap may deliver")
@@ -101,7 +69,7 @@ class QuoteSection(_Section):
     raw: dict[str, Any] = Field(description="The DEX API's answer, unchanged")
 
 
-class TransactionSection(_Section):
+class TransactionSection(ReportSection):
     kind: str = Field(description="swap | burn | transfer | ads-transfer")
     signature: str
     status: str = Field(description="pending | confirmed | failed | expired")
@@ -123,7 +91,7 @@ class TransactionSection(_Section):
         )
 
 
-class SettlementSection(_Section):
+class SettlementSection(ReportSection):
     """What happened to the tokens bought: burnt, held, or sent to the treasury."""
 
     destination: str = Field(description="burn | hold | treasury")
@@ -132,7 +100,7 @@ class SettlementSection(_Section):
     tokens: int = Field(description="Token base units settled")
 
 
-class BuybackSection(_Section):
+class BuybackSection(ReportSection):
     quote: QuoteSection | None = Field(description="The quote the swap used; null if none")
     quote_attempts: int
     price_impact_limited: bool = Field(
@@ -159,7 +127,7 @@ class BuybackSection(_Section):
     )
 
 
-class AdsSection(_Section):
+class AdsSection(ReportSection):
     """The ads outcome, with the campaign spec flattened so `jq '.execution.ads'` shows it."""
 
     status: AdsStatus
@@ -179,12 +147,12 @@ class AdsSection(_Section):
         return self.budget_micro_usd / MICRO_USD_PER_USD
 
 
-class ExecutionSection(_Section):
+class ExecutionSection(ReportSection):
     buyback: BuybackSection
     ads: AdsSection
 
 
-class AccountingSection(_Section):
+class AccountingSection(ReportSection):
     """Where every input lamport went: input = buyback spent + ads reserved + carried out."""
 
     input_lamports: int = Field(ge=0, description="carried_in + detected")
@@ -206,13 +174,13 @@ class AccountingSection(_Section):
         return self
 
 
-class ReportError(_Section):
+class ReportError(ReportSection):
     step: str
     kind: str = Field(description="The error class")
     message: str
 
 
-class EpochReport(_Section):
+class EpochReport(ReportSection):
     """One epoch: `REPORTS_DIR/epoch-<UTC timestamp>-<id suffix>.json`."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
@@ -375,109 +343,3 @@ def slippage_bps(quoted_out: int, received: int) -> int | None:
         return None
     bps = Decimal(quoted_out - received) * 10_000 / Decimal(quoted_out)
     return int(bps.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-# ---------------------------------------------------------------------------------------------
-# Snapshot report
-
-
-class WalletRole(StrEnum):
-    EXECUTOR = "executor"
-    FEE_COLLECTOR = "fee_collector"
-    TREASURY = "treasury"
-    ADS_TREASURY = "ads_treasury"
-
-
-class WalletBalance(_Section):
-    role: WalletRole
-    pubkey: str
-    sol_lamports: int = Field(ge=0)
-    token_amount: int = Field(ge=0, description="Token base units")
-    token_decimals: int = Field(ge=0)
-    usd_value_micro: int | None = Field(description="SOL + token value; null without prices")
-
-    @classmethod
-    def priced(
-        cls,
-        *,
-        role: WalletRole,
-        pubkey: str,
-        sol_lamports: int,
-        token_amount: int,
-        token_decimals: int,
-        sol_usd: Decimal | None,
-        token_usd: Decimal | None,
-    ) -> WalletBalance:
-        """A wallet's balances valued at the snapshot's prices, rounded down to micro-USD."""
-        value: int | None = None
-        if sol_usd is not None and token_usd is not None:
-            exact = (
-                Decimal(sol_lamports) * sol_usd / 10**9
-                + Decimal(token_amount) * token_usd / Decimal(10) ** token_decimals
-            ) * MICRO_USD_PER_USD
-            value = int(exact)  # int() truncates: never overstate a balance
-        return cls(
-            role=role,
-            pubkey=pubkey,
-            sol_lamports=sol_lamports,
-            token_amount=token_amount,
-            token_decimals=token_decimals,
-            usd_value_micro=value,
-        )
-
-
-class SnapshotTotals(_Section):
-    sol_lamports: int
-    token_amount: int
-    usd_value_micro: int | None = Field(description="null when any wallet has no USD value")
-
-
-class SnapshotReport(_Section):
-    """Balances of every relevant wallet: `REPORTS_DIR/snapshot-<UTC timestamp>.json`."""
-
-    schema_version: Literal[1] = SCHEMA_VERSION
-    kind: Literal["snapshot"] = "snapshot"
-    flywheel_version: str = __version__
-    taken_at: UtcDatetime
-    sol_usd_price: DecimalText | None
-    token_usd_price: DecimalText | None
-    token_mint: str
-    wallets: list[WalletBalance]
-    totals: SnapshotTotals
-
-    @model_validator(mode="after")
-    def _totals_match(self) -> SnapshotReport:
-        if self.totals != totals_of(self.wallets):
-            raise ValueError("snapshot totals do not match the sum of its wallets")
-        return self
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        taken_at: datetime,
-        token_mint: str,
-        sol_usd: Decimal | None,
-        token_usd: Decimal | None,
-        wallets: list[WalletBalance],
-    ) -> SnapshotReport:
-        return cls(
-            taken_at=taken_at,
-            sol_usd_price=None if sol_usd is None else decimal_text(sol_usd),
-            token_usd_price=None if token_usd is None else decimal_text(token_usd),
-            token_mint=token_mint,
-            wallets=wallets,
-            totals=totals_of(wallets),
-        )
-
-
-def totals_of(wallets: list[WalletBalance]) -> SnapshotTotals:
-    values = [w.usd_value_micro for w in wallets]
-    return SnapshotTotals(
-        sol_lamports=sum(w.sol_lamports for w in wallets),
-        token_amount=sum(w.token_amount for w in wallets),
-        usd_value_micro=None if None in values else sum(v for v in values if v is not None),
-    )
-
-
-Report = EpochReport | SnapshotReport

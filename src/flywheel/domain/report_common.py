@@ -1,0 +1,49 @@
+"""What both reports share: the schema version, UTC timestamps, decimal text, the base model.
+
+Money is int (lamports, token base units, micro-USD); prices are decimal strings, because JSON
+numbers are floats to most readers. Bump `SCHEMA_VERSION` only for a breaking change (a field
+removed, renamed or retyped); adding a field does not bump it, so readers must ignore fields
+they do not know.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Final
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Final = 1
+
+_DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _as_utc(value: datetime) -> datetime:
+    # The state database keeps UTC; SQLite round-trips can drop tzinfo, so naive means UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""Serialized as ISO-8601 with a trailing "Z"."""
+
+DecimalText = Annotated[str, Field(pattern=_DECIMAL_PATTERN)]
+"""A decimal number as text, fixed-point (no exponent): exact, unlike a JSON number."""
+
+
+def decimal_text(value: Decimal) -> str:
+    """Fixed-point text without exponent or trailing zeros: '0.000000001', '150', '-2.5'."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+class ReportSection(BaseModel):
+    # Readers ignore unknown fields: additive changes must not break older tools. Fields with
+    # defaults are always written, so the schema of the files marks them required.
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, json_schema_serialization_defaults_required=True
+    )
