@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
-import uvicorn
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from starlette.types import ASGIApp
 
 from flywheel.keypair_file import write_keypair_file
 from flywheel.sandbox.chain import SandboxChain
@@ -30,11 +25,10 @@ from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.jupiter_api import JupiterSandbox
 from flywheel.sandbox.rpc import build_rpc_app
 from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName
+from flywheel.sandbox.server_thread import ServerThread
 from flywheel.sandbox.traders import TraderConfig, Traders
 from flywheel.sandbox.x_ads_api import XAdsSandboxState, build_x_ads_app
 
-HOST = "127.0.0.1"  # the sandbox holds keys with real-looking balances: never off loopback
-_START_TIMEOUT_S = 10.0
 SANDBOX_POST_ID = "1850000000000000001"  # the post the sandbox's campaigns promote (any digits)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -80,53 +74,6 @@ class SandboxConfig:
     sol_usd: Decimal = Decimal(150)
     workdir: Path | None = None  # where executor.json is kept; a temporary directory if None
     faults: Faults | None = field(default=None, compare=False)
-
-
-class ServerThread:
-    """One uvicorn server on its own thread, on a socket bound before it starts."""
-
-    def __init__(self, app: ASGIApp, port: int, name: str) -> None:
-        self.name = name
-        # IPPROTO_TCP explicitly: asyncio only disables Nagle (44 ms per request) on such sockets.
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._sock.bind((HOST, port))
-        except OSError:
-            self._sock.close()
-            raise
-        self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, name=name, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not self._server.started and self._thread.is_alive():
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        if not self._server.started:
-            self.stop()
-            raise RuntimeError(f"{self.name} did not start on {self.url}")
-
-    def request_stop(self) -> None:
-        self._server.should_exit = True
-
-    def stop(self) -> None:
-        self.request_stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout=_START_TIMEOUT_S)
-        self._sock.close()
 
 
 class Sandbox:
