@@ -31,7 +31,6 @@ from flywheel.domain.epoch_state import (
     EpochMode,
     EpochState,
     EpochStatus,
-    QuoteRecord,
 )
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.impact import largest_within_impact
@@ -57,28 +56,6 @@ def utc_now() -> datetime:
 
 def new_epoch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def _quote_record(quote: Quote) -> QuoteRecord:
-    return QuoteRecord(
-        in_lamports=quote.in_lamports,
-        out_amount=quote.out_amount,
-        min_out_amount=quote.min_out_amount,
-        price_impact_bps=quote.price_impact_bps,
-        slippage_bps=quote.slippage_bps,
-        raw=quote.raw,
-    )
-
-
-def _quote_of(record: QuoteRecord) -> Quote:
-    return Quote(
-        in_lamports=record.in_lamports,
-        out_amount=record.out_amount,
-        min_out_amount=record.min_out_amount,
-        price_impact_bps=record.price_impact_bps,
-        slippage_bps=record.slippage_bps,
-        raw=record.raw,
-    )
 
 
 class EpochRunner:
@@ -236,7 +213,7 @@ class EpochRunner:
         if state.buyback_planned_lamports <= 0:
             return
         quote = await self._sized_quote(state, state.buyback_planned_lamports)
-        state.quote = None if quote is None else _quote_record(quote)
+        state.quote = quote
 
     async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
         state.quote_attempts += 1
@@ -257,7 +234,7 @@ class EpochRunner:
     async def _buyback_guard(self, state: EpochState) -> None:
         if state.quote is None or state.swap_intents:
             return  # an intent already journaled (crash after it) is the send step's to land
-        await self._prepare_swap(state, _quote_of(state.quote))
+        await self._prepare_swap(state, state.quote)
 
     async def _prepare_swap(self, state: EpochState, quote: Quote) -> bool:
         """Build, guard, sign and journal a swap; False when no amount can be quoted any more."""
@@ -276,7 +253,7 @@ class EpochRunner:
                     state.quote = None
                     return False
                 quote = fresh
-        state.quote = _quote_record(quote)
+        state.quote = quote
         # Journaled before it can ever be sent: a crash after this line is reconciled.
         self.journal.record(state, prepared, "swap")
         return True

@@ -21,7 +21,6 @@ from flywheel.domain.epoch_state import (
     EpochState,
     EpochStatus,
     IntentRecord,
-    QuoteRecord,
 )
 from flywheel.domain.report import (
     AccountingSection,
@@ -30,6 +29,7 @@ from flywheel.domain.report import (
     slippage_bps,
 )
 from flywheel.domain.snapshot_report import SnapshotReport, WalletBalance, WalletRole
+from flywheel.domain.trade import Quote
 from flywheel.report_schema import REGENERATE_COMMAND, render, report_json_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def succeeded_state() -> EpochState:
         buyback_planned_lamports=600_000_000,
         ads_planned_lamports=300_000_000,
         allocation_note="",
-        quote=QuoteRecord(
+        quote=Quote(
             in_lamports=600_000_000,
             out_amount=2_000_000_000,
             min_out_amount=1_940_000_000,
@@ -135,7 +135,7 @@ def failed_state() -> EpochState:
         sol_usd_price="150",
         executor_balance_lamports=2_000_000_000,
         buyback_planned_lamports=1_000_000_000,
-        quote=QuoteRecord(
+        quote=Quote(
             in_lamports=1_000_000_000,
             out_amount=10,
             min_out_amount=9,

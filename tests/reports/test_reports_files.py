@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-from flywheel.domain.epoch_state import EpochError, EpochMode, EpochState, EpochStatus, QuoteRecord
+from flywheel.domain.epoch_state import EpochError, EpochMode, EpochState, EpochStatus
 from flywheel.domain.report import EpochReport
 from flywheel.domain.snapshot_report import SnapshotReport
+from flywheel.domain.trade import Quote
 from flywheel.ports import ReportSink
 from flywheel.reports import (
     ReportDirectory,
@@ -38,7 +39,7 @@ def epoch_report(epoch_id: str = "e-0000aaaa", started_at: datetime = NOW) -> Ep
         finished_at=started_at + timedelta(seconds=5),
         status=EpochStatus.FAILED,
         fees_in_lamports=1_000,
-        quote=QuoteRecord(
+        quote=Quote(
             in_lamports=700, out_amount=5, min_out_amount=4, price_impact_bps=1, slippage_bps=300
         ),
         errors=[EpochError(step="buyback.send", kind="TemporaryError", message="RPC 503")],

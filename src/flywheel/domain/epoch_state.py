@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from flywheel.domain.ads import AdsOutcome
+from flywheel.domain.trade import Quote
 
 STEPS: tuple[str, ...] = (
     "reconcile",
@@ -36,15 +36,6 @@ class EpochStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-
-
-class QuoteRecord(BaseModel):
-    in_lamports: int
-    out_amount: int
-    min_out_amount: int
-    price_impact_bps: int
-    slippage_bps: int
-    raw: dict[str, Any] = Field(default_factory=dict)
 
 
 class IntentRecord(BaseModel):
@@ -87,7 +78,7 @@ class EpochState(BaseModel):
     allocation_note: str = ""
 
     # buyback
-    quote: QuoteRecord | None = None
+    quote: Quote | None = None  # the port's own type: pydantic keeps a dataclass as JSON
     quote_attempts: int = 0
     price_impact_limited: bool = False
     swap_intents: list[IntentRecord] = Field(default_factory=list)
