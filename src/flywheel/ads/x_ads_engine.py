@@ -26,9 +26,10 @@ from flywheel.ads.x_ads_client import (
     XAdsClient,
 )
 from flywheel.ads.x_ads_errors import XAdsError
-from flywheel.ads.x_ads_spend import SpendLedger, sync_spend
+from flywheel.ads.x_ads_spend import sync_spend
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, Targeting
 from flywheel.errors import OperationalError
+from flywheel.store import SqliteStore
 
 log = structlog.get_logger("flywheel.ads")
 
@@ -198,6 +199,6 @@ class XAdsEngine:
                 return promoted
         return await self.client.promote_post(line_item_id, post_id)
 
-    async def sync_spend(self, ledger: SpendLedger) -> int:
+    async def sync_spend(self, ledger: SqliteStore) -> int:
         """Record what X billed the campaigns this engine launched; the micros newly recorded."""
         return await sync_spend(self.client, ledger, now=self.clock())

@@ -10,35 +10,19 @@ entry (noted "final", possibly of 0) closes it and it is never asked about again
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import structlog
 
 from flywheel.ads.x_ads_client import STATS_WINDOW, XAdsClient
-from flywheel.store import AdsEntry
+from flywheel.store import AdsEntry, SqliteStore
 
 log = structlog.get_logger("flywheel.ads")
 
 BILLING_SETTLES_AFTER = timedelta(days=3)  # X revises billed figures for up to 3 days
 FINAL_NOTE = "final"
 _HOUR = timedelta(hours=1)
-
-
-class SpendLedger(Protocol):
-    def transaction(self) -> AbstractContextManager[None]: ...
-    def ads_entries(self, epoch_id: str | None = None) -> list[AdsEntry]: ...
-    def add_ads_entry(
-        self,
-        epoch_id: str,
-        kind: str,
-        micro_usd: int,
-        lamports: int,
-        campaign_id: str | None = None,
-        note: str = "",
-    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +93,7 @@ async def _billed(client: XAdsClient, launched: _Launched, now: datetime) -> tup
     return total, settled
 
 
-async def sync_spend(client: XAdsClient, ledger: SpendLedger, *, now: datetime) -> int:
+async def sync_spend(client: XAdsClient, ledger: SqliteStore, *, now: datetime) -> int:
     """Record the increase of what X billed each launched campaign; the micros newly recorded."""
     added = 0
     for launched in _launched(ledger.ads_entries()):
