@@ -17,12 +17,13 @@ from pathlib import Path
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from flywheel.ads.dry_run import DryRunAds
 from flywheel.ads.manual import ManualAds
 from flywheel.ads.x_ads_client import XAdsClient
 from flywheel.ads.x_ads_engine import XAdsEngine
-from flywheel.config import Settings
+from flywheel.config import API_MODE_NEEDS, Settings, api_mode_problems
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.domain.policy import EpochPolicy
@@ -115,27 +116,22 @@ def x_ads_client(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> XAdsClient:
     """The X Ads API client of ADS_ENGINE_MODE=api; the caller closes it."""
-    secrets = {
-        "X_ADS_CONSUMER_KEY": settings.x_ads_consumer_key,
-        "X_ADS_CONSUMER_SECRET": settings.x_ads_consumer_secret,
-        "X_ADS_ACCESS_TOKEN": settings.x_ads_access_token,
-        "X_ADS_ACCESS_TOKEN_SECRET": settings.x_ads_access_token_secret,
-    }
-    missing = [name for name, value in secrets.items() if value is None]
-    if settings.x_ads_account_id is None:
-        missing.insert(0, "X_ADS_ACCOUNT_ID")
-    if missing:
-        raise ConfigError(
-            [f"ADS_ENGINE_MODE: api needs {', '.join(missing)}; docs/ads.md says how to get them"]
-        )
-    value = {name: "" if v is None else v.get_secret_value() for name, v in secrets.items()}
+    # Settings refuse api mode without these; a caller in another mode is checked the same way.
+    problems = api_mode_problems({name: getattr(settings, name) for name in API_MODE_NEEDS})
+    if problems:
+        raise ConfigError(problems)
+
+    def secret(value: SecretStr | None) -> str:
+        assert value is not None  # api_mode_problems found none missing
+        return value.get_secret_value()
+
     return XAdsClient(
         base_url=settings.x_ads_api_url,
         account_id=str(settings.x_ads_account_id),
-        consumer_key=value["X_ADS_CONSUMER_KEY"],
-        consumer_secret=value["X_ADS_CONSUMER_SECRET"],
-        access_token=value["X_ADS_ACCESS_TOKEN"],
-        access_token_secret=value["X_ADS_ACCESS_TOKEN_SECRET"],
+        consumer_key=secret(settings.x_ads_consumer_key),
+        consumer_secret=secret(settings.x_ads_consumer_secret),
+        access_token=secret(settings.x_ads_access_token),
+        access_token_secret=secret(settings.x_ads_access_token_secret),
         transport=transport,
     )
 

@@ -91,6 +91,7 @@ from flywheel.keypair_file import KeypairFileError, read_keypair_file
 __all__ = [  # the parsers are re-exported: tests and tools import them from here
     "InvalidValue",
     "Settings",
+    "api_mode_problems",
     "decimal_places",
     "parse_bool",
     "parse_choice",
@@ -385,6 +386,27 @@ def _field_names() -> tuple[str, ...]:
     return tuple(Settings.model_fields)
 
 
+API_MODE_NEEDS = (
+    "x_ads_account_id",
+    "x_ads_consumer_key",
+    "x_ads_consumer_secret",
+    "x_ads_access_token",
+    "x_ads_access_token_secret",
+    "ads_post_id",
+)
+
+
+def api_mode_problems(values: Mapping[str, Any]) -> list[str]:
+    """What ADS_ENGINE_MODE=api lacks, as one problem line (none when it lacks nothing)."""
+    missing = [name.upper() for name in API_MODE_NEEDS if values.get(name) is None]
+    if not missing:
+        return []
+    return [
+        f"ADS_ENGINE_MODE: api needs {', '.join(missing)} (got 'api' without them); set"
+        " them (docs/ads.md says how to get them) or use ADS_ENGINE_MODE=manual"
+    ]
+
+
 def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     buyback, ads = values.get("buyback_percent"), values.get("ads_percent")
@@ -394,20 +416,7 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
             f"{buyback + ads}); set ADS_PERCENT={max(0, 100 - buyback)} or change both"
         )
     if values.get("ads_engine_mode") == "api":
-        needed = (
-            "x_ads_account_id",
-            "x_ads_consumer_key",
-            "x_ads_consumer_secret",
-            "x_ads_access_token",
-            "x_ads_access_token_secret",
-            "ads_post_id",
-        )
-        missing = [name.upper() for name in needed if values.get(name) is None]
-        if missing:
-            problems.append(
-                f"ADS_ENGINE_MODE: api needs {', '.join(missing)} (got 'api' without them); set"
-                " them (docs/ads.md says how to get them) or use ADS_ENGINE_MODE=manual"
-            )
+        problems.extend(api_mode_problems(values))
     mint, collector = values.get("token_mint"), values.get("fee_collector_pubkey")
     if isinstance(mint, Pubkey) and mint == collector:
         problems.append(
