@@ -27,11 +27,13 @@ from flywheel.config import API_MODE_NEEDS, Settings, api_mode_problems
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.domain.policy import EpochPolicy
+from flywheel.domain.snapshot_report import SnapshotReport, WalletRole
 from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
 from flywheel.jupiter import JupiterClient
 from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports import ReportDirectory
+from flywheel.snapshot import take_snapshot
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
@@ -80,6 +82,22 @@ class Flywheel:
         except (FlywheelError, TimeoutError) as exc:
             log.warning("x_ads.spend_sync_failed", error=str(exc), kind=type(exc).__name__)
             return 0
+
+    async def snapshot(self) -> tuple[SnapshotReport, Path]:
+        """Balances of every wallet the configuration names, valued in USD, written as a report."""
+        settings = self.settings
+        wallets = [
+            (WalletRole.EXECUTOR, self.wallet.pubkey),
+            (WalletRole.FEE_COLLECTOR, settings.fee_collector_pubkey),
+        ]
+        if settings.treasury_pubkey is not None:
+            wallets.append((WalletRole.TREASURY, settings.treasury_pubkey))
+        if settings.ads_treasury_pubkey is not None:
+            wallets.append((WalletRole.ADS_TREASURY, settings.ads_treasury_pubkey))
+        report = await take_snapshot(
+            self.rpc, self.jupiter, token_mint=settings.token_mint, wallets=wallets
+        )
+        return report, self.reports.write_snapshot(report)
 
     async def executor_balance(self) -> int:
         return await self.wallet.balance_lamports()

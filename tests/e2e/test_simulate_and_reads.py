@@ -167,9 +167,13 @@ def test_fetch_fees_shows_new_fees_and_changes_nothing(box: Sandbox, tmp_path: P
 
 def test_snapshot_writes_the_balances_the_chain_holds(box: Sandbox, tmp_path: Path) -> None:
     treasury = Pubkey.new_unique()
-    env = flywheel_env(box, tmp_path, BUYBACK_DESTINATION=str(treasury))
+    ads_treasury = Pubkey.new_unique()
+    box.chain.airdrop(ads_treasury, 10**9)  # an existing wallet: a new one needs rent first
+    env = flywheel_env(
+        box, tmp_path, BUYBACK_DESTINATION=str(treasury), ADS_TREASURY_PUBKEY=str(ads_treasury)
+    )
     box.traders.step(3)
-    live_epoch(tmp_path)  # sends the bought tokens to the treasury
+    live_epoch(tmp_path)  # sends the bought tokens to the treasury, the ads SOL to its own
     [epoch] = finished_epochs(env)
     assert epoch.destination == "treasury" and epoch.tokens_settled > 0
     view = ChainView(box)
@@ -180,19 +184,22 @@ def test_snapshot_writes_the_balances_the_chain_holds(box: Sandbox, tmp_path: Pa
     assert path.name in result.stdout.replace("\n", "")
     snapshot = json.loads(path.read_text())
     wallets = {w["role"]: w for w in snapshot["wallets"]}
-    assert set(wallets) == {"executor", "fee_collector", "treasury"}
+    assert set(wallets) == {"executor", "fee_collector", "treasury", "ads_treasury"}
     price = Decimal(snapshot["sol_usd_price"])
     assert price == box.config.sol_usd
     for role, owner in (
         ("executor", box.executor.pubkey()),
         ("fee_collector", box.fee_collector),
         ("treasury", treasury),
+        ("ads_treasury", ads_treasury),
     ):
         wallet = wallets[role]
         assert wallet["pubkey"] == str(owner)
         assert wallet["sol_lamports"] == view.sol(owner)
         assert wallet["token_amount"] == view.token_amount(owner)
     assert wallets["treasury"]["token_amount"] == epoch.tokens_settled
+    assert epoch.ads_reserved_lamports > 0
+    assert wallets["ads_treasury"]["sol_lamports"] == 10**9 + epoch.ads_reserved_lamports
     assert wallets["executor"]["token_amount"] == 0
     # No tokens: the executor's USD value is its SOL at the snapshot's price, rounded down.
     assert wallets["executor"]["usd_value_micro"] == int(

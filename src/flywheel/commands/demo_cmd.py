@@ -23,7 +23,6 @@ from flywheel.commands.views import epoch_table
 from flywheel.config import Settings
 from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState, EpochStatus
 from flywheel.domain.money import format_sol, format_usd
-from flywheel.domain.snapshot_report import WalletRole
 from flywheel.logs import configure_logging
 
 if TYPE_CHECKING:  # the sandbox (LiteSVM and its servers) loads only when the demo runs
@@ -109,22 +108,12 @@ async def _simulate_and_snapshot(
     settings: Settings, sandbox: Sandbox, trades: int
 ) -> tuple[EpochState, Path]:
     from flywheel.compose import open_flywheel
-    from flywheel.snapshot import take_snapshot
 
     sandbox.traders.step(trades)
     async with open_flywheel(settings, EpochMode.SIMULATE) as flywheel:
         simulated = await flywheel.run_epoch()
     async with open_flywheel(settings, EpochMode.LIVE) as flywheel:
-        report = await take_snapshot(
-            flywheel.rpc,
-            flywheel.jupiter,
-            token_mint=settings.token_mint,
-            wallets=[
-                (WalletRole.EXECUTOR, flywheel.wallet.pubkey),
-                (WalletRole.FEE_COLLECTOR, settings.fee_collector_pubkey),
-            ],
-        )
-        path = flywheel.reports.write_snapshot(report)
+        _, path = await flywheel.snapshot()
     return simulated, path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.domain.epoch_state import EpochMode
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.money import format_sol, format_usd
-from flywheel.domain.snapshot_report import SnapshotReport, WalletRole
+from flywheel.domain.snapshot_report import SnapshotReport
 from flywheel.errors import OperationalError
 from flywheel.store import SqliteStore
 
@@ -99,28 +100,17 @@ def release(
 
 
 def snapshot(env_file: EnvFile = None) -> None:
-    """Balances of the executor, fee collector and treasury, with USD values, to a report."""
+    """Balances of the executor, fee collector and treasuries, with USD values, to a report."""
     from flywheel.compose import open_flywheel
-    from flywheel.snapshot import take_snapshot
 
     settings = load_settings(env_file)
 
-    async def take() -> str:
+    async def take() -> tuple[SnapshotReport, Path]:
         async with open_flywheel(settings) as flywheel:
-            wallets = [
-                (WalletRole.EXECUTOR, flywheel.wallet.pubkey),
-                (WalletRole.FEE_COLLECTOR, settings.fee_collector_pubkey),
-            ]
-            if settings.treasury_pubkey is not None:
-                wallets.append((WalletRole.TREASURY, settings.treasury_pubkey))
-            report = await take_snapshot(
-                flywheel.rpc, flywheel.jupiter, token_mint=settings.token_mint, wallets=wallets
-            )
-            path = flywheel.reports.write_snapshot(report)
-            _print_snapshot(report, str(path))
-            return str(path)
+            return await flywheel.snapshot()
 
-    asyncio.run(take())
+    report, path = asyncio.run(take())
+    _print_snapshot(report, str(path))
 
 
 def _print_snapshot(report: SnapshotReport, path: str) -> None:
