@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import structlog
 from pydantic import SecretStr
+from solders.pubkey import Pubkey
 
 from flywheel.ads.dry_run import DryRunAds
 from flywheel.ads.manual import ManualAds
@@ -203,6 +204,18 @@ def copy_live_state(live: Path, simulate: Path) -> None:
         source.close()
 
 
+def fee_source(
+    settings: Settings, rpc: RpcClient, executor: Pubkey, progress: Progress | None = None
+) -> WalletWatcherFeeSource:
+    return WalletWatcherFeeSource(
+        rpc,
+        fee_collector=settings.fee_collector_pubkey,
+        executor=executor,
+        start=settings.fee_start,
+        progress=progress,
+    )
+
+
 @asynccontextmanager
 async def open_fee_reader(
     settings: Settings,
@@ -210,15 +223,7 @@ async def open_fee_reader(
     """The RPC client and fee source alone, for read-only questions (`fetch-fees`)."""
     rpc = RpcClient(settings.solana_rpc_url)
     try:
-        yield (
-            rpc,
-            WalletWatcherFeeSource(
-                rpc,
-                fee_collector=settings.fee_collector_pubkey,
-                executor=settings.executor_pubkey(),
-                start=settings.fee_start,
-            ),
-        )
+        yield rpc, fee_source(settings, rpc, settings.executor_pubkey())
     finally:
         await rpc.close()
 
@@ -269,17 +274,11 @@ async def open_flywheel(
         stack.push_async_callback(jupiter.aclose)
         live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
-        fee_source = WalletWatcherFeeSource(
-            rpc,
-            fee_collector=settings.fee_collector_pubkey,
-            executor=keypair.pubkey(),
-            start=settings.fee_start,
-            progress=progress,
-        )
+        fees = fee_source(settings, rpc, keypair.pubkey(), progress)
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
         runner = EpochRunner(
             store=store,
-            fee_source=fee_source,
+            fee_source=fees,
             prices=jupiter,
             dex=jupiter,
             wallet=wallet,
@@ -296,7 +295,7 @@ async def open_flywheel(
             rpc=rpc,
             jupiter=jupiter,
             wallet=live_wallet,
-            fee_source=fee_source,
+            fee_source=fees,
             runner=runner,
             reports=reports,
             ads=ads,
