@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/sandbox.py [--balances 2000] [--transfers 500] [--concurrency 16]
 
-The server runs in its own process (`python -m flywheel.sandbox.rpc_serve`, loopback, free
+The server runs in its own process (`python -m flywheel.sandbox.rpc.serve`, loopback, free
 port). Each figure is measured twice: with solana-py's AsyncClient (what the flywheel uses; its
 own CPU cost, ~1 ms a call, is usually the limit) and with a minimal keep-alive HTTP/1.1 client
 (close to the server's own capacity). Transfers are sent with preflight, as the flywheel sends.
@@ -39,7 +39,7 @@ WARMUP = 200
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flywheel.sandbox.rpc_serve", "--slot-ms", "400"],
+        [sys.executable, "-m", "flywheel.sandbox.rpc.serve", "--slot-ms", "400"],
         stdout=subprocess.PIPE,
         text=True,
     )

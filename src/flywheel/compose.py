@@ -22,24 +22,24 @@ from solders.pubkey import Pubkey
 
 from flywheel.ads.dry_run import DryRunAds
 from flywheel.ads.manual import ManualAds
-from flywheel.ads.x_ads_client import XAdsClient
-from flywheel.ads.x_ads_engine import XAdsEngine
-from flywheel.config import API_MODE_NEEDS, Settings, api_mode_problems
+from flywheel.ads.x_ads.client import XAdsClient
+from flywheel.ads.x_ads.engine import XAdsEngine
+from flywheel.config.settings import API_MODE_NEEDS, Settings, api_mode_problems
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.snapshot_report import SnapshotReport, WalletRole
 from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
-from flywheel.jupiter import JupiterClient
+from flywheel.jupiter.client import JupiterClient
+from flywheel.persistence.store import SqliteStore
 from flywheel.ports import AdsEngine, Notifier, Wallet
-from flywheel.reports import ReportDirectory
-from flywheel.snapshot import take_snapshot
+from flywheel.reports.files import ReportDirectory
+from flywheel.reports.snapshot import SnapshotReport, WalletRole
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
+from flywheel.solana.snapshot import take_snapshot
 from flywheel.solana.wallet import SolanaWallet
-from flywheel.store import SqliteStore
 
 log = structlog.get_logger("flywheel.compose")
 

@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flywheel.ads.x_ads_client import XAdsClient
-from flywheel.sandbox.x_ads_api import XAdsSandboxState, build_x_ads_app
+from flywheel.ads.x_ads.client import XAdsClient
+from flywheel.sandbox.x_ads.app import XAdsSandboxState, build_x_ads_app
 
 CONSUMER_KEY = "test-consumer-key"
 CONSUMER_SECRET = "test-consumer-secret-0f9a8b"

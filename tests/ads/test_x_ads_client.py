@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from flywheel.ads.x_ads_client import XAdsClient
-from flywheel.ads.x_ads_errors import (
+from flywheel.ads.x_ads.client import XAdsClient
+from flywheel.ads.x_ads.errors import (
     XAdsAuthError,
     XAdsError,
     XAdsFundingError,
@@ -21,7 +21,7 @@ from flywheel.ads.x_ads_errors import (
     XAdsUnavailable,
 )
 from flywheel.errors import OperationalError, TemporaryError
-from flywheel.sandbox.x_ads_api import XAdsSandboxState
+from flywheel.sandbox.x_ads.app import XAdsSandboxState
 
 BUDGET_MICRO = 500_000_000  # $500
 POST_ID = "1790000000000000001"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from oauthlib.oauth1 import Client as OAuthlibClient  # type: ignore[import-untyped]
 
-from flywheel.sandbox.x_ads_api import XAdsSandboxState, build_x_ads_app
+from flywheel.sandbox.x_ads.app import XAdsSandboxState, build_x_ads_app
 
 START = "2030-01-01T00:00:00Z"
 END = "2030-01-02T00:00:00Z"

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import SANDBOX_POST_ID, Sandbox
-from flywheel.sandbox.x_ads_entities import Campaign, LineItem, PromotedTweet, TargetingCriterion
-from flywheel.store import SqliteStore
+from flywheel.sandbox.x_ads.entities import Campaign, LineItem, PromotedTweet, TargetingCriterion
 from tests.e2e.conftest import REPO, clean_environment, flywheel_env, start_sandbox
 
 CRASH_ADS_SCRIPT = Path(__file__).with_name("crash_ads.py")

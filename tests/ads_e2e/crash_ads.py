@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from flywheel.compose import open_flywheel
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.logs import configure_logging
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from flywheel.domain.epoch_state import EpochStatus
+from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
-from flywheel.store import SqliteStore
 from tests.ads_e2e.conftest import (
     ADS_MICRO_PER_EPOCH,
     ads_env,

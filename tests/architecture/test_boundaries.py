@@ -1,5 +1,6 @@
-"""The design's boundaries, enforced: the core imports no adapter; only config reads the
-environment. Read from the source (ast), so a lazy import inside a function counts too."""
+"""The design's boundaries, enforced: the core imports no adapter; the sandbox imports no
+production adapter; only the config package reads the environment. Read from the source (ast),
+so a lazy import inside a function counts too."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_the_core_imports_no_adapter():
 def test_only_config_reads_the_environment():
     readers = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "config.py":
+        if path.parent == PACKAGE / "config":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -49,4 +50,34 @@ def test_only_config_reads_the_environment():
                 continue
             if isinstance(node.value, ast.Name) and node.value.id == "os":
                 readers.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
-    assert not readers, f"only config.py may read the environment: {readers}"
+    assert not readers, f"only flywheel.config may read the environment: {readers}"
+
+
+# The sandbox stands in for the outside world (a node, an aggregator, X): it may share the pure
+# domain and the keypair file format with us, never our clients, or it would test them with
+# themselves.
+SANDBOX_MAY_IMPORT = ("flywheel.sandbox", "flywheel.domain", "flywheel.errors")
+SANDBOX_SHARED_FORMATS = {"flywheel.solana.keypair"}
+
+
+def test_the_sandbox_imports_no_production_adapter():
+    offending = {}
+    for path in sorted((PACKAGE / "sandbox").rglob("*.py")):
+        ours = {m for m in imported_modules(path) if m.startswith("flywheel.")}
+        bad = {
+            m
+            for m in ours
+            if not m.startswith(SANDBOX_MAY_IMPORT) and m not in SANDBOX_SHARED_FORMATS
+        }
+        if bad:
+            offending[str(path.relative_to(PACKAGE))] = sorted(bad)
+    assert not offending, f"sandbox modules import production adapters: {offending}"
+
+
+def test_every_package_has_a_docstring_saying_what_it_is():
+    missing = [
+        str(init.relative_to(PACKAGE))
+        for init in sorted(PACKAGE.rglob("__init__.py"))
+        if ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) is None
+    ]
+    assert not missing, f"packages without a docstring: {missing}"

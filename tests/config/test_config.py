@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from flywheel.config import (
+from flywheel.config.secrets import redact_url
+from flywheel.config.settings import (
     InvalidValue,
     Settings,
     decimal_places,
@@ -29,7 +30,7 @@ from flywheel.config import (
     to_base_units,
 )
 from flywheel.errors import ConfigError
-from flywheel.keypair_file import KeypairFileError, read_keypair_file, redact_url
+from flywheel.solana.keypair import KeypairFileError, read_keypair_file
 
 REPO = Path(__file__).resolve().parents[2]
 VARIABLES = [name.upper() for name in Settings.model_fields]

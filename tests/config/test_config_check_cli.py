@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 
 FLYWHEEL = Path(sys.executable).with_name("flywheel")
 VARIABLES = [name.upper() for name in Settings.model_fields]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from flywheel.domain.ads import Targeting
 from flywheel.domain.trade import Destination
 from tests.config.test_config import problems_of, the_problem, write_keypair

@@ -7,7 +7,7 @@ import pytest
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.errors import OperationalError
-from flywheel.store import SqliteStore
+from flywheel.persistence.store import SqliteStore
 from tests.core.fakes import FEE, Crash, RecordingAds
 from tests.core.test_epoch_runner import World
 

@@ -20,7 +20,7 @@ from flywheel.domain.fees import ReceiptStatus
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination
 from flywheel.epoch import EpochRunner, InFlight
-from flywheel.store import SqliteStore
+from flywheel.persistence.store import SqliteStore
 from tests.core.fakes import (
     FEE,
     Crash,

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from tests.deploy.conftest import (
     ALERTMANAGER_CONFIG,
     ALERTS,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "docs" / "RUNBOOK.md", REPO / "docs" / "sandbox.md", REPO / "README.md"]

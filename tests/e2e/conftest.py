@@ -22,9 +22,9 @@ from solders.token.state import Mint
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
-from flywheel.sandbox.ledger import TxRecord
+from flywheel.persistence.store import SqliteStore
+from flywheel.sandbox.chain.ledger import TxRecord
 from flywheel.sandbox.runner import Sandbox, SandboxConfig
-from flywheel.store import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
 FLYWHEEL = REPO / ".venv" / "bin" / "flywheel"

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from flywheel.compose import open_flywheel
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState
 from flywheel.logs import configure_logging
 

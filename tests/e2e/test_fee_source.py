@@ -17,14 +17,14 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 
 from flywheel.compose import open_flywheel
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.domain.fees import ReceiptStatus
-from flywheel.sandbox.dex import build_v0
+from flywheel.persistence.store import SqliteStore
+from flywheel.sandbox.jupiter.dex import build_v0
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.fee_source import FeeStart, WalletWatcherFeeSource
 from flywheel.solana.rpc import RpcClient
-from flywheel.store import SqliteStore
 from tests.conftest import SandboxFactory
 
 SOL = 1_000_000_000

@@ -21,9 +21,9 @@ from solders.transaction import VersionedTransaction
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.trade import Quote
 from flywheel.errors import FlywheelError, OperationalError, RateLimited, TemporaryError
-from flywheel.jupiter import SOL_MINT, JupiterApiError, JupiterClient
-from flywheel.jupiter_models import impact_bps, parse_swap
-from flywheel.sandbox.dex import sign_as
+from flywheel.jupiter.client import SOL_MINT, JupiterApiError, JupiterClient
+from flywheel.jupiter.models import impact_bps, parse_swap
+from flywheel.sandbox.jupiter.dex import sign_as
 from flywheel.sandbox.runner import Sandbox
 
 LAMPORTS_PER_SOL = 1_000_000_000

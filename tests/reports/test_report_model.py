@@ -22,15 +22,15 @@ from flywheel.domain.epoch_state import (
     EpochStatus,
     IntentRecord,
 )
-from flywheel.domain.report import (
+from flywheel.domain.trade import Quote
+from flywheel.reports.models import (
     AccountingSection,
     EpochReport,
     realized_price,
     slippage_bps,
 )
-from flywheel.domain.snapshot_report import SnapshotReport, WalletBalance, WalletRole
-from flywheel.domain.trade import Quote
-from flywheel.report_schema import REGENERATE_COMMAND, render, report_json_schema
+from flywheel.reports.schema import REGENERATE_COMMAND, render, report_json_schema
+from flywheel.reports.snapshot import SnapshotReport, WalletBalance, WalletRole
 
 REPO = Path(__file__).resolve().parents[2]
 STARTED = datetime(2026, 11, 28, 10, 57, 0, tzinfo=UTC)

@@ -15,17 +15,17 @@ import pytest
 from solders.keypair import Keypair
 
 from flywheel.domain.epoch_state import EpochError, EpochMode, EpochState, EpochStatus
-from flywheel.domain.report import EpochReport
-from flywheel.domain.snapshot_report import SnapshotReport
 from flywheel.domain.trade import Quote
 from flywheel.ports import ReportSink
-from flywheel.reports import (
+from flywheel.reports.files import (
     ReportDirectory,
     list_reports,
     load_report,
     prune_reports,
     write_report,
 )
+from flywheel.reports.models import EpochReport
+from flywheel.reports.snapshot import SnapshotReport
 
 FLYWHEEL = Path(sys.executable).parent / "flywheel"
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

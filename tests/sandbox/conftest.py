@@ -12,9 +12,9 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
 from solders.keypair import Keypair
 
-from flywheel.sandbox.chain import SandboxChain
+from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
-from flywheel.sandbox.rpc_serve import serve_rpc
+from flywheel.sandbox.rpc.serve import serve_rpc
 
 LAMPORTS_PER_SOL = 1_000_000_000
 

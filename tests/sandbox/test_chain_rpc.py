@@ -28,7 +28,7 @@ from solders.transaction_status import (
     UiTransaction,
 )
 
-from flywheel.sandbox.chain import BLOCK_HEIGHT_LAG, SandboxChain
+from flywheel.sandbox.chain.runtime import BLOCK_HEIGHT_LAG, SandboxChain
 
 SOL = 1_000_000_000
 FEE = 5_000

@@ -24,7 +24,7 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
-from flywheel.sandbox.dex import MEMO_PROGRAM_ID, SOL_MINT
+from flywheel.sandbox.jupiter.dex import MEMO_PROGRAM_ID, SOL_MINT
 from flywheel.sandbox.runner import Sandbox
 from tests.sandbox.jupiter_schema import (
     ERROR_RESPONSE,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flywheel.sandbox.pool import (
+from flywheel.sandbox.jupiter.pool import (
     TransferFee,
     gross_for_net,
     input_to_move_price,

@@ -14,8 +14,8 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
-from flywheel.sandbox.chain import STATUS_CACHE_SLOTS, SandboxChain
-from flywheel.sandbox.chain_types import PreflightFailure, SignatureVerificationFailure
+from flywheel.sandbox.chain.runtime import STATUS_CACHE_SLOTS, SandboxChain
+from flywheel.sandbox.chain.types import PreflightFailure, SignatureVerificationFailure
 
 SOL = 1_000_000_000
 

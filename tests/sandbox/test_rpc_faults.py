@@ -17,7 +17,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless
 
-from flywheel.sandbox.chain import SandboxChain
+from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
 
 SOL = 1_000_000_000

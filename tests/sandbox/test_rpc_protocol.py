@@ -18,8 +18,8 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from flywheel.sandbox.b58 import b58encode
-from flywheel.sandbox.chain import SandboxChain
+from flywheel.sandbox.chain.b58 import b58encode
+from flywheel.sandbox.chain.runtime import SandboxChain
 
 SOL = 1_000_000_000
 
@@ -130,7 +130,7 @@ async def test_v0_with_lookup_table_reports_loaded_addresses(
 
 
 async def test_control_endpoints_refuse_non_loopback(rpc_chain: SandboxChain) -> None:
-    from flywheel.sandbox.rpc import build_rpc_app
+    from flywheel.sandbox.rpc.app import build_rpc_app
 
     app = build_rpc_app(rpc_chain)
     transport = httpx.ASGITransport(app=app, client=("10.0.0.8", 5555))

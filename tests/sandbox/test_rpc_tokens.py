@@ -36,8 +36,8 @@ from spl.token.models import (
     TransferCheckedParams,
 )
 
-from flywheel.sandbox.chain import SandboxChain
-from flywheel.sandbox.tokens import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from flywheel.sandbox.chain.runtime import SandboxChain
+from flywheel.sandbox.chain.tokens import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 SOL = 1_000_000_000
 FEE_BPS = 100  # the Token-2022 mint withholds 1% of every transfer

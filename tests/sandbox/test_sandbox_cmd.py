@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from flywheel.cli import main
 from flywheel.commands.sandbox_cmd import register
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 
 START_TIMEOUT_S = 30
 

@@ -17,11 +17,11 @@ from solders.token.state import Mint
 from solders.transaction_status import UiRawMessage, UiTransaction
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
-from flywheel.config import Settings
-from flywheel.keypair_file import read_keypair_file, write_keypair_file
-from flywheel.sandbox.chain import SandboxChain
+from flywheel.config.settings import Settings
+from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.runner import Sandbox
 from flywheel.sandbox.scenario import Scenario, ScenarioConfig
+from flywheel.solana.keypair import read_keypair_file, write_keypair_file
 
 SOL = 1_000_000_000
 

@@ -20,12 +20,12 @@ from flywheel.domain.epoch_state import EpochState
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Landing, PreparedTx
 from flywheel.epoch import EpochRunner
+from flywheel.persistence.store import SqliteStore
 from flywheel.ports import Notifier
 from flywheel.service.circuit_breaker import CircuitBreaker
 from flywheel.service.epoch_lock import lock_path_for
 from flywheel.service.metrics import FlywheelMetrics
 from flywheel.service.service import EpochTrigger, FlywheelService, ServiceOptions
-from flywheel.store import SqliteStore
 from tests.core.fakes import (
     FixedPrice,
     Ledger,

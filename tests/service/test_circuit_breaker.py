@@ -8,8 +8,8 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from flywheel.domain.epoch_state import EpochStatus
+from flywheel.persistence.store import SqliteStore
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
-from flywheel.store import SqliteStore
 from tests.service.conftest import EpochWorld, make_service
 
 

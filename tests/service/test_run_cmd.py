@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from flywheel.domain.epoch_state import EpochStatus
+from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
-from flywheel.store import SqliteStore
 from tests.e2e.conftest import (
     FLYWHEEL,
     clean_environment,

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from flywheel.domain.epoch_state import EpochMode, EpochStatus
+from flywheel.persistence.store import SqliteStore
 from flywheel.service.service import FlywheelService
-from flywheel.store import SqliteStore
 from tests.service.conftest import EpochWorld, auth, make_service, serving
 
 SCRIPT = Path(__file__).with_name("serve_fakes.py")

@@ -19,7 +19,7 @@ from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import Quote
 from flywheel.errors import GuardRefused, StaleTransaction
-from flywheel.sandbox.dex import SOL_MINT
+from flywheel.sandbox.jupiter.dex import SOL_MINT
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.guard import (
     DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT,

@@ -15,9 +15,9 @@ from spl.token.instructions import get_associated_token_address
 
 from flywheel.domain.trade import Destination, LandingStatus, Quote, TxKind
 from flywheel.errors import ConfigError, OperationalError
-from flywheel.sandbox.dex import SOL_MINT
+from flywheel.sandbox.chain.tokens import parse_mint, parse_token_account
+from flywheel.sandbox.jupiter.dex import SOL_MINT
 from flywheel.sandbox.runner import Sandbox
-from flywheel.sandbox.tokens import parse_mint, parse_token_account
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.wallet import UNKNOWN_BLOCKHASH_MARGIN, SolanaWallet
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.trade import PreparedTx, TxKind
-from flywheel.store import SqliteStore
+from flywheel.persistence.store import SqliteStore
 
 MAX_SECONDS = 30.0  # bounded even if the test never kills it
 

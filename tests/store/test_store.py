@@ -15,9 +15,9 @@ from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, Inte
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.trade import PreparedTx, TxKind
 from flywheel.errors import StateError
-from flywheel.store import SqliteStore
-from flywheel.store_connection import iso_utc
-from flywheel.store_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate
+from flywheel.persistence.connection import iso_utc
+from flywheel.persistence.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate
+from flywheel.persistence.store import SqliteStore
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

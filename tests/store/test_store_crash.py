@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from flywheel.store import SqliteStore
+from flywheel.persistence.store import SqliteStore
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 BATCH = 500

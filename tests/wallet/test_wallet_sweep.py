@@ -10,15 +10,15 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from flywheel.errors import TemporaryError
-from flywheel.keypair_file import read_keypair_file
+from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.guard import token_snapshot
+from flywheel.solana.keypair import read_keypair_file
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender
 from flywheel.solana.sweep import Sweeper, SweepJournal
-from flywheel.store import SqliteStore
 from tests.e2e.conftest import FLYWHEEL, clean_environment, flywheel_env, run_cli
 
 

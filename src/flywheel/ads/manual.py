@@ -13,8 +13,8 @@ from pathlib import Path
 
 import structlog
 
-from flywheel.atomic_file import write_atomic
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
+from flywheel.persistence.atomic_file import write_atomic
 from flywheel.ports import Notifier
 
 log = structlog.get_logger("flywheel.ads")

@@ -11,7 +11,7 @@ _MODULES = (
     "demo_cmd",
     "epoch_cmd",
     "run_cmd",
-    "wallets_cmd",
+    "fees_cmd",
     "wallet_cmd",
     "ads_cmd",
     "config_cmd",
@@ -21,12 +21,6 @@ _MODULES = (
 
 
 def register_all(app: typer.Typer) -> None:
+    # No try/except: a module missing from this list must fail loudly, not vanish from --help.
     for name in _MODULES:
-        try:
-            module = importlib.import_module(f"flywheel.commands.{name}")
-        except ModuleNotFoundError as exc:
-            # A group still being built is simply absent, never a placeholder.
-            if exc.name == f"flywheel.commands.{name}":
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(f"flywheel.commands.{name}").register(app)

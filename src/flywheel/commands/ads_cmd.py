@@ -13,7 +13,7 @@ from flywheel.ads.manual import ads_file, write_ads_file
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.domain.money import format_usd
 from flywheel.errors import OperationalError
-from flywheel.store import SqliteStore
+from flywheel.persistence.store import SqliteStore
 
 
 def register(app: typer.Typer) -> None:

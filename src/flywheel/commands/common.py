@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from flywheel.config import Settings, resolve_env_file
+from flywheel.config.settings import Settings, resolve_env_file
 from flywheel.logs import configure_logging
 
 EnvFile = Annotated[

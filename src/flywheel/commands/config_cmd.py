@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flywheel.config import Settings, resolve_env_file
+from flywheel.config.settings import Settings, resolve_env_file
 
 
 def register(app: typer.Typer) -> None:

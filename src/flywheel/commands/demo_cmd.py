@@ -20,7 +20,7 @@ from rich.text import Text
 
 from flywheel.commands.common import console
 from flywheel.commands.views import epoch_table
-from flywheel.config import Settings
+from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState, EpochStatus
 from flywheel.domain.money import format_sol, format_usd
 from flywheel.logs import configure_logging

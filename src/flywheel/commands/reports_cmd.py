@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from flywheel.config import Settings, resolve_env_file
+from flywheel.config.settings import Settings, resolve_env_file
 from flywheel.errors import ConfigError
-from flywheel.reports import prune_reports
+from flywheel.reports.files import prune_reports
 
 DEFAULT_REPORTS_DIR = Path("reports")
 

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from flywheel.errors import ConfigError
-from flywheel.keypair_file import write_private_file
 from flywheel.sandbox.runner import Sandbox, SandboxConfig
+from flywheel.solana.keypair import write_private_file
 
 _console = Console()
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None

@@ -15,8 +15,8 @@ from rich.text import Text
 from solders.pubkey import Pubkey
 
 from flywheel.commands.common import EnvFile, console, load_settings
-from flywheel.config import Settings
-from flywheel.config_values import InvalidValue, parse_pubkey
+from flywheel.config.parsers import InvalidValue, parse_pubkey
+from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode
 from flywheel.domain.money import format_sol
 from flywheel.errors import ConfigError, OperationalError
@@ -39,7 +39,7 @@ def new(
     """
     from solders.keypair import Keypair
 
-    from flywheel.keypair_file import write_keypair_file
+    from flywheel.solana.keypair import write_keypair_file
 
     if out.exists():
         raise OperationalError(f"{out} already exists: choose another path (nothing was written)")
@@ -67,10 +67,10 @@ def sweep(
 
 
 async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
+    from flywheel.persistence.store import SqliteStore
     from flywheel.solana.rpc import RpcClient
     from flywheel.solana.sender import Sender
     from flywheel.solana.sweep import Sweeper
-    from flywheel.store import SqliteStore
 
     keypair = settings.load_executor_keypair()
     out = console()

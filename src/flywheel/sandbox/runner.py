@@ -18,16 +18,16 @@ from types import TracebackType
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from flywheel.keypair_file import write_keypair_file
-from flywheel.sandbox.chain import SandboxChain
-from flywheel.sandbox.dex import SandboxPool
+from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
-from flywheel.sandbox.jupiter_api import JupiterSandbox
-from flywheel.sandbox.rpc import build_rpc_app
+from flywheel.sandbox.jupiter.api import JupiterSandbox
+from flywheel.sandbox.jupiter.dex import SandboxPool
+from flywheel.sandbox.rpc.app import build_rpc_app
 from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName
 from flywheel.sandbox.server_thread import ServerThread
 from flywheel.sandbox.traders import TraderConfig, Traders
-from flywheel.sandbox.x_ads_api import XAdsSandboxState, build_x_ads_app
+from flywheel.sandbox.x_ads.app import XAdsSandboxState, build_x_ads_app
+from flywheel.solana.keypair import write_keypair_file
 
 SANDBOX_POST_ID = "1850000000000000001"  # the post the sandbox's campaigns promote (any digits)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -29,9 +29,9 @@ from spl.token.models import (
     MintToCheckedParams,
 )
 
-from flywheel.sandbox.chain import SandboxChain
-from flywheel.sandbox.dex import SandboxPool, build_v0
-from flywheel.sandbox.pool import TransferFee
+from flywheel.sandbox.chain.runtime import SandboxChain
+from flywheel.sandbox.jupiter.dex import SandboxPool, build_v0
+from flywheel.sandbox.jupiter.pool import TransferFee
 
 LAMPORTS_PER_SOL = 1_000_000_000
 TokenProgramName = Literal["spl", "token-2022"]

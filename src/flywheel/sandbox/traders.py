@@ -21,10 +21,10 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.token.state import TokenAccount
 
-from flywheel.sandbox.chain import SandboxChain
-from flywheel.sandbox.chain_types import ChainError
-from flywheel.sandbox.dex import SOL_MINT, DexError, SandboxPool, build_v0, sign_as
-from flywheel.sandbox.pool import BPS
+from flywheel.sandbox.chain.runtime import SandboxChain
+from flywheel.sandbox.chain.types import ChainError
+from flywheel.sandbox.jupiter.dex import SOL_MINT, DexError, SandboxPool, build_v0, sign_as
+from flywheel.sandbox.jupiter.pool import BPS
 
 log = structlog.get_logger(__name__)
 

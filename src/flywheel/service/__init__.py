@@ -1,1 +1,1 @@
-
+"""`flywheel run`: scheduler, circuit breaker, HTTP (health, webhooks), metrics, notifications."""

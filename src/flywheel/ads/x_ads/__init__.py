@@ -1,0 +1,1 @@
+"""The X Ads API: its signed transport, client, campaign engine and spend read-back."""

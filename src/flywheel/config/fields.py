@@ -1,0 +1,140 @@
+"""The types of the settings' fields: each one's validator, and how its value may be shown.
+
+A field's annotation carries its parser (from `config_values`) and, for secrets and URLs, how it
+appears in output and error lines; the helpers below word one problem as one line.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import PlainValidator, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode
+from solders.pubkey import Pubkey
+
+from flywheel.config.parsers import (
+    InvalidValue,
+    parse_account_id,
+    parse_bool,
+    parse_choice,
+    parse_decimal,
+    parse_destination,
+    parse_http_url,
+    parse_int,
+    parse_keypair_path,
+    parse_optional_pubkey,
+    parse_optional_sol,
+    parse_path,
+    parse_post_id,
+    parse_pubkey,
+    parse_targeting,
+)
+from flywheel.config.secrets import redact_url
+from flywheel.domain.ads import Targeting
+
+LAMPORTS_PER_SOL_DECIMALS = 9
+MICRO_USD_DECIMALS = 6
+
+AdsEngineMode = Literal["dry-run", "manual", "api"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["console", "json"]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How a field's value (raw or parsed) appears in output and errors."""
+
+    show: Callable[[object], str]
+
+
+def _hidden(_: object) -> str:
+    return "***"
+
+
+def _validated(function: Callable[..., Any], **options: Any) -> PlainValidator:
+    return PlainValidator(functools.partial(function, **options) if options else function)
+
+
+HttpUrl = Annotated[str, _validated(parse_http_url), Shown(redact_url)]
+KeypairPath = Annotated[Path, _validated(parse_keypair_path)]
+PubkeyValue = Annotated[Pubkey, _validated(parse_pubkey)]
+Secret = Annotated[SecretStr | None, Shown(_hidden)]
+Percent = Annotated[int, _validated(parse_int, low=0, high=100)]
+Bps = Annotated[int, _validated(parse_int, low=0, high=10_000)]
+PositiveInt = Annotated[int, _validated(parse_int, low=1)]
+Flag = Annotated[bool, _validated(parse_bool)]
+UsdAmount = Annotated[
+    Decimal, _validated(parse_decimal, places=MICRO_USD_DECIMALS, positive=True, unit="USD")
+]
+SolAmount = Annotated[
+    Decimal,
+    _validated(parse_decimal, places=LAMPORTS_PER_SOL_DECIMALS, positive=False, unit="SOL"),
+]
+FsPath = Annotated[Path, _validated(parse_path)]
+AdsMode = Annotated[AdsEngineMode, _validated(parse_choice, choices=("dry-run", "manual", "api"))]
+Level = Annotated[LogLevel, _validated(parse_choice, choices=("DEBUG", "INFO", "WARNING", "ERROR"))]
+Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json"))]
+FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
+OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
+NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]
+Port = Annotated[int, _validated(parse_int, low=1, high=65_535)]
+DestinationValue = Annotated[str, _validated(parse_destination)]
+# NoDecode: our parser reads the JSON, so a malformed value gets a one-line problem, not a trace.
+TargetingValue = Annotated[Targeting, NoDecode, _validated(parse_targeting)]
+PostId = Annotated[str | None, _validated(parse_post_id)]
+OptionalPubkey = Annotated[Pubkey | None, _validated(parse_optional_pubkey)]
+AccountId = Annotated[str | None, _validated(parse_account_id)]
+AD_OBJECTIVES = (
+    "ENGAGEMENTS",
+    "REACH",
+    "FOLLOWERS",
+    "WEBSITE_CLICKS",
+    "VIDEO_VIEWS",
+    "APP_INSTALLS",
+    "APP_ENGAGEMENTS",
+)
+Objective = Annotated[str, _validated(parse_choice, choices=AD_OBJECTIVES)]
+
+
+# --- showing values and wording problems ---------------------------------------------------
+
+
+def marker(model: type[BaseSettings], name: str) -> Shown | None:
+    markers = [m for m in model.model_fields[name].metadata if isinstance(m, Shown)]
+    return markers[0] if markers else None
+
+
+def show(model: type[BaseSettings], name: str, value: object) -> str:
+    if value is None:
+        return "(unset)"
+    shown = marker(model, name)
+    if shown is not None:
+        return shown.show(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def problem_text(variable: str, what: str, shown: str, fix: str) -> str:
+    return f"{variable}: {what} (got '{shown}'); {fix}"
+
+
+def problem_line(model: type[BaseSettings], name: str, raw: object, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, InvalidValue):
+        what, fix = cause.what, cause.fix
+    else:
+        what, fix = error["msg"][:1].lower() + error["msg"][1:], "see .env.example"
+    return problem_text(name.upper(), what, printable(show(model, name, raw)), fix)
+
+
+def printable(text: str, limit: int = 80) -> str:
+    # One problem, one line: control characters are escaped and long values cut.
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""The Jupiter aggregator's client: quotes, swap transactions and prices."""

@@ -1,0 +1,1 @@
+"""The versioned report models (a wire format), their files on disk and their JSON Schema."""

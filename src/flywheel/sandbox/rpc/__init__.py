@@ -1,0 +1,1 @@
+"""The sandbox's Solana JSON-RPC server over the chain."""
