@@ -20,10 +20,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 
 WORKDIR /src
+# The runtime dependencies come from the lock, pinned and hash-checked, so an image built next
+# month holds the versions tested today (docs/dependencies.md); the project goes on top of them.
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml ./
 COPY src ./src
 # A non-editable install: the runtime stage gets the package inside the venv, not a link to /src.
-RUN /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check
 
 
 FROM python:3.11-slim

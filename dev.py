@@ -5,8 +5,10 @@
     python3 dev.py test    the whole check: ruff, mypy and the test suite
     python3 dev.py flywheel ARGS...   any flywheel command inside the project's environment
 
-It creates `.venv` beside this file on first use and re-installs when pyproject.toml changes.
-Standard library only: it runs before anything is installed.
+It creates `.venv` beside this file on first use and re-installs when pyproject.toml or the lock
+file (requirements-dev.lock) changes. Dependencies come from the lock, pinned and hash-checked, so
+a set-up next month gets the versions tested today; the project itself is installed on top of
+them with --no-deps. Standard library only: it runs before anything is installed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".flywheel-installed"
+LOCK = ROOT / "requirements-dev.lock"
 
 
 def _fail(message: str) -> None:
@@ -32,7 +35,10 @@ def _fail(message: str) -> None:
 def _ensure_env() -> None:
     if sys.version_info < (3, 11):
         _fail(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not LOCK.exists():
+        _fail(f"{LOCK.name} is missing: restore it with git, or remake it (docs/dependencies.md).")
+    inputs = (ROOT / "pyproject.toml").read_bytes() + b"\0" + LOCK.read_bytes()
+    wanted = hashlib.sha256(inputs).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
@@ -41,7 +47,15 @@ def _ensure_env() -> None:
     print("dev.py: installing flywheel and its test tools into .venv ...", file=sys.stderr)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([*pip, "--require-hashes", "-r", str(LOCK)], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    # Fails when pyproject.toml asks for a version the lock does not hold: re-lock, then retry.
+    check = subprocess.run(
+        [str(BIN / "python"), "-m", "pip", "check"], capture_output=True, text=True, check=False
+    )
+    if check.returncode != 0:
+        print(check.stdout, file=sys.stderr)
+        _fail(f"the installed set does not satisfy pyproject.toml; update {LOCK.name}.")
     STAMP.write_text(wanted)
 
 

@@ -191,6 +191,12 @@ def test_dockerfile_runs_flywheel_as_a_non_root_user() -> None:
     assert installs and not any("[dev]" in args or "-e " in args for args in installs)
 
 
+def test_docker_build_installs_the_locked_set_then_the_project_alone() -> None:
+    installs = [args for word, args in _instructions() if word == "RUN" and "pip install" in args]
+    assert installs[0].endswith("pip install --require-hashes -r requirements.lock")
+    assert all("--no-deps" in args for args in installs[1:]) and len(installs) == 2
+
+
 def test_dockerignore_keeps_secrets_out_of_the_build_context() -> None:
     patterns = [
         line.strip()
@@ -199,7 +205,7 @@ def test_dockerignore_keeps_secrets_out_of_the_build_context() -> None:
     ]
     assert patterns[0] == "*"  # an allowlist: new files (a .env, a keypair) stay out
     allowed = {p[1:] for p in patterns if p.startswith("!")}
-    assert allowed == {"pyproject.toml", "src"}
+    assert allowed == {"pyproject.toml", "requirements.lock", "src"}
     for word, args in _instructions():
         if word == "COPY" and "--from=" not in args:
             *sources, _ = shlex.split(args)
