@@ -1,28 +1,20 @@
 """Shared fixtures: a started sandbox (chain + JSON-RPC + Jupiter-compatible API + traders).
 
-Slots are manual (`slot_ms=0`: they move only with `sandbox.chain.advance()`) and traders do not
-run in the background (call `sandbox.traders.step(n)`), so tests are fast and deterministic.
+Slots are manual and traders do not run in the background (tests/sandbox/harness.py), so tests
+are fast and deterministic. Helpers live in modules beside the tests, never here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flywheel.sandbox.runner import Sandbox, SandboxConfig
-
-TEST_SANDBOX_CONFIG = SandboxConfig(slot_ms=0, traders=False)
-
-SandboxFactory = Callable[..., Sandbox]
-
-
-def _start(workdir: Path, **overrides: Any) -> Sandbox:
-    config = dataclasses.replace(TEST_SANDBOX_CONFIG, workdir=workdir, **overrides)
-    return Sandbox(config).start()
+from flywheel.sandbox.runner import Sandbox
+from tests.sandbox.harness import SandboxFactory
+from tests.sandbox.harness import start_sandbox as _start
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.sandbox.runner import Sandbox
-from tests.ads_e2e.conftest import (
+from tests.ads_e2e.harness import (
     ADS_MICRO_PER_EPOCH,
     WRITES_PER_LAUNCH,
     ads_env,
@@ -28,7 +28,7 @@ from tests.ads_e2e.conftest import (
     pay_fees,
     report_ads,
 )
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     CLI_TIMEOUT_S,
     check_identity,
     describe,

@@ -15,7 +15,7 @@ import pytest
 
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.sandbox.runner import Sandbox
-from tests.ads_e2e.conftest import (
+from tests.ads_e2e.harness import (
     ADS_MICRO_PER_EPOCH,
     ads_env,
     ads_writes,
@@ -24,7 +24,7 @@ from tests.ads_e2e.conftest import (
     ledger,
     pay_fees,
 )
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     FLYWHEEL,
     check_identity,
     clean_environment,

@@ -10,7 +10,7 @@ import pytest
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
-from tests.ads_e2e.conftest import (
+from tests.ads_e2e.harness import (
     ADS_MICRO_PER_EPOCH,
     ads_env,
     assert_fully_launched,
@@ -19,7 +19,7 @@ from tests.ads_e2e.conftest import (
     pay_fees,
     report_ads,
 )
-from tests.e2e.conftest import check_identity, describe, finished_epochs, report_of, run_cli
+from tests.e2e.harness import check_identity, describe, finished_epochs, report_of, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from flywheel.sandbox.runner import SANDBOX_POST_ID, Sandbox
-from tests.ads_e2e.conftest import (
+from tests.ads_e2e.harness import (
     ADS_MICRO_PER_EPOCH,
     TARGETING,
     WRITES_PER_LAUNCH,
@@ -26,7 +26,7 @@ from tests.ads_e2e.conftest import (
     pay_fees,
     report_ads,
 )
-from tests.e2e.conftest import check_identity, describe, finished_epochs, report_of, run_cli
+from tests.e2e.harness import check_identity, describe, finished_epochs, report_of, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from flywheel.domain.ads import AdsStatus, CampaignSpec, Targeting
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import SANDBOX_POST_ID, Sandbox
-from tests.ads_e2e.conftest import launched
+from tests.ads_e2e.harness import launched
 
 START = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 

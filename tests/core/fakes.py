@@ -1,4 +1,6 @@
-"""In-memory implementations of the epoch's ports (the real adapters are tested on the sandbox).
+"""The one harness of fakes for the epoch: in-memory implementations of its ports (the real
+adapters are tested on the sandbox) and `EpochWorld`, which runs real EpochRunners over them and
+a real SQLite file (tests/core for the crash tests, tests/service for the service around it).
 
 `Ledger` plays the chain: balances, a fee history, and the rule that a signature executes at
 most once. The fakes are deliberately strict so that the epoch core, not they, is under test.
@@ -6,18 +8,29 @@ most once. The fakes are deliberately strict so that the epoch core, not they, i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
-from flywheel.domain.epoch_state import EpochState
+from flywheel.domain.allocation import AllocationPolicy
+from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.domain.fees import FeeBatch, FeeReceipt
+from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, Landing, LandingStatus, PreparedTx, Quote, TxKind
+from flywheel.epoch import EpochRunner
 from flywheel.errors import GuardRefused, StaleTransaction
+from flywheel.persistence.store import SqliteStore
 
 FEE = 5_000
+START_LAMPORTS = 10 * 10**9
 
 
 class Crash(BaseException):
@@ -215,3 +228,120 @@ class MemoryReports:
     def write_epoch(self, state: EpochState) -> str:
         self.written[state.id] = state.model_copy(deep=True)
         return f"memory://epoch-{state.id}.json"
+
+
+class SlowWallet(LedgerWallet):
+    """Landing a transaction takes `delay` seconds, as on a real chain: the service's tests need
+    an epoch still running while a signal or a second request arrives."""
+
+    def __init__(self, ledger: Ledger, delay: float, *, malicious: bool = False) -> None:
+        super().__init__(ledger, malicious=malicious)
+        self.delay = delay
+
+    async def land(self, tx: PreparedTx) -> Landing:
+        await asyncio.sleep(self.delay)
+        return await super().land(tx)
+
+
+def epoch_policy(**changes: Any) -> EpochPolicy:
+    """70% buyback, 30% ads, a $1,000 cap and a 0.05 SOL reserve, with `changes` on top."""
+    base: dict[str, Any] = {
+        "allocation": AllocationPolicy(
+            buyback_percent=70,
+            ads_percent=30,
+            max_budget_per_epoch_micro_usd=1_000_000_000,  # $1,000
+            min_sol_reserve_lamports=50_000_000,
+        ),
+        "max_price_impact_bps": 300,
+        "destination": Destination.BURN,
+    }
+    base.update(changes)
+    return EpochPolicy(**base)
+
+
+@dataclass
+class EpochWorld:
+    """One ledger (the chain) and a state file; every epoch runs a fresh EpochRunner on them.
+
+    `run()` opens the file as a new process would (the crash tests); the service keeps one store
+    open (`open()`) and triggers `run_epoch`, which pays a new fee first.
+    """
+
+    db: Path
+    policy: EpochPolicy = field(default_factory=epoch_policy)
+    ledger: Ledger = field(default_factory=lambda: Ledger(executor_lamports=START_LAMPORTS))
+    ads: RecordingAds = field(default_factory=lambda: RecordingAds())
+    reports: MemoryReports = field(default_factory=lambda: MemoryReports())
+    price: FixedPrice = field(default_factory=lambda: FixedPrice())
+    failing: bool = False  # the guard refuses every swap: epochs with fees fail
+    land_delay: float = 0.0
+    fee_per_epoch: int = 10**9  # what `run_epoch` pays before each epoch
+    store: SqliteStore | None = None
+    runs: int = 0
+    now: Callable[[], float] | None = None  # the epochs' clock (started_at, finished_at)
+
+    @classmethod
+    def at(cls, tmp_path: Path, **policy_changes: Any) -> EpochWorld:
+        return cls(db=tmp_path / "state.sqlite", policy=epoch_policy(**policy_changes))
+
+    def open(self) -> SqliteStore:
+        self.store = SqliteStore.open(self.db)
+        return self.store
+
+    def runner(
+        self,
+        store: SqliteStore | None = None,
+        on_step: Callable[[str, EpochState], None] | None = None,
+        wallet: LedgerWallet | None = None,
+    ) -> EpochRunner:
+        store = store or self.store
+        assert store is not None, "open() the world or pass a store"
+        clock: dict[str, Any] = {}
+        if self.now is not None:
+            now = self.now
+            clock["clock"] = lambda: datetime.fromtimestamp(now(), UTC)
+        return EpochRunner(
+            store=store,
+            fee_source=LedgerFeeSource(self.ledger),
+            prices=self.price,
+            dex=LedgerDex(self.ledger),
+            wallet=wallet or SlowWallet(self.ledger, self.land_delay, malicious=self.failing),
+            ads=self.ads,
+            reports=self.reports,
+            policy=self.policy,
+            on_step=on_step,
+            **clock,
+        )
+
+    async def run(self, on_step: Callable[[str, EpochState], None] | None = None) -> EpochState:
+        with SqliteStore.open(self.db) as store:
+            return await self.runner(store, on_step).run()
+
+    async def run_epoch(self) -> EpochState:
+        """The service's EpochTrigger: new fees arrive, then one epoch runs (or resumes)."""
+        self.runs += 1
+        if self.fee_per_epoch:
+            self.ledger.pay_fee(self.fee_per_epoch, self.runs)
+        return await self.runner().run()
+
+    async def balance(self) -> int:
+        return self.ledger.executor_lamports
+
+    def finished(self) -> list[EpochState]:
+        with SqliteStore.open(self.db) as store:
+            epochs = [e for e in store.epochs(limit=1000) if e.status != EpochStatus.RUNNING]
+        return sorted(epochs, key=lambda e: e.started_at)
+
+    def check_accounting(self) -> None:
+        """detected = spent + reserved + carried, and the ledger agrees to the lamport."""
+        epochs = self.finished()
+        detected = sum(e.fees_in_lamports for e in epochs)
+        spent = sum(e.buyback_spent_lamports for e in epochs)
+        reserved = sum(e.ads_reserved_lamports for e in epochs)
+        carried = epochs[-1].carried_out_lamports if epochs else 0
+        assert detected == spent + reserved + carried
+        for previous, current in itertools.pairwise(epochs):
+            assert current.carried_in_lamports == previous.carried_out_lamports
+        network_fees = FEE * len(self.ledger.executed)
+        fees_paid = sum(r.lamports for r in self.ledger.fees)
+        assert self.ledger.executor_lamports == START_LAMPORTS + fees_paid - spent - network_fees

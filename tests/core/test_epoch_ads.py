@@ -8,13 +8,12 @@ from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import SqliteStore
-from tests.core.fakes import FEE, Crash, RecordingAds
-from tests.core.test_epoch_runner import World
+from tests.core.fakes import FEE, Crash, EpochWorld, RecordingAds
 
 
 async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
     # 0.3 SOL of ads per epoch at $150 = $45; the minimum is $100: the third epoch launches.
-    world = World(tmp_path, ads_min_budget_micro_usd=100_000_000)
+    world = EpochWorld.at(tmp_path, ads_min_budget_micro_usd=100_000_000)
     outcomes = []
     for n in range(3):
         world.ledger.pay_fee(10**9, n)
@@ -31,7 +30,7 @@ async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
 
 
 async def test_ads_share_goes_to_the_ads_treasury_exactly_once(tmp_path):
-    world = World(tmp_path, ads_treasury="AdsTreasury1111111111111111111111111111111")
+    world = EpochWorld.at(tmp_path, ads_treasury="AdsTreasury1111111111111111111111111111111")
     world.ledger.pay_fee(10**9, 0)
 
     def crash_after_send(step: str, state: EpochState) -> None:
@@ -61,7 +60,7 @@ class FailingAds:
 
 
 async def test_an_ads_failure_fails_the_epoch_and_keeps_the_budget_accrued(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ads = FailingAds()  # type: ignore[assignment]
     world.ledger.pay_fee(10**9, 0)
     state = await world.run()
@@ -75,7 +74,7 @@ async def test_an_ads_failure_fails_the_epoch_and_keeps_the_budget_accrued(tmp_p
 
 
 async def test_a_budget_kept_after_a_failed_launch_launches_without_new_fees(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ads = FailingAds()  # type: ignore[assignment]
     world.ledger.pay_fee(10**9, 0)
     failed = await world.run()

@@ -7,106 +7,25 @@ detected = bought back + reserved for ads + carried.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 from structlog.testing import capture_logs
 
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState, EpochStatus
 from flywheel.domain.fees import ReceiptStatus
-from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.trade import Destination
-from flywheel.epoch import EpochRunner, InFlight
+from flywheel.epoch import InFlight
 from flywheel.persistence.store import SqliteStore
 from tests.core.fakes import (
-    FEE,
+    START_LAMPORTS,
     Crash,
-    FixedPrice,
-    Ledger,
-    LedgerDex,
-    LedgerFeeSource,
+    EpochWorld,
     LedgerWallet,
-    MemoryReports,
-    RecordingAds,
+    epoch_policy,
 )
-
-START_LAMPORTS = 10 * 10**9
-
-
-def policy(**changes: object) -> EpochPolicy:
-    base: dict[str, object] = {
-        "allocation": AllocationPolicy(
-            buyback_percent=70,
-            ads_percent=30,
-            max_budget_per_epoch_micro_usd=1_000_000_000,  # $1,000
-            min_sol_reserve_lamports=50_000_000,
-        ),
-        "max_price_impact_bps": 300,
-        "destination": Destination.BURN,
-    }
-    base.update(changes)
-    return EpochPolicy(**base)  # type: ignore[arg-type]
-
-
-class World:
-    """One ledger (the chain) and a state file; `runner()` is a fresh process each time."""
-
-    def __init__(self, tmp_path: Path, **policy_changes: object) -> None:
-        self.ledger = Ledger(executor_lamports=START_LAMPORTS)
-        self.db = tmp_path / "state.sqlite"
-        self.ads = RecordingAds()
-        self.reports = MemoryReports()
-        self.price = FixedPrice()
-        self.policy = policy(**policy_changes)
-        self.wallet_options: dict[str, bool] = {}
-
-    def runner(
-        self,
-        store: SqliteStore,
-        on_step: Callable[[str, EpochState], None] | None = None,
-        wallet: LedgerWallet | None = None,
-    ) -> EpochRunner:
-        return EpochRunner(
-            store=store,
-            fee_source=LedgerFeeSource(self.ledger),
-            prices=self.price,
-            dex=LedgerDex(self.ledger),
-            wallet=wallet or LedgerWallet(self.ledger, **self.wallet_options),
-            ads=self.ads,
-            reports=self.reports,
-            policy=self.policy,
-            on_step=on_step,
-        )
-
-    async def run(self, on_step: Callable[[str, EpochState], None] | None = None) -> EpochState:
-        with SqliteStore.open(self.db) as store:
-            return await self.runner(store, on_step).run()
-
-    def finished(self) -> list[EpochState]:
-        with SqliteStore.open(self.db) as store:
-            epochs = [e for e in store.epochs(limit=1000) if e.status != EpochStatus.RUNNING]
-        return sorted(epochs, key=lambda e: e.started_at)
-
-    def check_accounting(self) -> None:
-        """detected = spent + reserved + carried, and the ledger agrees to the lamport."""
-        epochs = self.finished()
-        detected = sum(e.fees_in_lamports for e in epochs)
-        spent = sum(e.buyback_spent_lamports for e in epochs)
-        reserved = sum(e.ads_reserved_lamports for e in epochs)
-        carried = epochs[-1].carried_out_lamports if epochs else 0
-        assert detected == spent + reserved + carried
-        for previous, current in itertools.pairwise(epochs):
-            assert current.carried_in_lamports == previous.carried_out_lamports
-        network_fees = FEE * len(self.ledger.executed)
-        fees_paid = sum(r.lamports for r in self.ledger.fees)
-        assert self.ledger.executor_lamports == START_LAMPORTS + fees_paid - spent - network_fees
 
 
 async def test_epoch_buys_back_burns_and_plans_ads(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     for n in range(5):
         world.ledger.pay_fee(200_000_000, n)  # 5 x 0.2 SOL
     state = await world.run()
@@ -132,7 +51,7 @@ async def test_epoch_buys_back_burns_and_plans_ads(tmp_path):
 
 @pytest.mark.parametrize("crash_step", STEPS)
 async def test_crash_after_any_step_resumes_with_every_effect_once(tmp_path, crash_step):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     for n in range(3):
         world.ledger.pay_fee(300_000_000, n)
 
@@ -154,7 +73,7 @@ async def test_crash_after_any_step_resumes_with_every_effect_once(tmp_path, cra
 
 @pytest.mark.parametrize("crashes_before_reply", [1, 2], ids=["in-swap-send", "in-burn-send"])
 async def test_crash_inside_a_send_never_sends_twice(tmp_path, crashes_before_reply):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
     # The swap (and for the second case, the burn too) executes, then the process dies.
     if crashes_before_reply == 2:
@@ -178,7 +97,7 @@ async def test_crash_inside_a_send_never_sends_twice(tmp_path, crashes_before_re
 
 
 async def test_expired_swap_is_requoted_and_resigned_only_after_expiry(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
     world.ledger.expire_next_sends = 1
     state = await world.run()
@@ -189,7 +108,7 @@ async def test_expired_swap_is_requoted_and_resigned_only_after_expiry(tmp_path)
 
 
 async def test_failed_swap_pays_only_the_fee_and_is_retried(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
     world.ledger.fail_next_swaps = 1
     state = await world.run()
@@ -199,7 +118,7 @@ async def test_failed_swap_pays_only_the_fee_and_is_retried(tmp_path):
 
 
 async def test_swaps_that_keep_failing_fail_the_epoch_and_carry_everything(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
     world.ledger.fail_next_swaps = 10
     state = await world.run()
@@ -212,8 +131,8 @@ async def test_swaps_that_keep_failing_fail_the_epoch_and_carry_everything(tmp_p
 
 
 async def test_guard_refusal_fails_the_epoch_and_nothing_leaves(tmp_path):
-    world = World(tmp_path)
-    world.wallet_options = {"malicious": True}
+    world = EpochWorld.at(tmp_path)
+    world.failing = True
     world.ledger.pay_fee(10**9, 0)
     state = await world.run()
     assert state.status == EpochStatus.FAILED
@@ -223,7 +142,7 @@ async def test_guard_refusal_fails_the_epoch_and_nothing_leaves(tmp_path):
     assert world.reports.written[state.id].errors == state.errors
     world.check_accounting()
 
-    world.wallet_options = {}
+    world.failing = False
     following = await world.run()
     assert following.carried_in_lamports == 10**9
     assert following.buyback_spent_lamports == 700_000_000
@@ -231,7 +150,7 @@ async def test_guard_refusal_fails_the_epoch_and_nothing_leaves(tmp_path):
 
 
 async def test_no_sol_price_spends_nothing_and_carries(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.price.price = None
     world.ledger.pay_fee(10**9, 0)
     state = await world.run()
@@ -243,9 +162,9 @@ async def test_no_sol_price_spends_nothing_and_carries(tmp_path):
 
 
 async def test_price_impact_limit_buys_less_and_carries_the_rest(tmp_path):
-    world = World(tmp_path, max_price_impact_bps=50)
+    world = EpochWorld.at(tmp_path, max_price_impact_bps=50)
     world.ledger.pay_fee(20 * 10**9, 0)  # 14 SOL buyback into a 1,000 SOL pool: ~1.4% impact
-    world.policy = policy(
+    world.policy = epoch_policy(
         max_price_impact_bps=50,
         allocation=AllocationPolicy(70, 30, 10**12, 50_000_000),
     )
@@ -259,7 +178,7 @@ async def test_price_impact_limit_buys_less_and_carries_the_rest(tmp_path):
 
 
 async def test_anomalous_fee_is_quarantined_not_spent(tmp_path):
-    world = World(tmp_path, max_single_fee_lamports=5 * 10**9)
+    world = EpochWorld.at(tmp_path, max_single_fee_lamports=5 * 10**9)
     world.ledger.pay_fee(10**9, 0)
     world.ledger.pay_fee(50 * 10**9, 1)  # a whale transfer, not a trading fee
     state = await world.run()
@@ -275,7 +194,7 @@ async def test_anomalous_fee_is_quarantined_not_spent(tmp_path):
 
 
 async def test_an_error_while_a_swap_is_in_flight_keeps_the_epoch_open(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
 
     class RpcDown(LedgerWallet):
@@ -296,7 +215,7 @@ async def test_an_error_while_a_swap_is_in_flight_keeps_the_epoch_open(tmp_path)
 
 
 async def test_tokens_a_failed_burn_left_are_burned_by_the_next_epoch(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
 
     def burns_expire(step: str, state: EpochState) -> None:
@@ -321,7 +240,7 @@ async def test_tokens_a_failed_burn_left_are_burned_by_the_next_epoch(tmp_path):
 
 
 async def test_a_swap_that_went_stale_before_signing_is_rebuilt_not_refused(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
     world.ledger.stale_next_swaps = 2
     state = await world.run()
@@ -332,7 +251,7 @@ async def test_a_swap_that_went_stale_before_signing_is_rebuilt_not_refused(tmp_
 
 
 async def test_a_swap_that_stays_stale_fails_the_epoch_as_temporary_and_carries(tmp_path):
-    world = World(tmp_path)
+    world = EpochWorld.at(tmp_path)
     world.ledger.pay_fee(10**9, 0)
     world.ledger.stale_next_swaps = 10
     state = await world.run()

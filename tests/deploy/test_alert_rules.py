@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flywheel.config.settings import Settings
-from tests.deploy.conftest import (
+from tests.deploy.harness import (
     ALERTMANAGER_CONFIG,
     ALERTS,
     ALERTS_TEST,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import (
+from tests.deploy.harness import (
     ALERTMANAGER_CONFIG,
     ALERTS,
     COMPOSE,

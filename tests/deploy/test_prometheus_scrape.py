@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from flywheel.service.metrics import FlywheelMetrics
-from tests.deploy.conftest import (
+from tests.deploy.harness import (
     ALERTS,
     DASHBOARD,
     FLYWHEEL_METRICS,

@@ -16,7 +16,7 @@ import pytest
 
 from flywheel.domain.epoch_state import STEPS, EpochStatus
 from flywheel.sandbox.runner import Sandbox
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     ChainView,
     check_identity,
     describe,
@@ -26,8 +26,8 @@ from tests.e2e.conftest import (
     report_of,
     run_cli,
     run_crash_epoch,
-    start_sandbox,
 )
+from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pytest
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.runner import Sandbox
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     ChainView,
     check_identity,
     describe,
@@ -27,8 +27,8 @@ from tests.e2e.conftest import (
     flywheel_env,
     report_of,
     run_cli,
-    start_sandbox,
 )
+from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,7 @@ from flywheel.sandbox.jupiter.dex import build_v0
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.fee_source import FeeStart, WalletWatcherFeeSource
 from flywheel.solana.rpc import RpcClient
-from tests.conftest import SandboxFactory
+from tests.sandbox.harness import SandboxFactory
 
 SOL = 1_000_000_000
 

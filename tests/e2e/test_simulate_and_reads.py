@@ -20,7 +20,7 @@ from solders.pubkey import Pubkey
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.domain.money import format_sol
 from flywheel.sandbox.runner import Sandbox
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     ChainView,
     check_identity,
     describe,
@@ -29,9 +29,9 @@ from tests.e2e.conftest import (
     finished_epochs,
     flywheel_env,
     run_cli,
-    start_sandbox,
     state_db,
 )
+from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
 

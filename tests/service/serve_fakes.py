@@ -16,7 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
 from flywheel.logs import configure_logging
-from tests.service.conftest import EpochWorld, make_service
+from tests.core.fakes import EpochWorld
+from tests.service.harness import make_service
 
 
 async def main(db: Path, land_delay: float) -> None:

@@ -10,7 +10,8 @@ from structlog.testing import capture_logs
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
-from tests.service.conftest import EpochWorld, make_service
+from tests.core.fakes import EpochWorld
+from tests.service.harness import make_service
 
 
 class Clock:

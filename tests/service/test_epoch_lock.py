@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from flywheel.service.epoch_lock import EpochLocked, FileLock, epoch_lock, lock_path_for
-from tests.service.conftest import EpochWorld, auth, make_service, serving
+from tests.core.fakes import EpochWorld
+from tests.service.harness import auth, make_service, serving
 
 HOLD = """
 import sys

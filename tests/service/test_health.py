@@ -9,7 +9,8 @@ from dataclasses import replace
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.service.circuit_breaker import BreakerState
 from flywheel.service.health import HealthFacts, health_report
-from tests.service.conftest import EpochWorld, make_service, serving
+from tests.core.fakes import EpochWorld
+from tests.service.harness import make_service, serving
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

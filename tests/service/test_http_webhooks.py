@@ -10,7 +10,8 @@ import httpx
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.service.circuit_breaker import BreakerState
 from flywheel.service.http_app import FailureLimiter
-from tests.service.conftest import SECRET, EpochWorld, auth, make_service, serving
+from tests.core.fakes import EpochWorld
+from tests.service.harness import SECRET, auth, make_service, serving
 
 
 async def test_each_auth_failure_is_a_401_and_runs_nothing(world: EpochWorld) -> None:

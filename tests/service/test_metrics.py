@@ -12,7 +12,8 @@ from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.epoch import InFlight
 from flywheel.errors import OperationalError
 from flywheel.service.metrics import FlywheelMetrics
-from tests.service.conftest import START_LAMPORTS, EpochWorld, make_service, serving
+from tests.core.fakes import START_LAMPORTS, EpochWorld
+from tests.service.harness import make_service, serving
 
 
 async def test_values_after_real_epochs(world: EpochWorld) -> None:

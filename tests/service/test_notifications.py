@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, Targeting
 from flywheel.service.notifications import AppriseNotifier, NullNotifier, notifier_from, split_urls
 from flywheel.service.servers import BackgroundServer, bind_socket
-from tests.service.conftest import EpochWorld, make_service
+from tests.core.fakes import EpochWorld
+from tests.service.harness import make_service
 
 
 class Receiver:

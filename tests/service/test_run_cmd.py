@@ -18,15 +18,15 @@ from flywheel.domain.epoch_state import EpochStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     FLYWHEEL,
     clean_environment,
     describe,
     finished_epochs,
     flywheel_env,
     run_cli,
-    start_sandbox,
 )
+from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ import random
 import time
 
 from flywheel.service.scheduler import Scheduler, jittered
-from tests.service.conftest import EpochWorld, make_service, serving
+from tests.core.fakes import EpochWorld
+from tests.service.harness import make_service, serving
 
 
 class FakeTime:

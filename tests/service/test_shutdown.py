@@ -17,7 +17,8 @@ import httpx
 from flywheel.domain.epoch_state import EpochMode, EpochStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.service.service import FlywheelService
-from tests.service.conftest import EpochWorld, auth, make_service, serving
+from tests.core.fakes import EpochWorld
+from tests.service.harness import auth, make_service, serving
 
 SCRIPT = Path(__file__).with_name("serve_fakes.py")
 

@@ -19,7 +19,7 @@ from flywheel.solana.keypair import read_keypair_file
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender
 from flywheel.solana.sweep import Sweeper, SweepJournal
-from tests.e2e.conftest import FLYWHEEL, clean_environment, flywheel_env, run_cli
+from tests.e2e.harness import FLYWHEEL, clean_environment, flywheel_env, run_cli
 
 
 def token_amount(sandbox: Sandbox, owner: Pubkey) -> int:

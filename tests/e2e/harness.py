@@ -24,7 +24,7 @@ from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.chain.ledger import TxRecord
-from flywheel.sandbox.runner import Sandbox, SandboxConfig
+from flywheel.sandbox.runner import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 FLYWHEEL = REPO / ".venv" / "bin" / "flywheel"
@@ -250,10 +250,3 @@ class ChainView:
             if keys[ix.program_id_index] in _TOKEN_PROGRAMS and data[:1] == bytes([_BURN_CHECKED]):
                 return "burn"
         return "other"
-
-
-def start_sandbox(workdir: Path, **overrides: Any) -> Sandbox:
-    """A started sandbox: manual slots and no background traders unless overridden."""
-    options: dict[str, Any] = {"slot_ms": 0, "traders": False, "workdir": workdir}
-    options.update(overrides)
-    return Sandbox(SandboxConfig(**options)).start()
