@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,7 @@ def make_service(
     world: EpochWorld,
     *,
     now: Callable[[], float] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     notifier: Notifier | None = None,
     threshold: int = 3,
     timeout_seconds: float = 3600,
@@ -52,6 +53,7 @@ def make_service(
         notifier=notifier,
         balance=world.balance,
         **clock,
+        **({} if sleep is None else {"sleep": sleep}),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import time
+from datetime import datetime
 
 from flywheel.service.scheduler import Scheduler, jittered
 from tests.core.fakes import EpochWorld
@@ -75,17 +75,40 @@ async def test_first_epoch_is_due_now_when_the_last_is_old_or_absent() -> None:
         assert scheduler.next_run_at.timestamp() == fake.t
 
 
-async def test_a_fast_schedule_runs_real_epochs_and_stops_promptly(world: EpochWorld) -> None:
-    service = make_service(world, enable_scheduler=True, interval_seconds=0.2, jitter_seconds=0.1)
+async def test_the_schedule_runs_real_epochs_on_the_injected_clock_and_stops_promptly(
+    world: EpochWorld,
+) -> None:
+    fake = FakeTime()
+    world.now = fake.now  # the epochs' timestamps follow the same clock
+    waits: list[float] = []
+    four_ran = asyncio.Event()
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def sleep(seconds: float) -> None:
+        """The scheduler's waits: instant for the first four epochs, then one that never ends
+        by itself, so the stop below must interrupt it."""
+        waits.append(seconds)
+        if world.runs >= 4:
+            four_ran.set()
+            await never
+        await fake.sleep(seconds)
+
+    service = make_service(
+        world,
+        now=fake.now,
+        sleep=sleep,
+        enable_scheduler=True,
+        interval_seconds=3600,
+        jitter_seconds=600,
+    )
     async with serving(service) as run:
-        await asyncio.sleep(1.0)
-        runs = world.runs
+        await asyncio.wait_for(four_ran.wait(), timeout=30)
         health = (await run.http.get("/health")).json()
-        assert health["nextEpoch"] is not None
-        started = time.monotonic()
-    assert time.monotonic() - started < 2, "stop does not wait for the next tick"
-    # First at once, then one every 0.2..0.3 s (plus the epoch's own time).
-    assert 3 <= runs <= 6, runs
+        next_epoch = datetime.fromisoformat(health["nextEpoch"]).timestamp()
+        assert 3600 <= next_epoch - fake.t <= 4200, "the next one is one jittered interval away"
+    assert never.cancelled(), "the stop cut the pending wait short"
+    assert world.runs == 4 and 0 <= waits[0] <= 600, "the first is due now, plus jitter"
+    assert all(3600 <= wait <= 4200 for wait in waits[1:])
     assert world.store is not None
     finished = [e for e in world.store.epochs(limit=50)]
     assert len(finished) == world.runs

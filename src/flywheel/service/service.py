@@ -87,6 +87,7 @@ class FlywheelService:
         balance: BalanceProbe | None = None,
         mode: EpochMode = EpochMode.LIVE,
         now: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,  # the scheduler's, with `now`
     ) -> None:
         self._trigger = trigger
         self._history = history
@@ -95,7 +96,7 @@ class FlywheelService:
         self.options = options
         self._balance = balance
         self.mode = mode
-        self._now = now
+        self._now, self._sleep = now, sleep
         self.started_at = now()
         self.alerts = Alerts(notifier or NullNotifier(), options.min_executor_balance_lamports)
         self._task: asyncio.Task[EpochState | None] | None = None
@@ -341,6 +342,8 @@ class FlywheelService:
                 last_finished_at=(
                     last.finished_at.timestamp() if last and last.finished_at else None
                 ),
+                now=self._now,
+                sleep=self._sleep,
             )
             scheduler_task = asyncio.create_task(self._scheduler.run())
             watched.add(scheduler_task)
