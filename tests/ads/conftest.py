@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,13 +74,20 @@ def _x_ads_server() -> Iterator[_Server]:
 
 
 @pytest.fixture
-def x_ads_state() -> XAdsSandboxState:
+def x_ads_clock() -> Callable[[], float]:
+    """The sandbox's clock (rate windows, spend): the wall clock unless a test parametrizes it."""
+    return time.time
+
+
+@pytest.fixture
+def x_ads_state(x_ads_clock: Callable[[], float]) -> XAdsSandboxState:
     return XAdsSandboxState(
         consumer_key=CONSUMER_KEY,
         consumer_secret=CONSUMER_SECRET,
         access_token=ACCESS_TOKEN,
         access_token_secret=ACCESS_TOKEN_SECRET,
         spend_micro_per_second=0,  # tests bill through the hook, so amounts are exact
+        clock=x_ads_clock,
     )
 
 

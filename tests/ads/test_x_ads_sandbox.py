@@ -491,7 +491,23 @@ def test_stats_report_billing_and_validate_window(x_ads_sandbox: Any) -> None:
     assert the_error(unknown)["parameter"] == "entity_ids"
 
 
-def test_spend_accrues_only_while_serving_and_within_budget(x_ads_sandbox: Any) -> None:
+class ManualClock:
+    """A clock that moves only when told: spend accrues by exactly the seconds advanced."""
+
+    def __init__(self) -> None:
+        self.t = time.time()  # near the wall clock: OAuth timestamps are checked against it
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.mark.parametrize("x_ads_clock", [ManualClock()])
+def test_spend_accrues_only_while_serving_and_within_budget(
+    x_ads_sandbox: Any, x_ads_clock: ManualClock
+) -> None:
     state: XAdsSandboxState = x_ads_sandbox.state
     cid = new_campaign(x_ads_sandbox).json()["data"]["id"]
     li = new_line_item(x_ads_sandbox, cid).json()["data"]["id"]
@@ -502,7 +518,7 @@ def test_spend_accrues_only_while_serving_and_within_budget(x_ads_sandbox: Any) 
         query={"line_item_id": li, "tweet_ids": "42"},
     )
     state.spend_micro_per_second = 10_000_000  # $10/s: the $5.50 budget runs out in 0.55 s
-    time.sleep(0.2)
+    x_ads_clock.advance(0.2)
     call(x_ads_sandbox, "GET", "/12/accounts")
     assert state.store.line_items[li].billed_charge_local_micro == 0  # still PAUSED
     for path in (f"/line_items/{li}", f"/campaigns/{cid}"):
@@ -510,11 +526,11 @@ def test_spend_accrues_only_while_serving_and_within_budget(x_ads_sandbox: Any) 
             x_ads_sandbox, "PUT", acct(x_ads_sandbox, path), query={"entity_status": "ACTIVE"}
         )
         assert activated.status_code == 200
-    time.sleep(0.2)
+    x_ads_clock.advance(0.2)
     call(x_ads_sandbox, "GET", "/12/accounts")
     partial = state.store.line_items[li].billed_charge_local_micro
-    assert 0 < partial < 5_500_000
-    time.sleep(0.6)
+    assert partial == 2_000_000  # 0.2 s at $10/s
+    x_ads_clock.advance(0.6)
     call(x_ads_sandbox, "GET", "/12/accounts")
     assert state.store.line_items[li].billed_charge_local_micro == 5_500_000
 
