@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -10,11 +9,9 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.core import RPCException
 from solana.rpc.models import TokenAccountOpts
 from solders.account import Account
-from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
-from solders.system_program import CreateAccountParams, create_account
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import (
     EncodedConfirmedTransactionWithStatusMeta,
@@ -22,34 +19,15 @@ from solders.transaction_status import (
     UiTransaction,
 )
 from spl.token.instructions import (
-    create_associated_token_account,
-    get_associated_token_address,
-    initialize_mint2,
-    initialize_transfer_fee_config,
-    mint_to,
     transfer_checked,
 )
 from spl.token.models import (
-    InitializeMint2Params,
-    InitializeTransferFeeConfigParams,
-    MintToParams,
     TransferCheckedParams,
 )
 
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.chain.tokens import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
-
-SOL = 1_000_000_000
-FEE_BPS = 100  # the Token-2022 mint withholds 1% of every transfer
-
-
-@dataclass
-class TokenSetup:
-    program: Pubkey
-    mint: Pubkey
-    decimals: int
-    alice_ata: Pubkey
-    bob_ata: Pubkey
+from tests.sandbox.harness import FEE_BPS, SOL, TokenSetup, make_token
 
 
 def account_keys(got: EncodedConfirmedTransactionWithStatusMeta) -> list[Pubkey]:
@@ -57,74 +35,6 @@ def account_keys(got: EncodedConfirmedTransactionWithStatusMeta) -> list[Pubkey]
     tx = got.transaction.transaction
     assert isinstance(tx, UiTransaction) and isinstance(tx.message, UiRawMessage)
     return list(tx.message.account_keys)
-
-
-def send(chain: SandboxChain, payer: Keypair, ixs: list[Instruction], *signers: Keypair) -> None:
-    blockhash, _ = chain.latest_blockhash()
-    message = MessageV0.try_compile(payer.pubkey(), ixs, [], blockhash)
-    chain.send(VersionedTransaction(message, [payer, *signers]))
-
-
-def make_token(
-    chain: SandboxChain, payer: Keypair, alice: Pubkey, bob: Pubkey, program: Pubkey, decimals: int
-) -> TokenSetup:
-    mint = Keypair()
-    with_fee = program == TOKEN_2022_PROGRAM_ID
-    size = 278 if with_fee else 82
-    ixs = [
-        create_account(
-            CreateAccountParams(
-                from_pubkey=payer.pubkey(),
-                to_pubkey=mint.pubkey(),
-                lamports=chain.minimum_balance_for_rent_exemption(size),
-                space=size,
-                owner=program,
-            )
-        )
-    ]
-    if with_fee:
-        ixs.append(
-            initialize_transfer_fee_config(
-                InitializeTransferFeeConfigParams(
-                    program_id=program,
-                    mint=mint.pubkey(),
-                    transfer_fee_config_authority=payer.pubkey(),
-                    withdraw_withheld_authority=payer.pubkey(),
-                    transfer_fee_basis_points=FEE_BPS,
-                    maximum_fee=10**18,
-                )
-            )
-        )
-    ixs.append(
-        initialize_mint2(
-            InitializeMint2Params(
-                program_id=program,
-                mint=mint.pubkey(),
-                decimals=decimals,
-                mint_authority=payer.pubkey(),
-            )
-        )
-    )
-    send(chain, payer, ixs, mint)
-    atas = [get_associated_token_address(o, mint.pubkey(), program) for o in (alice, bob)]
-    send(
-        chain,
-        payer,
-        [
-            create_associated_token_account(payer.pubkey(), alice, mint.pubkey(), program),
-            create_associated_token_account(payer.pubkey(), bob, mint.pubkey(), program),
-            mint_to(
-                MintToParams(
-                    program_id=program,
-                    mint=mint.pubkey(),
-                    dest=atas[0],
-                    mint_authority=payer.pubkey(),
-                    amount=1_000 * 10**decimals,
-                )
-            ),
-        ],
-    )
-    return TokenSetup(program, mint.pubkey(), decimals, atas[0], atas[1])
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ def make_service(
     }
     settings.update(options)
     clock: dict[str, Any] = {} if now is None else {"now": now}
+    waits: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
     return FlywheelService(
         trigger=trigger or world.run_epoch,
         history=world.store,
@@ -53,7 +54,7 @@ def make_service(
         notifier=notifier,
         balance=world.balance,
         **clock,
-        **({} if sleep is None else {"sleep": sleep}),
+        **waits,
     )
 
 

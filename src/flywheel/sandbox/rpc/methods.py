@@ -39,6 +39,7 @@ from flywheel.sandbox.rpc.encode import (
     transaction_json,
     with_context,
 )
+from flywheel.sandbox.rpc.parsed import parsed_transaction_json
 
 Method = Callable[[SandboxChain, list[Json]], Json]
 METHODS: dict[str, Method] = {}
@@ -344,7 +345,7 @@ def get_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     sig = p.signature(p.arg(params, 0, "signature"))
     cfg = p.config(params, 1)
     encoding = cfg.get("encoding") or "json"
-    if encoding not in ("json", "base64"):
+    if encoding not in ("json", "jsonParsed", "base64"):
         raise invalid_params(f"unsupported encoding: {encoding}")
     max_version = cfg.get("maxSupportedTransactionVersion")
     if max_version is not None:
@@ -357,6 +358,8 @@ def get_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     body = transaction_json(record)
     if encoding == "base64":
         body["transaction"] = [base64.b64encode(bytes(record.tx)).decode(), "base64"]
+    if encoding == "jsonParsed":
+        body = parsed_transaction_json(body, record)
     return body
 
 
