@@ -22,23 +22,18 @@ from solders.signature import Signature
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
-from solders.transaction_metadata import SimulatedTransactionInfo, TransactionMetadata
-from solders.transaction_status import (
-    InstructionErrorCustom,
-    TransactionErrorFieldless,
-    TransactionErrorInstructionError,
-    TransactionErrorType,
-)
+from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
 
+from flywheel.sandbox.chain.execution import impose_failure, run, simulate
 from flywheel.sandbox.chain.ledger import Ledger, TxRecord
-from flywheel.sandbox.chain.recorder import Keys, Outcome, build_record, lamports, live
+from flywheel.sandbox.chain.recorder import Keys, build_record, lamports, live
 from flywheel.sandbox.chain.tokens import (
     TOKEN_PROGRAMS,
     TokenHolding,
     parse_mint,
     parse_token_account,
 )
-from flywheel.sandbox.chain.txinfo import custom_failure_logs, normalize, resolve_keys
+from flywheel.sandbox.chain.txinfo import normalize, resolve_keys
 from flywheel.sandbox.chain.types import (
     AlreadyProcessed,
     BlockhashNotFound,
@@ -353,33 +348,9 @@ class SandboxChain:
     ) -> SimulationResult:
         if check_blockhash and not self._blockhash_ok(tx):
             return SimulationResult(TransactionErrorFieldless.BlockhashNotFound, [], 0, 0)
-        resolve_keys(tx, self._load)  # an unresolvable lookup table is refused up front
+        keys = resolve_keys(tx, self._load)[0]  # an unresolvable lookup table is refused up front
         verdict = self._check(tx) if run_checks else None
-        result = self.svm.simulate_transaction(tx)
-        fee = result.meta().fee()
-        if verdict is not None:
-            index, code = verdict
-            keys = resolve_keys(tx, self._load)[0]
-            err = TransactionErrorInstructionError(index, InstructionErrorCustom(code))
-            logs = custom_failure_logs(tx, keys, index, code)
-            return SimulationResult(err, logs, 0, fee, self._current(addresses))
-        meta = result.meta()
-        if isinstance(result, SimulatedTransactionInfo):
-            post = dict(result.post_accounts())
-            accounts = None
-            if addresses is not None:
-                accounts = [live(post[a]) if a in post else self._get(a) for a in addresses]
-            return SimulationResult(None, meta.logs(), meta.compute_units_consumed(), fee, accounts)
-        return SimulationResult(
-            result.err(),
-            meta.logs(),
-            meta.compute_units_consumed(),
-            fee,
-            self._current(addresses),
-        )
-
-    def _current(self, addresses: list[Pubkey] | None) -> list[Account | None] | None:
-        return None if addresses is None else [self._get(a) for a in addresses]
+        return simulate(self.svm, tx, keys, verdict, addresses)
 
     def _get(self, pubkey: Pubkey) -> Account | None:
         return live(self.svm.get_account(pubkey))
@@ -390,9 +361,9 @@ class SandboxChain:
         pre = [self._get(k) for k in keys.all]
         verdict = self._check(tx) if run_checks else None
         outcome = (
-            self._impose_failure(tx, keys.all, pre[0], verdict)
+            impose_failure(self.svm, tx, keys.all, pre[0], verdict)
             if verdict is not None
-            else self._run(tx)
+            else run(self.svm, tx)
         )
         if outcome is None:
             return None
@@ -413,30 +384,3 @@ class SandboxChain:
         )
         self._ledger.add(record)
         return record
-
-    def _run(self, tx: VersionedTransaction) -> Outcome:
-        result = self.svm.send_transaction(tx)
-        if isinstance(result, TransactionMetadata):
-            err, meta = None, result
-        else:
-            err, meta = result.err(), result.meta()
-        return Outcome(err, meta.fee(), meta.logs(), meta.compute_units_consumed())
-
-    def _impose_failure(
-        self,
-        tx: VersionedTransaction,
-        keys: list[Pubkey],
-        payer: Account | None,
-        verdict: tuple[int, int],
-    ) -> Outcome | None:
-        """Fail as the program would have: the fee is taken, nothing else changes."""
-        index, code = verdict
-        fee = self.svm.simulate_transaction(tx).meta().fee()
-        if payer is None or payer.owner != SYSTEM_PROGRAM_ID or payer.lamports < fee:
-            return None
-        charged = Account(
-            payer.lamports - fee, payer.data, payer.owner, payer.executable, payer.rent_epoch
-        )
-        self.svm.set_account(keys[0], charged)
-        err = TransactionErrorInstructionError(index, InstructionErrorCustom(code))
-        return Outcome(err, fee, custom_failure_logs(tx, keys, index, code), 0)
