@@ -15,6 +15,7 @@ from flywheel.domain.money import (
     lamports_to_micro_usd,
     micro_usd_to_lamports,
     sol_to_lamports,
+    usd_to_micro,
 )
 
 lamports = st.integers(min_value=0, max_value=10**18)
@@ -109,3 +110,14 @@ def test_conversions_are_exact_and_round_down():
     assert micro_usd_to_lamports(150_000_000, Decimal(150)) == 10**9
     assert format_sol(1_500_000_001) == "1.500000001 SOL"
     assert format_usd(1_234_567_890) == "$1,234.56"
+
+
+def test_conversions_stay_exact_past_the_decimal_context():
+    # 39 significant digits: Decimal multiplication (28 digits by default) would round these.
+    huge = Decimal("123456789012345678901234567890.123456789")
+    assert sol_to_lamports(huge) == 123456789012345678901234567890123456789
+    assert usd_to_micro(Decimal("0.050000")) == 50_000
+    with pytest.raises(ValueError, match="micro-USD"):
+        usd_to_micro(Decimal("0.0000001"))
+    with pytest.raises(ValueError, match="lamports"):
+        sol_to_lamports(Decimal("NaN"))

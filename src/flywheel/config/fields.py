@@ -36,9 +36,9 @@ from flywheel.config.parsers import (
 )
 from flywheel.config.secrets import redact_url
 from flywheel.domain.ads import Targeting
+from flywheel.domain.money import MICRO_USD_DECIMALS, SOL_DECIMALS
 
-LAMPORTS_PER_SOL_DECIMALS = 9
-MICRO_USD_DECIMALS = 6
+LAMPORTS_PER_SOL_DECIMALS = SOL_DECIMALS  # domain/money's, so validation and conversion agree
 
 AdsEngineMode = Literal["dry-run", "manual", "api"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]

@@ -1,5 +1,6 @@
 """Parsers of configuration values: each takes the raw text (or an already-typed value) and
-returns the typed value, or raises `InvalidValue(what, fix)` for the one-line problem report."""
+returns the typed value, or raises `InvalidValue(what, fix)` for the one-line problem report.
+Amounts are only validated here; converting them to base units is domain/money's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from solders.pubkey import Pubkey
 
 from flywheel.domain.ads import Targeting
+from flywheel.domain.money import decimal_places
 from flywheel.solana.keypair import KeypairFileError, read_keypair_file
 
 
@@ -57,31 +59,6 @@ def parse_bool(value: object) -> bool:
 
 
 _DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-
-
-def _significant(amount: Decimal) -> tuple[int, int, int]:
-    """(sign, integer of the digits, exponent) with zeros after the point dropped, exactly."""
-    sign, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)  # callers pass finite amounts only
-    if not any(digits):
-        return sign, 0, 0
-    while len(digits) > 1 and digits[-1] == 0 and exponent < 0:
-        digits, exponent = digits[:-1], exponent + 1
-    return sign, int("".join(map(str, digits))), exponent
-
-
-def decimal_places(amount: Decimal) -> int:
-    """Digits after the point that matter: 0.0500 has 2."""
-    return max(0, -_significant(amount)[2])
-
-
-def to_base_units(amount: Decimal, places: int) -> int:
-    """`amount * 10**places` as an exact int, in integer arithmetic (no context rounding)."""
-    sign, magnitude, exponent = _significant(amount)
-    if exponent + places < 0:
-        raise ValueError(f"{amount} has more than {places} decimals")
-    units = magnitude * int(10 ** (exponent + places))
-    return -units if sign else units
 
 
 def parse_decimal(value: object, *, places: int, positive: bool, unit: str) -> Decimal:

@@ -34,8 +34,6 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from flywheel.config.fields import (
-    LAMPORTS_PER_SOL_DECIMALS,
-    MICRO_USD_DECIMALS,
     AccountId,
     AdsMode,
     Bps,
@@ -68,7 +66,6 @@ from flywheel.config.fields import (
 )
 from flywheel.config.parsers import (
     InvalidValue,
-    decimal_places,
     parse_bool,
     parse_choice,
     parse_decimal,
@@ -81,14 +78,14 @@ from flywheel.config.parsers import (
     parse_post_id,
     parse_pubkey,
     parse_targeting,
-    to_base_units,
 )
 from flywheel.domain.ads import Targeting
+from flywheel.domain.money import decimal_places, sol_to_lamports, to_base_units, usd_to_micro
 from flywheel.domain.trade import Destination
 from flywheel.errors import ConfigError
 from flywheel.solana.keypair import KeypairFileError, read_keypair_file
 
-__all__ = [  # the parsers are re-exported: tests and tools import them from here
+__all__ = [  # the parsers (and money's exact conversions) are re-exported: tests import them here
     "InvalidValue",
     "Settings",
     "api_mode_problems",
@@ -301,11 +298,11 @@ class Settings(BaseSettings):
 
     @property
     def max_budget_per_epoch_micro_usd(self) -> int:
-        return to_base_units(self.max_budget_per_epoch_usd, MICRO_USD_DECIMALS)
+        return usd_to_micro(self.max_budget_per_epoch_usd)
 
     @property
     def min_sol_reserve_lamports(self) -> int:
-        return to_base_units(self.min_sol_reserve, LAMPORTS_PER_SOL_DECIMALS)
+        return sol_to_lamports(self.min_sol_reserve)
 
     @property
     def destination(self) -> Destination:
@@ -321,21 +318,21 @@ class Settings(BaseSettings):
 
     @property
     def min_executor_balance_lamports(self) -> int:
-        return to_base_units(self.min_executor_balance_sol, LAMPORTS_PER_SOL_DECIMALS)
+        return sol_to_lamports(self.min_executor_balance_sol)
 
     @property
     def ads_min_budget_micro_usd(self) -> int:
-        return to_base_units(self.ads_min_budget_usd, MICRO_USD_DECIMALS)
+        return usd_to_micro(self.ads_min_budget_usd)
 
     @property
     def max_single_fee_lamports(self) -> int | None:
         sol = self.max_single_fee_sol
-        return None if sol is None else to_base_units(sol, LAMPORTS_PER_SOL_DECIMALS)
+        return None if sol is None else sol_to_lamports(sol)
 
     @property
     def max_fees_per_epoch_lamports(self) -> int | None:
         sol = self.max_fees_per_epoch_sol
-        return None if sol is None else to_base_units(sol, LAMPORTS_PER_SOL_DECIMALS)
+        return None if sol is None else sol_to_lamports(sol)
 
     @property
     def simulate_state_db_path(self) -> Path:

@@ -9,23 +9,56 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-LAMPORTS_PER_SOL = 10**9
+SOL_DECIMALS = 9
+MICRO_USD_DECIMALS = 6
+LAMPORTS_PER_SOL = 10**9  # 10**SOL_DECIMALS, spelled out so that it types as int
 MICRO_USD_PER_USD = 10**6
+
+
+def _significant(amount: Decimal) -> tuple[int, int, int]:
+    """(sign, integer of the digits, exponent) with zeros after the point dropped, exactly."""
+    sign, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueError(f"{amount} is not a finite amount")
+    if not any(digits):
+        return sign, 0, 0
+    while len(digits) > 1 and digits[-1] == 0 and exponent < 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return sign, int("".join(map(str, digits))), exponent
+
+
+def decimal_places(amount: Decimal) -> int:
+    """Digits after the point that matter: 0.0500 has 2."""
+    return max(0, -_significant(amount)[2])
+
+
+def to_base_units(amount: Decimal, places: int) -> int:
+    """`amount * 10**places` as an exact int, in integer arithmetic: no Decimal context, so no
+    rounding however many digits; refuses a fraction of a base unit rather than dropping it."""
+    sign, magnitude, exponent = _significant(amount)
+    if exponent + places < 0:
+        raise ValueError(f"{amount} has more than {places} decimals")
+    units = magnitude * int(10 ** (exponent + places))
+    return -units if sign else units
 
 
 def sol_to_lamports(sol: Decimal) -> int:
     """Exact conversion; refuses fractions of a lamport rather than rounding them away."""
-    lamports = sol * LAMPORTS_PER_SOL
-    if lamports != lamports.to_integral_value():
-        raise ValueError(f"{sol} SOL is not a whole number of lamports (at most 9 decimals)")
-    return int(lamports)
+    try:
+        return to_base_units(sol, SOL_DECIMALS)
+    except ValueError:
+        raise ValueError(
+            f"{sol} SOL is not a whole number of lamports (at most 9 decimals)"
+        ) from None
 
 
 def usd_to_micro(usd: Decimal) -> int:
-    micro = usd * MICRO_USD_PER_USD
-    if micro != micro.to_integral_value():
-        raise ValueError(f"{usd} USD is not a whole number of micro-USD (at most 6 decimals)")
-    return int(micro)
+    try:
+        return to_base_units(usd, MICRO_USD_DECIMALS)
+    except ValueError:
+        raise ValueError(
+            f"{usd} USD is not a whole number of micro-USD (at most 6 decimals)"
+        ) from None
 
 
 def lamports_to_micro_usd(lamports: int, sol_usd: Decimal) -> int:
