@@ -14,11 +14,11 @@ from flywheel.config.settings import Settings
 from flywheel.errors import TemporaryError
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
-from flywheel.solana.guard import token_snapshot
 from flywheel.solana.keypair import read_keypair_file
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender
 from flywheel.solana.sweep import Sweeper, SweepJournal
+from flywheel.solana.tokens import token_snapshot
 from tests.e2e.harness import FLYWHEEL, clean_environment, flywheel_env, run_cli
 
 

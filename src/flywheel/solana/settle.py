@@ -29,8 +29,8 @@ from spl.token.instructions import (
 from spl.token.models import BurnCheckedParams, TransferCheckedParams
 
 from flywheel.errors import OperationalError
-from flywheel.solana.guard import TOKEN_PROGRAMS, token_snapshot
 from flywheel.solana.rpc import RpcClient
+from flywheel.solana.tokens import TOKEN_PROGRAMS, token_snapshot
 
 _MINT_LEN = 82
 # Enough for an idempotent ATA creation plus a transfer (about 30k units measured on LiteSVM).

@@ -8,9 +8,9 @@ from solders.pubkey import Pubkey
 
 from flywheel.jupiter.client import JupiterClient
 from flywheel.reports.snapshot import SnapshotReport, WalletBalance, WalletRole
-from flywheel.solana.guard import token_snapshot
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.settle import parse_mint
+from flywheel.solana.tokens import token_snapshot
 
 
 async def take_snapshot(

@@ -29,10 +29,11 @@ from spl.token.models import CloseAccountParams, TransferCheckedParams
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import SqliteStore
-from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, token_snapshot
+from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx
 from flywheel.solana.settle import parse_mint, signed_transaction
+from flywheel.solana.tokens import token_snapshot
 
 JOURNAL_KEY = "wallet.sweep"
 TOKENS_PER_TRANSACTION = 8  # keeps one transaction well under the size and compute limits

@@ -14,10 +14,11 @@ from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote, TxKind
 from flywheel.errors import ConfigError, GuardRefused
-from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, GuardReport, SwapGuard, token_snapshot
+from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, GuardReport, SwapGuard
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
 from flywheel.solana.settle import Settler, signed_transaction, source_account
+from flywheel.solana.tokens import token_snapshot
 
 # If the API's lastValidBlockHeight is unknown and the swap's blockhash is not our node's
 # latest, the API's node may be ahead of ours: allow a full blockhash lifetime more, so an
