@@ -9,7 +9,7 @@ executing it again, so after a crash the journal is simply landed again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
 from flywheel.domain.epoch_state import EpochState, IntentRecord
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
@@ -18,6 +18,7 @@ from flywheel.ports import Store, Wallet
 
 Slot = Literal["swap", "settle", "ads_transfer"]
 NOT_EXECUTED = (LandingStatus.EXPIRED, LandingStatus.FAILED)
+R = TypeVar("R", bound=IntentRecord)
 
 
 def intents(state: EpochState) -> list[IntentRecord]:
@@ -45,7 +46,8 @@ def _replace(state: EpochState, updated: IntentRecord) -> None:
         state.ads_transfer_intent = updated
 
 
-def _with_landing(record: IntentRecord, landing: Landing) -> IntentRecord:
+def with_landing(record: R, landing: Landing) -> R:
+    """`record` (or a subclass of it, such as the sweep's) with `landing`'s outcome."""
     return record.model_copy(
         update={
             "status": landing.status.value,
@@ -97,7 +99,7 @@ class IntentJournal:
                     signature=tx.signature,
                     last_valid_block_height=tx.last_valid_block_height,
                 )
-                self.store.update_intent(tx.signature, _with_landing(orphan, landing))
+                self.store.update_intent(tx.signature, with_landing(orphan, landing))
 
     async def land_once(
         self,
@@ -127,7 +129,7 @@ class IntentJournal:
     def _settle(self, state: EpochState, landing: Landing) -> IntentRecord:
         record = find(state, landing.signature)
         assert record is not None, "only the epoch's own intents are settled into its journal"
-        updated = _with_landing(record, landing)
+        updated = with_landing(record, landing)
         with self.store.transaction():
             self.store.update_intent(landing.signature, updated)
             _replace(state, updated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
 from flywheel.config.settings import Settings
-from flywheel.errors import TemporaryError
+from flywheel.errors import StateError, TemporaryError
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.keypair import read_keypair_file
@@ -137,3 +138,39 @@ def test_wallet_new_writes_a_private_keypair_and_never_overwrites(tmp_path):
     assert again.returncode == 1
     assert "already exists" in again.stderr
     assert read_keypair_file(path) == keypair
+
+
+def test_a_journal_written_before_it_was_typed_still_lands(tmp_path):
+    """A sweep interrupted under the untyped journal (kind, signature, raw, height, status)
+    is read as intents and still finished; a malformed one is refused, not skipped."""
+    old = {
+        "target": str(Pubkey.new_unique()),
+        "intents": [
+            {
+                "kind": "transfer",
+                "signature": "sig-1",
+                "raw": "AAEC",
+                "last_valid_block_height": 42,
+                "status": "pending",
+            },
+            {
+                "kind": "transfer",
+                "signature": "sig-0",
+                "raw": "AA==",
+                "last_valid_block_height": 40,
+                "status": "confirmed",
+            },
+        ],
+    }
+    with SqliteStore.open(tmp_path / "state.sqlite") as store:
+        store.set_meta("wallet.sweep", json.dumps(old))
+        journal = SweepJournal(store)
+        [pending] = journal.pending()
+        assert (pending.signature, pending.raw, pending.last_valid_block_height) == (
+            "sig-1",
+            b"\x00\x01\x02",
+            42,
+        )
+        store.set_meta("wallet.sweep", json.dumps({"intents": [{"signature": "x"}]}))
+        with pytest.raises(StateError, match="sweep journal"):
+            journal.pending()

@@ -2,18 +2,19 @@
 
 Two transactions: first every token the executor holds (SPL Token and Token-2022) goes to the
 new wallet's associated token accounts, and emptied SPL accounts are closed so their rent comes
-back; then all SOL but the fee. Each transaction is journaled (state database, key
-`wallet.sweep`) before it is first sent and landed with the same bytes until confirmed or
-provably expired, so running the sweep again after a crash never sends anything twice.
+back; then all SOL but the fee. Each transaction is journaled as an intent (the intent journal's
+record, in the state database under key `wallet.sweep`) before it is first sent and landed with
+the same bytes until confirmed or provably expired, so running the sweep again after a crash never
+sends anything twice.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
@@ -26,8 +27,10 @@ from spl.token.instructions import (
 )
 from spl.token.models import CloseAccountParams, TransferCheckedParams
 
+from flywheel.domain.epoch_state import IntentRecord
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
-from flywheel.errors import OperationalError
+from flywheel.errors import OperationalError, StateError
+from flywheel.intent_journal import with_landing
 from flywheel.persistence.store import SqliteStore
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
 from flywheel.solana.rpc import RpcClient
@@ -55,51 +58,72 @@ class SweepPlan:
     tokens: list[TokenHolding]
 
 
+class SweepIntent(IntentRecord):
+    """The intent journal's record of one sweep transaction, with the bytes it is re-sent as."""
+
+    raw: str  # base64 of the signed transaction
+
+    def prepared(self) -> PreparedTx:
+        return PreparedTx(
+            kind=TxKind(self.kind),
+            signature=self.signature,
+            raw=base64.b64decode(self.raw),
+            last_valid_block_height=self.last_valid_block_height,
+        )
+
+
+class SweepJournalState(BaseModel):
+    target: str | None = None
+    intents: list[SweepIntent] = Field(default_factory=list)
+
+
 class SweepJournal:
-    """The sweep's intents, kept in the state database's meta table."""
+    """The sweep's intents: the intent journal's records and landing rules (an intent is
+    journaled before it is sent and settled from its Landing), kept in the state database's meta
+    table under JOURNAL_KEY because a sweep belongs to no epoch."""
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> SweepJournalState:
         text = self.store.get_meta(JOURNAL_KEY)
-        return {"target": None, "intents": []} if text is None else dict(json.loads(text))
+        if text is None:
+            return SweepJournalState()
+        try:
+            return SweepJournalState.model_validate_json(text)
+        except ValidationError as exc:
+            # Never guess past it: a pending sweep transaction may be in there.
+            raise StateError(
+                f"the sweep journal (meta key {JOURNAL_KEY!r}) is unreadable "
+                f"({exc.error_count()} problems); restore the state database from a backup"
+            ) from None
 
-    def save(self, journal: dict[str, Any]) -> None:
-        self.store.set_meta(JOURNAL_KEY, json.dumps(journal, sort_keys=True))
+    def save(self, journal: SweepJournalState) -> None:
+        self.store.set_meta(JOURNAL_KEY, journal.model_dump_json())
 
     def record(self, target: Pubkey, tx: PreparedTx) -> None:
         journal = self.load()
-        journal["target"] = str(target)
-        journal["intents"].append(
-            {
-                "kind": tx.kind.value,
-                "signature": tx.signature,
-                "raw": base64.b64encode(tx.raw).decode(),
-                "last_valid_block_height": tx.last_valid_block_height,
-                "status": "pending",
-            }
+        journal.target = str(target)
+        journal.intents.append(
+            SweepIntent(
+                kind=tx.kind.value,
+                signature=tx.signature,
+                raw=base64.b64encode(tx.raw).decode(),
+                last_valid_block_height=tx.last_valid_block_height,
+            )
         )
         self.save(journal)
 
-    def settle(self, signature: str, status: str) -> None:
+    def settle(self, landing: Landing) -> None:
         journal = self.load()
-        for intent in journal["intents"]:
-            if intent["signature"] == signature:
-                intent["status"] = status
+        journal.intents = [
+            with_landing(i, landing) if i.signature == landing.signature else i
+            for i in journal.intents
+        ]
         self.save(journal)
 
     def pending(self) -> list[PreparedTx]:
-        return [
-            PreparedTx(
-                kind=TxKind(i["kind"]),
-                signature=i["signature"],
-                raw=base64.b64decode(i["raw"]),
-                last_valid_block_height=int(i["last_valid_block_height"]),
-            )
-            for i in self.load()["intents"]
-            if i["status"] == "pending"
-        ]
+        return [i.prepared() for i in self.load().intents if i.status == "pending"]
 
 
 class Sweeper:
@@ -132,15 +156,15 @@ class Sweeper:
         landings = []
         for tx in self.journal.pending():
             landing = await self.sender.land(tx)
-            self.journal.settle(tx.signature, landing.status.value)
+            self.journal.settle(landing)
             landings.append(landing)
         return landings
 
     async def sweep(self, target: Pubkey) -> list[Landing]:
         journal = self.journal.load()
-        if journal["target"] not in (None, str(target)) and self.journal.pending():
+        if journal.target not in (None, str(target)) and self.journal.pending():
             raise OperationalError(
-                f"an interrupted sweep to {journal['target']} is pending; run it again with "
+                f"an interrupted sweep to {journal.target} is pending; run it again with "
                 "that --to first"
             )
         landings = await self.finish_pending()
@@ -211,7 +235,7 @@ class Sweeper:
         tx = prepared_tx(kind, signed_transaction(self.keypair, ixs, blockhash), last_valid)
         self.journal.record(target, tx)  # journaled before it can ever be sent
         landing = await self.sender.land(tx)
-        self.journal.settle(tx.signature, landing.status.value)
+        self.journal.settle(landing)
         if landing.status is not LandingStatus.CONFIRMED:
             raise OperationalError(
                 f"sweep transaction {tx.signature} {landing.status.value}"
