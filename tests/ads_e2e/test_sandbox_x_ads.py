@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import shlex
 import signal
 import subprocess
 import sys
@@ -16,19 +15,11 @@ import pytest
 from flywheel.ads.x_ads.errors import XAdsAuthError
 from flywheel.compose import x_ads_client
 from flywheel.config.settings import Settings
+from tests.sandbox.harness import read_env_file
 
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT_S = 30.0
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = shlex.split(value)[0]
-    return env
 
 
 async def _talk_to_x_ads(env: dict[str, str]) -> None:
@@ -57,7 +48,7 @@ def test_the_sandbox_command_serves_x_ads_with_working_credentials(tmp_path: Pat
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the sandbox wrote no .env in time"
             time.sleep(0.05)
-        env = _read_env(directory / ".env")
+        env = read_env_file(directory / ".env")
         env["ADS_ENGINE_MODE"] = "api"
         asyncio.run(_talk_to_x_ads(env))
 

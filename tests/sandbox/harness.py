@@ -9,6 +9,7 @@ transfer fee) and two funded token accounts on a bare SandboxChain.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,3 +123,13 @@ def make_token(
         ],
     )
     return TokenSetup(program, mint.pubkey(), decimals, atas[0], atas[1])
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of a `.env` the sandbox wrote (`KEY=value`, values shell-quoted)."""
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = shlex.split(value)[0]
+    return env

@@ -3,7 +3,6 @@ signal with exit code 0, and refuses bad usage with exit code 2."""
 
 from __future__ import annotations
 
-import shlex
 import signal
 import socket
 import stat
@@ -21,17 +20,9 @@ from typer.testing import CliRunner
 from flywheel.cli import main
 from flywheel.commands.sandbox_cmd import register
 from flywheel.config.settings import Settings
+from tests.sandbox.harness import read_env_file
 
 START_TIMEOUT_S = 30
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = shlex.split(value)[0]
-    return env
 
 
 def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
@@ -74,7 +65,7 @@ def test_sandbox_command_writes_its_files_serves_and_exits_0_on_a_signal(
         env_path, keypair_path = directory / ".env", directory / "executor.json"
         assert stat.S_IMODE(env_path.stat().st_mode) == 0o600
         assert stat.S_IMODE(keypair_path.stat().st_mode) == 0o600
-        env = _read_env(env_path)
+        env = read_env_file(env_path)
         assert Path(env["EXECUTOR_KEYPAIR_PATH"]) == keypair_path
         Keypair.from_json(keypair_path.read_text())
 
