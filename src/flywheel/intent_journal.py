@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
-from flywheel.domain.epoch_state import EpochState, IntentRecord
+from flywheel.domain.epoch_state import EpochState, IntentRecord, IntentStatus
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
 from flywheel.errors import OperationalError
 from flywheel.ports import Store, Wallet
@@ -28,7 +28,7 @@ def intents(state: EpochState) -> list[IntentRecord]:
 
 def in_flight(state: EpochState) -> bool:
     """Whether a journaled transaction may still land: nothing may be decided until it does."""
-    return any(intent.status == "pending" for intent in intents(state))
+    return any(intent.status == IntentStatus.PENDING for intent in intents(state))
 
 
 def find(state: EpochState, signature: str) -> IntentRecord | None:
@@ -121,7 +121,7 @@ class IntentJournal:
                     last = "" if record is None else f" (last: {record.status} {record.error})"
                     raise OperationalError(f"{what} failed {max_attempts} times{last}; {then}")
                 record = self.record(state, await prepare(), slot)
-            if record.status == "pending":
+            if record.status == IntentStatus.PENDING:
                 record = await self.land(state, record)
             if record.status == LandingStatus.CONFIRMED:
                 return record

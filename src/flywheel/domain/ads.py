@@ -49,6 +49,15 @@ class AdsStatus(StrEnum):
     LAUNCHED = "launched"  # api: created and active
 
 
+class AdsLedgerKind(StrEnum):
+    """The kind of an ads ledger entry (the ads_ledger table accepts exactly these)."""
+
+    ACCRUED = "accrued"
+    COMMITTED = "committed"
+    SPENT = "spent"
+    RELEASED = "released"
+
+
 class AdsOutcome(BaseModel):
     status: AdsStatus
     spec: CampaignSpec | None = None

@@ -38,11 +38,29 @@ class EpochStatus(StrEnum):
     FAILED = "failed"
 
 
+class IntentStatus(StrEnum):
+    """A journaled transaction: pending until it is known to have landed (LandingStatus)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class StepStatus(StrEnum):
+    """An epoch step's record in the steps table."""
+
+    STARTED = "started"
+    DONE = "done"
+    INTERRUPTED = "interrupted"  # a transaction of the step is still in flight
+
+
 class IntentRecord(BaseModel):
     kind: str
     signature: str
     last_valid_block_height: int
-    status: str = "pending"  # pending | confirmed | failed | expired
+    # An IntentStatus value; typed str so that a Landing's status (the same strings) fits too.
+    status: str = IntentStatus.PENDING
     error: str = ""
     fee_lamports: int = 0
     sol_delta: int = 0

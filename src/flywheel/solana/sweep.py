@@ -27,7 +27,7 @@ from spl.token.instructions import (
 )
 from spl.token.models import CloseAccountParams, TransferCheckedParams
 
-from flywheel.domain.epoch_state import IntentRecord
+from flywheel.domain.epoch_state import IntentRecord, IntentStatus
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError, StateError
 from flywheel.intent_journal import with_landing
@@ -123,7 +123,7 @@ class SweepJournal:
         self.save(journal)
 
     def pending(self) -> list[PreparedTx]:
-        return [i.prepared() for i in self.load().intents if i.status == "pending"]
+        return [i.prepared() for i in self.load().intents if i.status == IntentStatus.PENDING]
 
 
 class Sweeper:
