@@ -12,7 +12,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from flywheel.ads.x_ads.client import XAdsClient
-from flywheel.ads.x_ads.errors import (
+from flywheel.errors import (
+    OperationalError,
+    TemporaryError,
     XAdsAuthError,
     XAdsError,
     XAdsFundingError,
@@ -20,7 +22,6 @@ from flywheel.ads.x_ads.errors import (
     XAdsRequestError,
     XAdsUnavailable,
 )
-from flywheel.errors import OperationalError, TemporaryError
 from flywheel.sandbox.x_ads.app import XAdsSandboxState
 
 BUDGET_MICRO = 500_000_000  # $500

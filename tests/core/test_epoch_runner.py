@@ -19,7 +19,8 @@ from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState, EpochStatu
 from flywheel.domain.fees import ReceiptStatus
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination
-from flywheel.epoch import EpochRunner, InFlight
+from flywheel.epoch import EpochRunner
+from flywheel.errors import InFlight
 from flywheel.persistence.store import SqliteStore
 from tests.core.fakes import (
     FEE,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.service.epoch_lock import EpochLocked, FileLock, epoch_lock, lock_path_for
+from flywheel.errors import EpochLocked
+from flywheel.service.epoch_lock import FileLock, epoch_lock, lock_path_for
 from tests.service.conftest import EpochWorld, auth, make_service, serving
 
 HOLD = """

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from solders.pubkey import Pubkey
 
 from flywheel.domain.ads import Targeting
-from flywheel.solana.keypair import KeypairFileError, read_keypair_file
+from flywheel.errors import KeypairFileError
+from flywheel.solana.keypair import read_keypair_file
 
 
 class InvalidValue(ValueError):

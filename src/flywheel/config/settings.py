@@ -85,8 +85,8 @@ from flywheel.config.parsers import (
 )
 from flywheel.domain.ads import Targeting
 from flywheel.domain.trade import Destination
-from flywheel.errors import ConfigError
-from flywheel.solana.keypair import KeypairFileError, read_keypair_file
+from flywheel.errors import ConfigError, KeypairFileError
+from flywheel.solana.keypair import read_keypair_file
 
 __all__ = [  # the parsers are re-exported: tests and tools import them from here
     "InvalidValue",

@@ -26,10 +26,15 @@ from tenacity import (
 )
 
 from flywheel.domain.trade import Quote
-from flywheel.errors import ConfigError, OperationalError, RateLimited, TemporaryError
+from flywheel.errors import (
+    ConfigError,
+    JupiterApiError,
+    OperationalError,
+    RateLimited,
+    TemporaryError,
+)
 from flywheel.jupiter.models import (
     SOL_MINT,
-    JupiterApiError,
     api_error,
     decode_json,
     parse_prices,

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from flywheel.ads.x_ads.errors import XAdsFundingError, XAdsRequestError
 from flywheel.ads.x_ads.models import (
     Account,
     Campaign,
@@ -26,6 +25,7 @@ from flywheel.ads.x_ads.models import (
     TargetingCriterion,
 )
 from flywheel.ads.x_ads.transport import OAuth1Signer, XAdsTransport
+from flywheel.errors import XAdsFundingError, XAdsRequestError
 
 __all__ = [
     "Account",

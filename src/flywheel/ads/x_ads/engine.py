@@ -25,10 +25,9 @@ from flywheel.ads.x_ads.client import (
     TargetingCriterion,
     XAdsClient,
 )
-from flywheel.ads.x_ads.errors import XAdsError
 from flywheel.ads.x_ads.spend import sync_spend
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, Targeting
-from flywheel.errors import OperationalError
+from flywheel.errors import OperationalError, XAdsError
 from flywheel.persistence.store import SqliteStore
 
 log = structlog.get_logger("flywheel.ads")

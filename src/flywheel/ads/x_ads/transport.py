@@ -20,7 +20,7 @@ import httpx
 import structlog
 from authlib.oauth1 import ClientAuth
 
-from flywheel.ads.x_ads.errors import (
+from flywheel.errors import (
     XAdsAuthError,
     XAdsError,
     XAdsFundingError,
