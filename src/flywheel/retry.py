@@ -47,6 +47,7 @@ class RetryPolicy:
     backoff_max: float = 8.0
     max_rate_limit_wait: float = 60.0  # all 429 waits of one call together
     deadline_seconds: float = 60.0
+    deadline_name: str = "API_CALL_DEADLINE_SECONDS"  # the variable that sets it, for messages
     sleep: Sleep = field(default=asyncio.sleep, compare=False)
     monotonic: Clock = field(default=time.monotonic, compare=False)
     wall_clock: Clock = field(default=time.time, compare=False)  # for reset times in headers
@@ -155,7 +156,7 @@ class _Call:
     def _deadline_error(self) -> TemporaryError:
         return TemporaryError(
             f"{self.service} {self.method}: no complete answer within the call deadline of "
-            f"{self.policy.deadline_seconds:g}s (HTTP_CALL_DEADLINE_SECONDS)"
+            f"{self.policy.deadline_seconds:g}s ({self.policy.deadline_name})"
         )
 
     @staticmethod

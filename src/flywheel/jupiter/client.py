@@ -222,7 +222,9 @@ class JupiterClient:
                 method, path, params=params, content=content, headers=headers
             )
         except httpx.TimeoutException:
-            raise TemporaryError(f"Jupiter {where}: no answer within {self.timeout:g}s") from None
+            raise TemporaryError(
+                f"Jupiter {where}: no answer within {self.timeout:g}s (API_TIMEOUT_SECONDS)"
+            ) from None
         except httpx.TransportError as exc:
             shown = redact_url(self.base_url)
             raise TemporaryError(

@@ -131,6 +131,7 @@ class RpcClient:
             backoff_max=backoff_max,
             max_rate_limit_wait=max_retry_after,
             deadline_seconds=deadline_seconds,
+            deadline_name="RPC_CALL_DEADLINE_SECONDS",
         )
         # connect, write, each read and waiting for a pooled connection: each at most `timeout`;
         # the whole call is bounded by the retry policy's deadline.
