@@ -187,9 +187,7 @@ class _Call:
     def _wait(self, state: RetryCallState) -> float:
         exc = self._exception(state)
         if isinstance(exc, RateLimited):
-            wait = self._rate_limit_wait(exc)
-            self.granted += wait
-            return wait
+            return self._rate_limit_wait(exc)
         ceiling = self._backoff(state.attempt_number)
         # Full jitter spreads clients that failed together so they do not retry together.
         wait = float(self.policy.jitter(ceiling / 2, ceiling))
@@ -199,6 +197,10 @@ class _Call:
         exc = self._exception(state)
         status = getattr(exc, "status", None)
         wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(exc, RateLimited):
+            # Counted here, the one hook that runs only when the wait really happens (tenacity
+            # has asked `wait` before and after `stop` in different versions).
+            self.granted += wait
         log.info(
             f"{status_text(status)}: retrying",
             service=self.service,

@@ -118,6 +118,8 @@ def result_of(method: str, answer: Any, parser: Any) -> Any:
 
 def batch_results(label: str, answers: Any, parsers: Sequence[Any]) -> list[Any]:
     """The typed responses of a batch, in request order (answers carry ids 0..n-1)."""
+    if isinstance(answers, dict) and answers.get("error") is not None:
+        raise rpc_error(label, answers["error"])  # the batch as a whole was refused
     if not isinstance(answers, list) or len(answers) != len(parsers):
         raise OperationalError(f"RPC {label}: the server did not answer as a batch")
     by_id: dict[int, Any] = {}
