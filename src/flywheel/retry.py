@@ -64,9 +64,19 @@ class RetryPolicy:
     def but(self, **changes: object) -> RetryPolicy:
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    async def call(self, service: str, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run `attempt` until it succeeds or the policy says stop; the last error is raised."""
-        return await _Call(self, service, method).run(attempt)
+    async def call(
+        self,
+        service: str,
+        method: str,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        on_deadline: Callable[[str], TemporaryError] | None = None,
+    ) -> T:
+        """Run `attempt` until it succeeds or the policy says stop; the last error is raised.
+
+        `on_deadline` turns the deadline's message into the caller's error (a write cut off
+        mid-way is an `OutcomeUnknown`); a plain `TemporaryError` otherwise."""
+        return await _Call(self, service, method, on_deadline).run(attempt)
 
 
 def retryable(exc: BaseException) -> bool:
@@ -118,8 +128,15 @@ def _number(text: object) -> float | None:
 class _Call:
     """The state of one call: its deadline, its rate-limit budget, its attempts."""
 
-    def __init__(self, policy: RetryPolicy, service: str, method: str) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        service: str,
+        method: str,
+        on_deadline: Callable[[str], TemporaryError] | None,
+    ) -> None:
         self.policy = policy
+        self.on_deadline = on_deadline or TemporaryError
         self.service = service
         self.method = method
         self.started = policy.monotonic()
@@ -154,7 +171,7 @@ class _Call:
             raise self._deadline_error() from None
 
     def _deadline_error(self) -> TemporaryError:
-        return TemporaryError(
+        return self.on_deadline(
             f"{self.service} {self.method}: no complete answer within the call deadline of "
             f"{self.policy.deadline_seconds:g}s ({self.policy.deadline_name})"
         )

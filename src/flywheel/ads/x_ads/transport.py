@@ -115,8 +115,17 @@ class XAdsTransport:
         self, method: str, path: str, params: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         query = dict(params or {})
+
+        def cut_off(message: str) -> XAdsUnavailable:
+            if method in _NOT_REPEATABLE:
+                return XAdsOutcomeUnknown(f"{message}; the write may or may not have happened")
+            return XAdsUnavailable(message)
+
         return await self.retry.call(
-            "X Ads", f"{method} {path}", lambda: self._attempt(method, path, query)
+            "X Ads",
+            f"{method} {path}",
+            lambda: self._attempt(method, path, query),
+            on_deadline=cut_off,
         )
 
     async def _attempt(self, method: str, path: str, query: dict[str, str]) -> dict[str, Any]:
