@@ -36,6 +36,7 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 _MIN_RATE_LIMIT_WAIT = 0.1  # a reset already in the past still gets a short pause, never a spin
+_UNIX_SECONDS_FLOOR = 1_000_000_000.0  # 2001: below it, x-ratelimit-reset is a delay in seconds
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def rate_limit_wait(headers: object, wall_clock: Clock = time.time) -> float | N
     if reset is not None:
         seconds = _number(reset)
         if seconds is not None:
-            return max(seconds - wall_clock(), _MIN_RATE_LIMIT_WAIT)
+            # Unix seconds as Jupiter sends it; a small number is a delay, as some proxies send.
+            until = seconds if seconds < _UNIX_SECONDS_FLOOR else seconds - wall_clock()
+            return max(until, _MIN_RATE_LIMIT_WAIT)
     after = get("retry-after")
     if after is None:
         return None
@@ -164,10 +167,13 @@ class _Call:
         left = self.left()
         if left <= 0:
             raise self._deadline_error()
+        deadline = asyncio.timeout(left)
         try:
-            async with asyncio.timeout(left):
+            async with deadline:
                 return await attempt()
         except TimeoutError:
+            if not deadline.expired():
+                raise
             raise self._deadline_error() from None
 
     def _deadline_error(self) -> TemporaryError:

@@ -141,6 +141,7 @@ async def test_every_retry_is_logged_at_info_with_method_attempt_wait_and_status
 def test_rate_limit_headers_are_read_against_the_given_clock() -> None:
     now = 1_800_000_000.0
     assert rate_limit_wait({"x-ratelimit-reset": str(int(now) + 12)}, lambda: now) == 12.0
+    assert rate_limit_wait({"x-ratelimit-reset": "20"}, lambda: now) == 20.0
     assert rate_limit_wait({"retry-after": "3"}, lambda: now) == 3.0
     date = format_datetime(datetime.fromtimestamp(now + 30, UTC), usegmt=True)
     assert rate_limit_wait({"retry-after": date}, lambda: now) == 30.0
