@@ -151,6 +151,8 @@ def x_ads_client(
         consumer_secret=secret(settings.x_ads_consumer_secret),
         access_token=secret(settings.x_ads_access_token),
         access_token_secret=secret(settings.x_ads_access_token_secret),
+        timeout=settings.api_timeout_seconds,
+        deadline_seconds=settings.api_call_deadline_seconds,
         transport=transport,
     )
 
@@ -216,12 +218,22 @@ def fee_source(
     )
 
 
+def rpc_client(settings: Settings, on_request: RpcHook | None = None) -> RpcClient:
+    """The RPC client with the operator's deadlines (RPC_TIMEOUT_SECONDS and its call's)."""
+    return RpcClient(
+        settings.solana_rpc_url,
+        timeout=settings.rpc_timeout_seconds,
+        deadline_seconds=settings.rpc_call_deadline_seconds,
+        on_request=on_request,
+    )
+
+
 @asynccontextmanager
 async def open_fee_reader(
     settings: Settings,
 ) -> AsyncIterator[tuple[RpcClient, WalletWatcherFeeSource]]:
     """The RPC client and fee source alone, for read-only questions (`fetch-fees`)."""
-    rpc = RpcClient(settings.solana_rpc_url)
+    rpc = rpc_client(settings)
     try:
         yield rpc, fee_source(settings, rpc, settings.executor_pubkey())
     finally:
@@ -259,7 +271,7 @@ async def open_flywheel(
         reports = ReportDirectory(settings.reports_dir)
     async with AsyncExitStack() as stack:
         store = stack.enter_context(SqliteStore.open(db_path))
-        rpc = RpcClient(settings.solana_rpc_url, on_request=rpc_hook)
+        rpc = rpc_client(settings, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
         jupiter = JupiterClient(
             base_url=settings.jupiter_api_url,
@@ -270,6 +282,8 @@ async def open_flywheel(
             api_key=(
                 settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
             ),
+            timeout=settings.api_timeout_seconds,
+            deadline_seconds=settings.api_call_deadline_seconds,
         )
         stack.push_async_callback(jupiter.aclose)
         live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)

@@ -37,17 +37,13 @@ from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
-from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
+from flywheel.errors import FlywheelError, InFlight, OperationalError, StaleTransaction
 from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
 
 log = structlog.get_logger("flywheel.epoch")
 
 StepObserver = Callable[[str, EpochState], None]
-
-
-class InFlight(OperationalError):
-    """An error struck while a transaction was in flight; the epoch stays open to reconcile."""
 
 
 def utc_now() -> datetime:

@@ -12,15 +12,17 @@ import pytest
 from structlog.testing import capture_logs
 
 from flywheel.ads.x_ads.client import XAdsClient
-from flywheel.ads.x_ads.errors import (
+from flywheel.errors import (
+    OperationalError,
+    TemporaryError,
     XAdsAuthError,
     XAdsError,
     XAdsFundingError,
+    XAdsOutcomeUnknown,
     XAdsRateLimited,
     XAdsRequestError,
     XAdsUnavailable,
 )
-from flywheel.errors import OperationalError, TemporaryError
 from flywheel.sandbox.x_ads.app import XAdsSandboxState
 
 BUDGET_MICRO = 500_000_000  # $500
@@ -214,12 +216,26 @@ async def test_server_errors_are_retried(x_ads_client: XAdsClient, x_ads_sandbox
         name="retried", funding_instrument_id=instrument.id, total_budget_micro=BUDGET_MICRO
     )
     assert x_ads_sandbox.state.statuses() == [503, 503, 200, 200]
+    line_item = await _line_item(x_ads_client, campaign.id)
     x_ads_sandbox.state.faults.server_errors_remaining = 1
     x_ads_sandbox.state.faults.server_error_status = 500
-    await x_ads_client.activate(campaign.id, (await _line_item(x_ads_client, campaign.id)).id)
+    await x_ads_client.activate(campaign.id, line_item.id)  # PUT: the same status, safe again
     assert 500 in x_ads_sandbox.state.statuses()
     assert x_ads_sandbox.state.store.campaigns[campaign.id].entity_status == "ACTIVE"
     assert len(x_ads_sandbox.state.store.campaigns) == 1
+
+
+async def test_a_create_answered_5xx_is_not_sent_again(
+    x_ads_client: XAdsClient, x_ads_sandbox: Any
+) -> None:
+    instrument = await x_ads_client.funding_instrument_for(BUDGET_MICRO)
+    x_ads_sandbox.state.faults.server_errors_remaining = 3
+    with pytest.raises(XAdsOutcomeUnknown, match="looked up, not sent again"):
+        await x_ads_client.create_campaign(
+            name="once", funding_instrument_id=instrument.id, total_budget_micro=BUDGET_MICRO
+        )
+    assert x_ads_sandbox.state.statuses()[-1:] == [503]  # one POST, never repeated
+    assert x_ads_sandbox.state.faults.server_errors_remaining == 2
 
 
 async def _line_item(client: XAdsClient, campaign_id: str) -> Any:
@@ -330,8 +346,8 @@ async def test_secrets_never_in_repr_errors_or_logs(
             except XAdsError as error:
                 errors.append(error)
     assert len(errors) == 3
-    assert any(e["event"] == "x_ads.retry" for e in events)
-    assert any(e["event"] == "x_ads.rate_limited" for e in events)
+    assert any(e["event"] == "503 Service Unavailable: retrying" for e in events)
+    assert any(e["event"] == "429 Too Many Requests: retrying" for e in events)
     texts = [repr(good), repr(good._transport._http.auth), repr(state)]
     texts += [str(e) + repr(e) for e in errors]
     texts += [repr(event) for event in events]

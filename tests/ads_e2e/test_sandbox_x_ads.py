@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.ads.x_ads.errors import XAdsAuthError
 from flywheel.compose import x_ads_client
 from flywheel.config.settings import Settings
+from flywheel.errors import XAdsAuthError
 from tests.sandbox.harness import read_env_file
 
 pytestmark = pytest.mark.slow

@@ -14,11 +14,11 @@ import pytest
 
 from flywheel.ads.x_ads.client import XAdsClient
 from flywheel.ads.x_ads.engine import XAdsEngine, campaign_name, daily_budget_micro
-from flywheel.ads.x_ads.errors import XAdsFundingError, XAdsUnavailable
 from flywheel.compose import x_ads_client
 from flywheel.config.settings import Settings
 from flywheel.domain.ads import AdsStatus, CampaignSpec, Targeting
 from flywheel.domain.epoch_state import EpochMode, EpochState
+from flywheel.errors import XAdsFundingError, XAdsUnavailable
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import SANDBOX_POST_ID, Sandbox
 from tests.ads_e2e.harness import launched

@@ -29,8 +29,8 @@ from flywheel.config.settings import (
     resolve_env_file,
     to_base_units,
 )
-from flywheel.errors import ConfigError
-from flywheel.solana.keypair import KeypairFileError, read_keypair_file
+from flywheel.errors import ConfigError, KeypairFileError
+from flywheel.solana.keypair import read_keypair_file
 
 REPO = Path(__file__).resolve().parents[2]
 VARIABLES = [name.upper() for name in Settings.model_fields]

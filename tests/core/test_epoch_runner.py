@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from flywheel.domain.allocation import AllocationPolicy
 from flywheel.domain.epoch_state import STEPS, EpochMode, EpochState, EpochStatus
 from flywheel.domain.fees import ReceiptStatus
-from flywheel.epoch import InFlight
+from flywheel.errors import InFlight
 from flywheel.persistence.store import SqliteStore
 from tests.core.fakes import (
     START_LAMPORTS,

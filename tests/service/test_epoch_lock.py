@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.service.epoch_lock import EpochLocked, FileLock, epoch_lock, lock_path_for
+from flywheel.errors import EpochLocked
+from flywheel.service.epoch_lock import FileLock, epoch_lock, lock_path_for
 from tests.core.fakes import EpochWorld
 from tests.service.harness import auth, make_service, serving
 
@@ -25,7 +26,8 @@ with epoch_lock(Path(sys.argv[1])):
 TRY = """
 import sys
 from pathlib import Path
-from flywheel.service.epoch_lock import EpochLocked, epoch_lock
+from flywheel.errors import EpochLocked
+from flywheel.service.epoch_lock import epoch_lock
 try:
     with epoch_lock(Path(sys.argv[1])):
         print("acquired", flush=True)

@@ -9,8 +9,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from flywheel.domain.epoch_state import EpochState, EpochStatus
-from flywheel.epoch import InFlight
-from flywheel.errors import OperationalError
+from flywheel.errors import InFlight, OperationalError
 from flywheel.service.metrics import FlywheelMetrics
 from tests.core.fakes import START_LAMPORTS, EpochWorld
 from tests.service.harness import make_service, serving

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-from flywheel.solana.keypair import KeypairFileError, read_keypair_file, write_keypair_file
+from flywheel.errors import KeypairFileError
+from flywheel.solana.keypair import read_keypair_file, write_keypair_file
 
 
 def write(path: Path, content: str) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 from solders.pubkey import Pubkey
@@ -11,10 +10,12 @@ from solders.rpc.config import RpcContextConfig
 from solders.rpc.requests import GetBalance, GetBlockHeight, GetTokenSupply
 from solders.rpc.responses import GetBalanceResp, GetBlockHeightResp, GetTokenSupplyResp
 from solders.signature import Signature
+from structlog.testing import capture_logs
 
 from flywheel.errors import OperationalError, RateLimited, TemporaryError
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.rpc import RpcClient, RpcStats
+from tests.clients.hostile import FakeTime
 
 
 def fast_client(url: str, **kwargs: object) -> RpcClient:
@@ -59,15 +60,19 @@ async def test_a_503_storm_is_retried(sandbox: Sandbox) -> None:
 
 
 async def test_retry_after_is_honoured_then_rate_limited_is_raised(sandbox: Sandbox) -> None:
-    sandbox.faults.update(rpc_429_rate=1.0, rpc_retry_after_seconds=1)
+    sandbox.faults.update(rpc_429_rate=1.0, rpc_retry_after_seconds=7)
+    fake = FakeTime()
     async with fast_client(sandbox.rpc_url, max_attempts=2) as rpc:
-        started = time.monotonic()
-        with pytest.raises(RateLimited) as caught:
+        rpc.retry = fake.drive(rpc.retry)
+        with (
+            capture_logs() as events,
+            pytest.raises(RateLimited, match="429 Too Many Requests") as caught,
+        ):
             await rpc.get_balance(sandbox.executor.pubkey())
-        elapsed = time.monotonic() - started
-    assert caught.value.retry_after == 1.0
-    assert elapsed >= 1.0  # the backoff alone would have waited 10 ms
+    assert caught.value.retry_after == 7.0
+    assert fake.slept == [7.0]  # the backoff alone would have waited 10 ms
     assert rpc.stats.count("getBalance", "rate_limited") == 2
+    assert [e["event"] for e in events] == ["429 Too Many Requests: retrying"]
 
 
 async def test_attempts_are_bounded(sandbox: Sandbox) -> None:

@@ -10,8 +10,8 @@ from flywheel.commands.backfill_progress import BackfillProgress
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.commands.views import epoch_table
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
-from flywheel.errors import OperationalError
-from flywheel.service.epoch_lock import EpochLocked, epoch_lock, lock_path_for
+from flywheel.errors import EpochLocked, OperationalError
+from flywheel.service.epoch_lock import epoch_lock, lock_path_for
 
 
 def register(app: typer.Typer) -> None:

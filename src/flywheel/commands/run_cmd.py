@@ -10,10 +10,10 @@ import typer
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode
-from flywheel.errors import OperationalError
+from flywheel.errors import EpochLocked, OperationalError
 from flywheel.persistence.store import SqliteStore
 from flywheel.service.circuit_breaker import CircuitBreaker
-from flywheel.service.epoch_lock import EpochLocked, FileLock, lock_path_for, service_lock_path_for
+from flywheel.service.epoch_lock import FileLock, lock_path_for, service_lock_path_for
 from flywheel.service.metrics import FlywheelMetrics
 from flywheel.service.notifications import notifier_from
 from flywheel.service.service import FlywheelService, ServiceOptions

@@ -67,8 +67,8 @@ def sweep(
 
 
 async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
+    from flywheel.compose import rpc_client
     from flywheel.persistence.store import SqliteStore
-    from flywheel.solana.rpc import RpcClient
     from flywheel.solana.sender import Sender
     from flywheel.solana.sweep import Sweeper
 
@@ -80,7 +80,7 @@ async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
                 "an epoch is unfinished (its transactions may be in flight): stop the service,"
                 " run `flywheel epoch` to finish it, then sweep"
             )
-        async with RpcClient(settings.solana_rpc_url) as rpc:
+        async with rpc_client(settings) as rpc:
             sender = Sender(rpc, keypair.pubkey(), settings.token_mint)
             sweeper = Sweeper(rpc, keypair, store, sender)
             plan = await sweeper.plan(target)

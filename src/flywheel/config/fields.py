@@ -67,6 +67,7 @@ Secret = Annotated[SecretStr | None, Shown(_hidden)]
 Percent = Annotated[int, _validated(parse_int, low=0, high=100)]
 Bps = Annotated[int, _validated(parse_int, low=0, high=10_000)]
 PositiveInt = Annotated[int, _validated(parse_int, low=1)]
+DeadlineSeconds = Annotated[int, _validated(parse_int, low=1, high=3_600)]
 Flag = Annotated[bool, _validated(parse_bool)]
 UsdAmount = Annotated[
     Decimal, _validated(parse_decimal, places=MICRO_USD_DECIMALS, positive=True, unit="USD")

@@ -15,7 +15,8 @@ from solders.pubkey import Pubkey
 
 from flywheel.domain.ads import Targeting
 from flywheel.domain.money import decimal_places
-from flywheel.solana.keypair import KeypairFileError, read_keypair_file
+from flywheel.errors import KeypairFileError
+from flywheel.solana.keypair import read_keypair_file
 
 
 class InvalidValue(ValueError):

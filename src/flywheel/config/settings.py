@@ -37,6 +37,7 @@ from flywheel.config.fields import (
     AccountId,
     AdsMode,
     Bps,
+    DeadlineSeconds,
     DestinationValue,
     FeeStartChoice,
     Flag,
@@ -82,8 +83,8 @@ from flywheel.config.parsers import (
 from flywheel.domain.ads import Targeting
 from flywheel.domain.money import decimal_places, sol_to_lamports, to_base_units, usd_to_micro
 from flywheel.domain.trade import Destination
-from flywheel.errors import ConfigError
-from flywheel.solana.keypair import KeypairFileError, read_keypair_file
+from flywheel.errors import ConfigError, KeypairFileError
+from flywheel.solana.keypair import read_keypair_file
 
 __all__ = [  # the parsers (and money's exact conversions) are re-exported: tests import them here
     "InvalidValue",
@@ -190,6 +191,21 @@ class Settings(BaseSettings):
     x_ads_consumer_secret: Secret = Field(None, description="the X app's consumer secret")
     x_ads_access_token: Secret = Field(None, description="access token of a user of the account")
     x_ads_access_token_secret: Secret = Field(None, description="that access token's secret")
+    # Deadlines of calls to the outside: a server that hangs or trickles cannot hold an epoch
+    rpc_timeout_seconds: DeadlineSeconds = Field(
+        10, description="longest wait for each connect, write or read of a Solana RPC request"
+    )
+    rpc_call_deadline_seconds: DeadlineSeconds = Field(
+        30, description="a Solana RPC call ends within this many seconds, its retries included"
+    )
+    api_timeout_seconds: DeadlineSeconds = Field(
+        10, description="longest wait for each connect, write or read of a Jupiter or X Ads request"
+    )
+    api_call_deadline_seconds: DeadlineSeconds = Field(
+        60,
+        description="a Jupiter or X Ads call ends within this many seconds, its retries included "
+        "(plus any rate-limit wait the API asks for)",
+    )
     # Scheduling
     epoch_interval_seconds: PositiveInt = Field(3600, description="seconds between epochs (> 0)")
     enable_scheduler: Flag = Field(True, description="run epochs on the interval (true/false)")

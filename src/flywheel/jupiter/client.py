@@ -7,10 +7,7 @@ answers become `flywheel.errors`: nothing from httpx escapes it.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import math
-import time
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -18,37 +15,32 @@ from typing import Any
 import httpx
 import structlog
 from solders.pubkey import Pubkey
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
+from flywheel.config.secrets import redact_url
 from flywheel.domain.trade import Quote
-from flywheel.errors import ConfigError, OperationalError, RateLimited, TemporaryError
+from flywheel.errors import (
+    ConfigError,
+    JupiterApiError,
+    OperationalError,
+    RateLimited,
+    TemporaryError,
+)
 from flywheel.jupiter.models import (
     SOL_MINT,
-    JupiterApiError,
     api_error,
     decode_json,
     parse_prices,
     parse_quote,
     parse_swap,
 )
+from flywheel.retry import RetryPolicy, rate_limit_wait, status_text
 
 __all__ = ["SOL_MINT", "JupiterApiError", "JupiterClient"]
 
 log = structlog.get_logger("flywheel.jupiter")
 
-_TRANSIENT_ATTEMPTS = 4  # 1 try + 3 retries of a 5xx, timeout or dropped connection
-_MIN_RATE_LIMIT_WAIT = 0.1  # a reset already in the past still gets a short pause, never a spin
+_ATTEMPTS = 4  # 1 try + 3 retries of a 429, 5xx, timeout or dropped connection
 _DEFAULT_RATE_LIMIT_WAIT = 1.0  # when a 429 names no reset time
-
-
-def _is_transient(exc: BaseException) -> bool:
-    # A 429 already waited what it was told to; retrying it again here would double the wait.
-    return isinstance(exc, TemporaryError) and not isinstance(exc, RateLimited)
 
 
 def _check_pubkey(value: str, name: str) -> str:
@@ -72,11 +64,14 @@ class JupiterClient:
         api_key: str | None = None,
         timeout: float = 20,
         max_rate_limit_wait_seconds: float = 60,
+        deadline_seconds: float = 60,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         problems: list[str] = []
         if not base_url.startswith(("http://", "https://")):
-            problems.append(f"Jupiter base URL must start with http:// or https://: {base_url!r}")
+            shown = redact_url(base_url)
+            problems.append(f"Jupiter base URL must start with http:// or https://: {shown!r}")
         if not 0 <= max_slippage_bps <= 10_000:
             problems.append(f"max slippage must be within 0..10000 bps, got {max_slippage_bps}")
         if max_priority_fee_lamports < 0:
@@ -85,6 +80,8 @@ class JupiterClient:
             problems.append("Jupiter timeout must be positive")
         if max_rate_limit_wait_seconds < 0:
             problems.append("max rate-limit wait must not be negative")
+        if deadline_seconds <= 0:
+            problems.append("Jupiter call deadline must be positive")
         if problems:
             raise ConfigError(problems)
         self.base_url = base_url.rstrip("/")
@@ -94,20 +91,28 @@ class JupiterClient:
         self.max_priority_fee_lamports = max_priority_fee_lamports
         self.timeout = timeout
         self.max_rate_limit_wait_seconds = max_rate_limit_wait_seconds
+        self.retry = retry or RetryPolicy(
+            max_attempts=_ATTEMPTS,
+            backoff_initial=0.2,
+            backoff_max=3.0,
+            max_rate_limit_wait=max_rate_limit_wait_seconds,
+            deadline_seconds=deadline_seconds,
+        )
         headers = {"accept": "application/json"}
         if api_key:
             headers["x-api-key"] = api_key
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
-            timeout=timeout,
+            timeout=httpx.Timeout(timeout),  # connect, write, each read; the call has a deadline
             transport=transport,
             follow_redirects=False,
         )
 
     def __repr__(self) -> str:
         # Spelled out so the API key (in the client's headers) never reaches a log line.
-        return f"JupiterClient(base_url={self.base_url!r}, token_mint={self.token_mint!r})"
+        shown = redact_url(self.base_url)
+        return f"JupiterClient(base_url={shown!r}, token_mint={self.token_mint!r})"
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -195,18 +200,12 @@ class JupiterClient:
         params: dict[str, str] | None = None,
         json_body: dict[str, Any] | None = None,
     ) -> str:
-        """The body of a successful answer; transient failures retried with backoff and jitter."""
-        budget = _RateLimitBudget(self.max_rate_limit_wait_seconds)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(_TRANSIENT_ATTEMPTS),
-            wait=wait_exponential_jitter(multiplier=0.2, max=3.0, jitter=0.2),
-            reraise=True,
+        """The body of a successful answer; failures retried by the one policy (a swap build
+        is a read as far as money goes: nothing is signed or sent)."""
+        content = None if json_body is None else json.dumps(json_body).encode()
+        return await self.retry.call(
+            "Jupiter", where, lambda: self._attempt(method, path, where, params, content)
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._attempt(method, path, where, params, json_body, budget)
-        raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _attempt(
         self,
@@ -214,88 +213,48 @@ class JupiterClient:
         path: str,
         where: str,
         params: dict[str, str] | None,
-        json_body: dict[str, Any] | None,
-        budget: _RateLimitBudget,
+        content: bytes | None,
     ) -> str:
-        """One request, waiting out 429s within the budget; errors already translated."""
-        content = None if json_body is None else json.dumps(json_body).encode()
+        """One request; its errors already translated."""
         headers = None if content is None else {"content-type": "application/json"}
-        while True:
-            try:
-                response = await self._http.request(
-                    method, path, params=params, content=content, headers=headers
-                )
-            except httpx.TimeoutException:
-                raise TemporaryError(
-                    f"Jupiter {where}: no answer within {self.timeout:g}s"
-                ) from None
-            except httpx.TransportError as exc:
-                raise TemporaryError(
-                    f"Jupiter {where}: cannot reach {self.base_url} ({type(exc).__name__})"
-                ) from None
-            except httpx.HTTPError as exc:
-                raise OperationalError(
-                    f"Jupiter {where}: request failed ({type(exc).__name__})"
-                ) from None
-            status = response.status_code
-            if status == 429:
-                delay = _rate_limit_delay(response)
-                if not budget.allows(delay):
-                    raise RateLimited(
-                        f"Jupiter {where}: rate limited; the limit resets in {delay:.1f}s, "
-                        f"more than the {self.max_rate_limit_wait_seconds:g}s we wait",
-                        retry_after=delay,
-                    )
-                log.info("jupiter rate limited, waiting", where=where, wait_seconds=delay)
-                await asyncio.sleep(delay)
-                budget.spend(delay)
-                continue
-            if 200 <= status < 300:
-                return response.text
-            body = _body_or_text(response.text)
-            if status >= 500:
-                raise TemporaryError(str(api_error(where, body, status)))
-            if status in (401, 403):
-                raise JupiterApiError(
-                    f"Jupiter {where}: HTTP {status}, the API key is missing, wrong or lacks "
-                    "access to this endpoint",
-                    status=status,
-                )
-            raise api_error(where, body, status)
-
-
-class _RateLimitBudget:
-    """How long one call may spend waiting out 429s, across all its attempts."""
-
-    def __init__(self, seconds: float) -> None:
-        self.left = seconds
-
-    def allows(self, delay: float) -> bool:
-        return delay <= self.left
-
-    def spend(self, delay: float) -> None:
-        self.left -= delay
-
-
-def _rate_limit_delay(response: httpx.Response) -> float:
-    """Seconds until the limit resets: `x-ratelimit-reset` (unix seconds), else Retry-After."""
-    reset = response.headers.get("x-ratelimit-reset")
-    if reset is not None:
         try:
-            until = float(reset) - time.time()
-        except ValueError:
-            until = math.nan
-        if math.isfinite(until):
-            return max(until, _MIN_RATE_LIMIT_WAIT)
-    retry_after = response.headers.get("retry-after")
-    if retry_after is not None:
-        try:
-            after = float(retry_after)
-        except ValueError:
-            after = math.nan
-        if math.isfinite(after):
-            return max(after, _MIN_RATE_LIMIT_WAIT)
-    return _DEFAULT_RATE_LIMIT_WAIT
+            response = await self._http.request(
+                method, path, params=params, content=content, headers=headers
+            )
+        except httpx.TimeoutException:
+            raise TemporaryError(
+                f"Jupiter {where}: no answer within {self.timeout:g}s (API_TIMEOUT_SECONDS)"
+            ) from None
+        except httpx.TransportError as exc:
+            shown = redact_url(self.base_url)
+            raise TemporaryError(
+                f"Jupiter {where}: cannot reach {shown} ({type(exc).__name__})"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise OperationalError(
+                f"Jupiter {where}: request failed ({type(exc).__name__})"
+            ) from None
+        status = response.status_code
+        if status == 429:
+            wait = rate_limit_wait(response.headers, self.retry.wall_clock)
+            delay = _DEFAULT_RATE_LIMIT_WAIT if wait is None else wait
+            raise RateLimited(
+                f"Jupiter {where}: {status_text(status)}; the limit resets in {delay:.1f}s "
+                f"(we wait at most {self.max_rate_limit_wait_seconds:g}s in all)",
+                retry_after=delay,
+            )
+        if 200 <= status < 300:
+            return response.text
+        body = _body_or_text(response.text)
+        if status >= 500:
+            raise TemporaryError(str(api_error(where, body, status)), status=status)
+        if status in (401, 403):
+            raise JupiterApiError(
+                f"Jupiter {where}: HTTP {status}, the API key is missing, wrong or lacks "
+                "access to this endpoint",
+                status=status,
+            )
+        raise api_error(where, body, status)
 
 
 def _body_or_text(text: str) -> Any:

@@ -16,20 +16,11 @@ from typing import Any
 from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import Quote
-from flywheel.errors import OperationalError
+from flywheel.errors import JupiterApiError, OperationalError
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
 BPS = 10_000
 _MAX_MESSAGE = 300  # Jupiter's error texts go into reports; keep them readable
-
-
-class JupiterApiError(OperationalError):
-    """Jupiter refused a request; `code` is its errorCode (e.g. NO_ROUTES_FOUND) if it gave one."""
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
-        self.code = code
-        self.status = status
-        super().__init__(message)
 
 
 def _clip(text: str) -> str:

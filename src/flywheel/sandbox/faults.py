@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Fields that are not faults but the machinery behind them; never exposed or updated.
 _PRIVATE = frozenset({"seed", "_rng", "_lock"})
@@ -25,6 +29,8 @@ class Faults:
     price_move_bps: int = 0  # DEX: pool price moves this much between quote and swap
     jupiter_429_rate: float = 0.0  # DEX: share of DEX requests answered 429 + x-ratelimit-reset
     malicious_swap: bool = False  # DEX: swap tx also moves executor SOL elsewhere
+    rpc_trickle_ms: int = 0  # RPC answers one byte at a time, this many ms apart (0: off)
+    jupiter_trickle_ms: int = 0  # DEX: the same for every Jupiter API answer
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
@@ -110,3 +116,35 @@ class Faults:
                 continue
             out[f.name] = f.default
         return out
+
+
+class Trickle:
+    """ASGI middleware: while `delay_ms()` is above 0, every answer leaves one byte at a time,
+    that many ms apart (a server that trickles: each read gets a byte, none ever times out).
+    The control endpoints under /_sandbox are never slowed."""
+
+    def __init__(self, app: ASGIApp, delay_ms: Callable[[], int]) -> None:
+        self.app = app
+        self.delay_ms = delay_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        delay = self.delay_ms() if scope["type"] == "http" else 0
+        if delay <= 0 or str(scope.get("path", "")).startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+
+        async def trickling(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            for index in range(len(body)):
+                await send(
+                    {"type": message["type"], "body": body[index : index + 1], "more_body": True}
+                )
+                await asyncio.sleep(delay / 1000)
+            await send(
+                {"type": message["type"], "body": b"", "more_body": message.get("more_body", False)}
+            )
+
+        await self.app(scope, receive, trickling)

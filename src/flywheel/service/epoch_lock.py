@@ -17,14 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flywheel.errors import OperationalError
+from flywheel.errors import EpochLocked, OperationalError
 
 LOCK_NAME = "flywheel.lock"
 SERVICE_LOCK_NAME = "flywheel-service.lock"
-
-
-class EpochLocked(OperationalError):
-    """Another process holds the lock."""
 
 
 def lock_path_for(state_db_path: Path) -> Path:

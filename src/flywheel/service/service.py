@@ -26,11 +26,11 @@ import structlog
 
 from flywheel import __version__
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
-from flywheel.epoch import InFlight
+from flywheel.errors import EpochLocked, InFlight
 from flywheel.ports import Notifier
 from flywheel.service.alerts import Alerts
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker, Transition
-from flywheel.service.epoch_lock import EpochLocked, FileLock
+from flywheel.service.epoch_lock import FileLock
 from flywheel.service.health import HealthFacts, health_report
 from flywheel.service.http_app import (
     TriggerResult,

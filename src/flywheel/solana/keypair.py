@@ -14,21 +14,13 @@ from pathlib import Path
 
 from solders.keypair import Keypair
 
+from flywheel.errors import KeypairFileError
 from flywheel.persistence.atomic_file import write_atomic
 
 # A real keypair file is about 250 bytes; anything far larger is the wrong file, and reading
 # must stay bounded even when the path points at something like a huge log.
 MAX_KEYPAIR_FILE_BYTES = 4096
 KEYPAIR_LENGTH = 64
-
-
-class KeypairFileError(ValueError):
-    """The keypair file cannot be used; `what` says why, `fix` says what to do."""
-
-    def __init__(self, what: str, fix: str) -> None:
-        self.what = what
-        self.fix = fix
-        super().__init__(f"{what}; {fix}")
 
 
 def read_keypair_file(path: Path) -> Keypair:

@@ -1,48 +1,72 @@
-"""The Solana JSON-RPC client every adapter shares: retries, statistics, error translation.
+"""The Solana JSON-RPC client every adapter shares: deadlines, retries, statistics, errors.
 
-solana-py's `AsyncClient` does the typed requests. This wrapper adds what it lacks: bounded retries
-with backoff and jitter on 429 (honouring Retry-After), 5xx and timeouts; per-method counts and
-latencies; JSON-RPC batches; and translation of foreign exceptions into `flywheel.errors`, so
-nothing above this module ever sees httpx or solana-py exceptions.
+Requests are solders' request objects (`GetBalance(...).to_json()`), sent with httpx and read by
+`jsonrpc` (the envelope and every error code) before solders parses the result: no solana-py
+client, so no private API and no foreign exception escapes. Retries follow the one policy in
+`flywheel.retry` (429 with Retry-After, 5xx, timeouts); every call ends within its deadline;
+per-method counts and latencies go to `RpcStats` and the metrics hook.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import math
-import random
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import httpx2
+import httpx
 import structlog
-from solana.exceptions import SolanaRpcException
-from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Commitment, Confirmed, Finalized, Processed
-from solana.rpc.core import RPCException
-from solana.rpc.models import TokenAccountOpts, TxOpts
 from solders.account import Account
+from solders.account_decoder import UiAccountEncoding
 from solders.commitment_config import CommitmentLevel
 from solders.hash import Hash
 from solders.pubkey import Pubkey
-from solders.rpc.config import RpcTransactionConfig
-from solders.rpc.errors import (
-    BlockStatusNotAvailableYetMessage,
-    InternalErrorMessage,
-    MinContextSlotNotReachedMessage,
-    NodeUnhealthyMessage,
+from solders.rpc.config import (
+    RpcAccountInfoConfig,
+    RpcContextConfig,
+    RpcSendTransactionConfig,
+    RpcSignaturesForAddressConfig,
+    RpcSignatureStatusConfig,
+    RpcSimulateTransactionAccountsConfig,
+    RpcSimulateTransactionConfig,
+    RpcTokenAccountsFilterMint,
+    RpcTokenAccountsFilterProgramId,
+    RpcTransactionConfig,
 )
-from solders.rpc.requests import GetTransaction, batch_to_json
+from solders.rpc.requests import (
+    GetAccountInfo,
+    GetBalance,
+    GetBlockHeight,
+    GetLatestBlockhash,
+    GetMinimumBalanceForRentExemption,
+    GetMultipleAccounts,
+    GetSignaturesForAddress,
+    GetSignatureStatuses,
+    GetTokenAccountsByOwner,
+    GetTokenSupply,
+    GetTransaction,
+    SendRawTransaction,
+    SimulateVersionedTransaction,
+    batch_to_json,
+)
 from solders.rpc.responses import (
+    GetAccountInfoResp,
+    GetBalanceResp,
+    GetBlockHeightResp,
+    GetLatestBlockhashResp,
+    GetMinimumBalanceForRentExemptionResp,
+    GetMultipleAccountsResp,
+    GetSignaturesForAddressResp,
+    GetSignatureStatusesResp,
+    GetTokenAccountsByOwnerResp,
+    GetTokenSupplyResp,
     GetTransactionResp,
     RpcConfirmedTransactionStatusWithSignature,
     RpcKeyedAccount,
     RpcSimulateTransactionResult,
-    batch_from_json,
+    SendTransactionResp,
+    SimulateTransactionResp,
 )
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
@@ -51,165 +75,78 @@ from solders.transaction_status import (
     TransactionStatus,
     UiTransactionEncoding,
 )
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_base
 
+from flywheel.config.secrets import redact_url
 from flywheel.errors import FlywheelError, OperationalError, RateLimited, TemporaryError
+from flywheel.retry import RetryPolicy, rate_limit_wait, status_text
+from flywheel.solana.jsonrpc import batch_results, decode, result_of
+from flywheel.solana.rpc_stats import RpcHook, RpcStats
+
+__all__ = ["RpcClient", "RpcHook", "RpcStats"]
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-# JSON-RPC errors that say "ask again shortly" rather than "this request is wrong".
-_TRANSIENT_RPC_ERRORS: tuple[type[object], ...] = (
-    NodeUnhealthyMessage,
-    BlockStatusNotAvailableYetMessage,
-    MinContextSlotNotReachedMessage,
-    InternalErrorMessage,
-)
-
-_COMMITMENT_LEVELS = {
-    Processed: CommitmentLevel.Processed,
-    Confirmed: CommitmentLevel.Confirmed,
-    Finalized: CommitmentLevel.Finalized,
-}
-
-RpcHook = Callable[[str, str, float], None]
-"""Called after every HTTP attempt with (method, outcome, seconds)."""
+_BASE64 = UiAccountEncoding.Base64
 
 
-@dataclass
-class RpcStats:
-    """Per-method request counts by outcome and latency sums; the metrics layer exports them."""
+class _Failed(Exception):
+    """One attempt's error with its statistics label; never leaves this module."""
 
-    requests: defaultdict[str, defaultdict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int))
-    )
-    latency_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    def record(self, method: str, outcome: str, seconds: float) -> None:
-        self.requests[method][outcome] += 1
-        self.latency_seconds[method] += seconds
-
-    def count(self, method: str, outcome: str | None = None) -> int:
-        by_outcome: dict[str, int] = self.requests.get(method, {})
-        if outcome is None:
-            return sum(by_outcome.values())
-        return by_outcome.get(outcome, 0)
-
-    def total(self) -> int:
-        """Every HTTP attempt so far, whatever its method and outcome."""
-        return sum(sum(outcomes.values()) for outcomes in self.requests.values())
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "requests": {m: dict(o) for m, o in self.requests.items()},
-            "latency_seconds": dict(self.latency_seconds),
-        }
-
-
-class _Wait(wait_base):
-    """Exponential backoff with full jitter, except that a server's Retry-After wins (capped)."""
-
-    def __init__(self, initial: float, maximum: float, max_retry_after: float) -> None:
-        self._initial = initial
-        self._maximum = maximum
-        self._max_retry_after = max_retry_after
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), self._max_retry_after)
-        ceiling = min(self._maximum, self._initial * 2 ** (retry_state.attempt_number - 1))
-        # Jitter spreads clients that failed together so they do not retry together.
-        return random.uniform(ceiling / 2, ceiling)
-
-
-def _retry_after(response: httpx2.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def translate(exc: BaseException, method: str) -> tuple[FlywheelError, str]:
-    """A foreign exception as (flywheel error, outcome label for the statistics)."""
-    if isinstance(exc, FlywheelError):
-        return exc, "error"
-    cause: BaseException = exc
-    if isinstance(exc, SolanaRpcException) and exc.__cause__ is not None:
-        cause = exc.__cause__
-    if isinstance(cause, httpx2.HTTPStatusError):
-        status = cause.response.status_code
-        if status == 429:
-            wait = _retry_after(cause.response)
-            return RateLimited(f"RPC {method}: HTTP 429", retry_after=wait), "rate_limited"
-        if status >= 500 or status == 408:
-            return TemporaryError(f"RPC {method}: HTTP {status}"), "server_error"
-        return OperationalError(f"RPC {method}: HTTP {status}"), "http_error"
-    if isinstance(cause, httpx2.TimeoutException):
-        return TemporaryError(f"RPC {method}: timed out"), "timeout"
-    if isinstance(cause, httpx2.HTTPError):
-        return TemporaryError(f"RPC {method}: {type(cause).__name__}"), "transport_error"
-    if isinstance(exc, RPCException):
-        detail = exc.args[0] if exc.args else exc
-        message = getattr(detail, "message", str(detail))
-        if isinstance(detail, _TRANSIENT_RPC_ERRORS):
-            return TemporaryError(f"RPC {method}: {message}"), "rpc_transient"
-        return OperationalError(f"RPC {method}: {message}"), "rpc_error"
-    return OperationalError(f"RPC {method}: unexpected {type(exc).__name__}: {exc}"), "error"
-
-
-class _RawBody:
-    """Anything with `to_json()` goes through solana-py's provider; a batch is a JSON array."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    def to_json(self) -> str:
-        return self._text
+    def __init__(self, outcome: str, error: FlywheelError) -> None:
+        self.outcome = outcome
+        self.error = error
 
 
 class RpcClient:
-    """solana-py's AsyncClient plus retries, statistics and flywheel errors; reads `confirmed`."""
+    """JSON-RPC to one Solana node with deadlines, retries, statistics; reads `confirmed`."""
 
     def __init__(
         self,
         url: str,
         *,
         timeout: float = 10.0,
+        deadline_seconds: float = 30.0,
         max_attempts: int = 5,
         backoff_initial: float = 0.25,
         backoff_max: float = 8.0,
         max_retry_after: float = 30.0,
-        commitment: Commitment = Confirmed,
+        commitment: CommitmentLevel = CommitmentLevel.Confirmed,
         on_request: RpcHook | None = None,
         stats: RpcStats | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.url = url
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.url = str(url)
         self.commitment = commitment
         self.stats = stats if stats is not None else RpcStats()
         self.on_request = on_request
-        self._max_attempts = max_attempts
-        self._wait = _Wait(backoff_initial, backoff_max, max_retry_after)
-        # Our retry loop is the only one: solana-py's own transport retry would hide attempts.
-        self._client = AsyncClient(
-            url, commitment=commitment, timeout=timeout, max_transport_retries=0, http2=False
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy(
+            max_attempts=max_attempts,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_rate_limit_wait=max_retry_after,
+            deadline_seconds=deadline_seconds,
+            deadline_name="RPC_CALL_DEADLINE_SECONDS",
+        )
+        # connect, write, each read and waiting for a pooled connection: each at most `timeout`;
+        # the whole call is bounded by the retry policy's deadline.
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+            headers={"content-type": "application/json", "accept": "application/json"},
         )
 
+    def __repr__(self) -> str:
+        return f"RpcClient(url={redact_url(self.url)!r})"
+
     async def close(self) -> None:
-        await self._client.close()
+        await self._http.aclose()
 
     async def __aenter__(self) -> RpcClient:
         return self
@@ -217,7 +154,7 @@ class RpcClient:
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
-    # -- the retry and accounting core ------------------------------------------------------
+    # -- the exchange, the retry and the accounting -----------------------------------------
     def _record(self, method: str, outcome: str, seconds: float) -> None:
         self.stats.record(method, outcome, seconds)
         if self.on_request is not None:
@@ -226,110 +163,152 @@ class RpcClient:
             except Exception:  # a metrics bug must not stop money moving
                 log.exception("rpc hook failed", method=method)
 
-    async def _attempt(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
-        started = time.perf_counter()
+    async def _exchange(self, label: str, body: str) -> Any:
+        """POST one body; the decoded JSON of a 2xx answer, else a `_Failed`."""
+        where = redact_url(self.url)
+        error: FlywheelError
         try:
-            result = await call()
-        except Exception as exc:
-            error, outcome = translate(exc, method)
-            self._record(method, outcome, time.perf_counter() - started)
-            raise error from exc
-        self._record(method, "ok", time.perf_counter() - started)
+            response = await self._http.post(self.url, content=body)
+        except httpx.TimeoutException:
+            error = TemporaryError(
+                f"RPC {label}: timed out after {self.timeout:g}s at {where} (RPC_TIMEOUT_SECONDS)"
+            )
+            raise _Failed("timeout", error) from None
+        except httpx.TransportError as exc:
+            error = TemporaryError(f"RPC {label}: cannot reach {where} ({type(exc).__name__})")
+            raise _Failed("transport_error", error) from None
+        except httpx.HTTPError as exc:
+            error = OperationalError(f"RPC {label}: request failed ({type(exc).__name__})")
+            raise _Failed("http_error", error) from None
+        status = response.status_code
+        if status == 429:
+            wait = rate_limit_wait(response.headers, self.retry.wall_clock)
+            message = f"RPC {label}: HTTP {status_text(status)} from {where}"
+            raise _Failed("rate_limited", RateLimited(message, retry_after=wait))
+        if status >= 500 or status == 408:
+            error = TemporaryError(f"RPC {label}: HTTP {status_text(status)}", status=status)
+            raise _Failed("server_error", error)
+        if not 200 <= status < 300:
+            error = OperationalError(
+                f"RPC {label}: HTTP {status_text(status)} from {where}: check SOLANA_RPC_URL "
+                "(and the provider's API key in it)"
+            )
+            raise _Failed("http_error", error)
+        try:
+            return decode(label, response.text)
+        except FlywheelError as exc:
+            raise _Failed("malformed", exc) from None
+
+    async def _attempt(self, label: str, body: str, read: Callable[[Any], T]) -> T:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            result = read(await self._exchange(label, body))
+        except _Failed as failed:
+            outcome = failed.outcome
+            raise failed.error from None
+        except RateLimited:
+            outcome = "rate_limited"
+            raise
+        except TemporaryError:
+            outcome = "rpc_transient"
+            raise
+        except FlywheelError:
+            outcome = "rpc_error"
+            raise
+        except asyncio.CancelledError:  # the call's deadline struck mid-answer
+            outcome = "deadline"
+            raise
+        finally:
+            self._record(label, outcome, time.perf_counter() - started)
         return result
 
-    async def call(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Run `call` with bounded retries on temporary failures; errors come out translated."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(TemporaryError),
-            reraise=True,
+    async def request(self, request: Any, parser: type[T]) -> T:
+        """One solders request object, answered as `parser` (a solders `*Resp` class)."""
+        label = _method_of(request)
+        body = request.to_json()
+        return await self.retry.call(
+            "RPC", label, lambda: self._attempt(label, body, lambda a: result_of(label, a, parser))
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._attempt(method, call)
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     # -- typed requests ---------------------------------------------------------------------
+    def _context(self, commitment: CommitmentLevel | None = None) -> RpcContextConfig:
+        return RpcContextConfig(commitment=commitment or self.commitment)
+
+    def _accounts(self) -> RpcAccountInfoConfig:
+        return RpcAccountInfoConfig(encoding=_BASE64, commitment=self.commitment)
+
     async def get_balance(self, pubkey: Pubkey) -> int:
-        resp = await self.call("getBalance", lambda: self._client.get_balance(pubkey))
+        resp = await self.request(GetBalance(pubkey, self._context()), GetBalanceResp)
         return resp.value
 
-    async def get_block_height(self, commitment: Commitment | None = None) -> int:
-        resp = await self.call(
-            "getBlockHeight", lambda: self._client.get_block_height(commitment or self.commitment)
-        )
+    async def get_block_height(self, commitment: CommitmentLevel | None = None) -> int:
+        resp = await self.request(GetBlockHeight(self._context(commitment)), GetBlockHeightResp)
         return resp.value
 
-    async def get_latest_blockhash(self, commitment: Commitment | None = None) -> tuple[Hash, int]:
+    async def get_latest_blockhash(
+        self, commitment: CommitmentLevel | None = None
+    ) -> tuple[Hash, int]:
         """(blockhash, lastValidBlockHeight)."""
-        resp = await self.call(
-            "getLatestBlockhash",
-            lambda: self._client.get_latest_blockhash(commitment or self.commitment),
-        )
+        request = GetLatestBlockhash(self._context(commitment))
+        resp = await self.request(request, GetLatestBlockhashResp)
         return resp.value.blockhash, resp.value.last_valid_block_height
 
     async def get_account_info(self, pubkey: Pubkey) -> Account | None:
-        resp = await self.call(
-            "getAccountInfo", lambda: self._client.get_account_info(pubkey, encoding="base64")
-        )
+        resp = await self.request(GetAccountInfo(pubkey, self._accounts()), GetAccountInfoResp)
         return resp.value
 
     async def get_multiple_accounts(self, pubkeys: Sequence[Pubkey]) -> list[Account | None]:
         keys = list(pubkeys)
         if not keys:
             return []
-        resp = await self.call(
-            "getMultipleAccounts",
-            lambda: self._client.get_multiple_accounts(keys, encoding="base64"),
-        )
+        request = GetMultipleAccounts(keys, self._accounts())
+        resp = await self.request(request, GetMultipleAccountsResp)
         return list(resp.value)
 
     async def get_token_accounts_by_owner(
         self, owner: Pubkey, *, mint: Pubkey | None = None, program_id: Pubkey | None = None
     ) -> list[RpcKeyedAccount]:
-        opts = TokenAccountOpts(mint=mint, program_id=program_id, encoding="base64")
-        resp = await self.call(
-            "getTokenAccountsByOwner",
-            lambda: self._client.get_token_accounts_by_owner(owner, opts),
-        )
+        by: RpcTokenAccountsFilterMint | RpcTokenAccountsFilterProgramId
+        if mint is not None:
+            by = RpcTokenAccountsFilterMint(mint)
+        elif program_id is not None:
+            by = RpcTokenAccountsFilterProgramId(program_id)
+        else:
+            raise ValueError("get_token_accounts_by_owner needs a mint or a program id")
+        request = GetTokenAccountsByOwner(owner, by, self._accounts())
+        resp = await self.request(request, GetTokenAccountsByOwnerResp)
         return list(resp.value)
 
     async def get_token_supply(self, mint: Pubkey) -> int:
-        resp = await self.call("getTokenSupply", lambda: self._client.get_token_supply(mint))
+        resp = await self.request(GetTokenSupply(mint, self.commitment), GetTokenSupplyResp)
         return int(resp.value.amount)
 
     async def get_minimum_balance_for_rent_exemption(self, size: int) -> int:
-        resp = await self.call(
-            "getMinimumBalanceForRentExemption",
-            lambda: self._client.get_minimum_balance_for_rent_exemption(size),
-        )
+        request = GetMinimumBalanceForRentExemption(size, self.commitment)
+        resp = await self.request(request, GetMinimumBalanceForRentExemptionResp)
         return resp.value
 
     async def get_signature_statuses(
         self, signatures: Sequence[Signature], *, search_history: bool = True
     ) -> list[TransactionStatus | None]:
-        sigs = list(signatures)
-        resp = await self.call(
-            "getSignatureStatuses",
-            lambda: self._client.get_signature_statuses(
-                sigs, search_transaction_history=search_history
-            ),
-        )
+        config = RpcSignatureStatusConfig(search_transaction_history=search_history)
+        request = GetSignatureStatuses(list(signatures), config)
+        resp = await self.request(request, GetSignatureStatusesResp)
         return list(resp.value)
+
+    def _transaction_config(self) -> RpcTransactionConfig:
+        return RpcTransactionConfig(
+            encoding=UiTransactionEncoding.Json,
+            commitment=self.commitment,
+            max_supported_transaction_version=0,
+        )
 
     async def get_transaction(
         self, signature: Signature
     ) -> EncodedConfirmedTransactionWithStatusMeta | None:
-        resp = await self.call(
-            "getTransaction",
-            lambda: self._client.get_transaction(
-                signature,
-                encoding="json",
-                commitment=self.commitment,
-                max_supported_transaction_version=0,
-            ),
-        )
+        request = GetTransaction(signature, self._transaction_config())
+        resp = await self.request(request, GetTransactionResp)
         return resp.value
 
     async def get_transactions(
@@ -339,11 +318,7 @@ class RpcClient:
         sigs = list(signatures)
         if not sigs:
             return []
-        config = RpcTransactionConfig(
-            encoding=UiTransactionEncoding.Json,
-            commitment=_COMMITMENT_LEVELS[self.commitment],
-            max_supported_transaction_version=0,
-        )
+        config = self._transaction_config()
         answers = await self.batch(
             [GetTransaction(sig, config) for sig in sigs], [GetTransactionResp] * len(sigs)
         )
@@ -358,42 +333,34 @@ class RpcClient:
         limit: int | None = None,
     ) -> list[RpcConfirmedTransactionStatusWithSignature]:
         """Newest first; `before` and `until` are exclusive."""
-        resp = await self.call(
-            "getSignaturesForAddress",
-            lambda: self._client.get_signatures_for_address(
-                address, before=before, until=until, limit=limit, commitment=self.commitment
-            ),
+        config = RpcSignaturesForAddressConfig(
+            before=before, until=until, limit=limit, commitment=self.commitment
         )
+        request = GetSignaturesForAddress(address, config)
+        resp = await self.request(request, GetSignaturesForAddressResp)
         return list(resp.value)
 
     async def send_raw_transaction(self, raw: bytes) -> Signature:
-        """Send signed bytes as they are: no preflight, no RPC-side retries (we re-send)."""
-        opts = TxOpts(
-            skip_preflight=True,
-            skip_confirmation=True,
-            preflight_commitment=self.commitment,
-            max_retries=0,
+        """Send signed bytes as they are: no preflight, no RPC-side retries (we re-send).
+
+        Retrying a send is safe: the same bytes are the same transaction, landed at most once."""
+        config = RpcSendTransactionConfig(
+            skip_preflight=True, preflight_commitment=self.commitment, max_retries=0
         )
-        resp = await self.call(
-            "sendTransaction", lambda: self._client.send_raw_transaction(raw, opts)
-        )
+        resp = await self.request(SendRawTransaction(raw, config), SendTransactionResp)
         return resp.value
 
     async def simulate(
         self, tx: VersionedTransaction, accounts: Sequence[Pubkey]
     ) -> RpcSimulateTransactionResult:
         """Simulate without signature checks, returning the post-state of `accounts`."""
-        addresses = list(accounts)
-        resp = await self.call(
-            "simulateTransaction",
-            lambda: self._client.simulate_transaction(
-                tx,
-                sig_verify=False,
-                commitment=self.commitment,
-                accounts_addresses=addresses,
-                accounts_encoding="base64",
-            ),
+        config = RpcSimulateTransactionConfig(
+            sig_verify=False,
+            commitment=self.commitment,
+            accounts=RpcSimulateTransactionAccountsConfig(list(accounts), _BASE64),
         )
+        request = SimulateVersionedTransaction(tx, config)
+        resp = await self.request(request, SimulateTransactionResp)
         return resp.value
 
     # -- batches ----------------------------------------------------------------------------
@@ -407,21 +374,17 @@ class RpcClient:
         payload = json.loads(batch_to_json(list(requests)))
         for index, item in enumerate(payload):
             item["id"] = index
-        body = _RawBody(json.dumps(payload))
+        body = json.dumps(payload)
         # Distinct methods only, so the statistics' labels stay few however large the batch.
         methods = ",".join(dict.fromkeys(str(item["method"]) for item in payload))
         label = f"batch[{methods}]"
+        wanted = list(parsers)
+        return await self.retry.call(
+            "RPC",
+            label,
+            lambda: self._attempt(label, body, lambda a: batch_results(label, a, wanted)),
+        )
 
-        async def send() -> list[Any]:
-            raw = await self._client._provider.make_request_unparsed(body)
-            answers = json.loads(raw)
-            if not isinstance(answers, list) or len(answers) != len(requests):
-                raise OperationalError(f"RPC {label}: the server did not answer as a batch")
-            answers.sort(key=lambda a: a.get("id", math.inf) if isinstance(a, dict) else math.inf)
-            parsed = batch_from_json(json.dumps(answers), list(parsers))
-            for item in parsed:
-                if not isinstance(item, tuple(parsers)):
-                    raise RPCException(item)
-            return list(parsed)
 
-        return await self.call(label, send)
+def _method_of(request: Any) -> str:
+    return str(json.loads(request.to_json())["method"])

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from flywheel.ads.x_ads.errors import XAdsFundingError, XAdsRequestError
 from flywheel.ads.x_ads.models import (
     Account,
     Campaign,
@@ -26,6 +25,9 @@ from flywheel.ads.x_ads.models import (
     TargetingCriterion,
 )
 from flywheel.ads.x_ads.transport import OAuth1Signer, XAdsTransport
+from flywheel.config.secrets import redact_url
+from flywheel.errors import XAdsFundingError, XAdsRequestError
+from flywheel.retry import RetryPolicy
 
 __all__ = [
     "Account",
@@ -72,8 +74,10 @@ class XAdsClient:
         max_rate_limit_wait_seconds: float = 900,
         server_error_retries: int = 3,
         retry_backoff_seconds: float = 0.5,
+        deadline_seconds: float = 60,
         page_size: int = PAGE_SIZE,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not 1 <= page_size <= PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
@@ -91,12 +95,15 @@ class XAdsClient:
             max_rate_limit_wait_seconds=max_rate_limit_wait_seconds,
             server_error_retries=server_error_retries,
             retry_backoff_seconds=retry_backoff_seconds,
+            deadline_seconds=deadline_seconds,
             transport=transport,
+            retry=retry,
         )
         self._account = f"/{API_VERSION}/accounts/{account_id}"
 
     def __repr__(self) -> str:
-        return f"XAdsClient(base_url={self.base_url!r}, account_id={self.account_id!r})"
+        shown = redact_url(self.base_url)
+        return f"XAdsClient(base_url={shown!r}, account_id={self.account_id!r})"
 
     async def aclose(self) -> None:
         await self._transport.aclose()

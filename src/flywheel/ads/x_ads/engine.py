@@ -13,8 +13,9 @@ half-built one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
@@ -25,13 +26,14 @@ from flywheel.ads.x_ads.client import (
     TargetingCriterion,
     XAdsClient,
 )
-from flywheel.ads.x_ads.errors import XAdsError
 from flywheel.ads.x_ads.spend import sync_spend
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, Targeting
-from flywheel.errors import OperationalError
+from flywheel.errors import OperationalError, XAdsError, XAdsOutcomeUnknown
 from flywheel.persistence.store import SqliteStore
 
 log = structlog.get_logger("flywheel.ads")
+
+T = TypeVar("T")
 
 CAMPAIGN_NAME_PREFIX = "flywheel"
 HOURS_PER_DAY = 24
@@ -96,6 +98,7 @@ class XAdsEngine:
                 "ADS_POST_ID is not set: api mode promotes an existing post; set it to the number "
                 "at the end of the post's URL"
             )
+        post_id = spec.post_id
         name = campaign_name(epoch_id, self.name_prefix)
         bound = log.bind(epoch_id=epoch_id, campaign_name=name)
         campaign = await self.client.find_campaign_by_name(name)
@@ -108,9 +111,9 @@ class XAdsEngine:
                 "x_ads.campaign_found", campaign_id=campaign.id, status=campaign.entity_status
             )
         try:
-            line_item = await self._line_item(campaign, spec, name)
-            criteria = await self._targeting(line_item.id, spec.targeting)
-            promoted = await self._promoted(line_item.id, spec.post_id)
+            line_item = await _looked_up(lambda: self._line_item(campaign, spec, name))
+            criteria = await _looked_up(lambda: self._targeting(line_item.id, spec.targeting))
+            promoted = await _looked_up(lambda: self._promoted(line_item.id, post_id))
             if line_item.entity_status != "ACTIVE" or campaign.entity_status != "ACTIVE":
                 await self.client.activate(campaign.id, line_item.id)
         except XAdsError as exc:
@@ -164,12 +167,20 @@ class XAdsEngine:
     async def _create_campaign(self, name: str, spec: CampaignSpec) -> Campaign:
         budget = spec.budget_micro_usd
         instrument = await self.client.funding_instrument_for(budget, self.currency)
-        return await self.client.create_campaign(
-            name=name,
-            funding_instrument_id=instrument.id,
-            total_budget_micro=budget,
-            daily_budget_micro=daily_budget_micro(budget, spec.duration_hours),
-        )
+        try:
+            return await self.client.create_campaign(
+                name=name,
+                funding_instrument_id=instrument.id,
+                total_budget_micro=budget,
+                daily_budget_micro=daily_budget_micro(budget, spec.duration_hours),
+            )
+        except XAdsOutcomeUnknown as exc:
+            # Looked up, never re-sent: a second campaign would carry a second total budget.
+            found = await self.client.find_campaign_by_name(name)
+            if found is None:
+                raise
+            log.info("x_ads.campaign_found_after_lost_answer", campaign_id=found.id, cause=str(exc))
+            return found
 
     async def _line_item(self, campaign: Campaign, spec: CampaignSpec, name: str) -> LineItem:
         existing = [li for li in await self.client.line_items_of(campaign.id) if not li.deleted]
@@ -202,3 +213,14 @@ class XAdsEngine:
     async def sync_spend(self, ledger: SqliteStore) -> int:
         """Record what X billed the campaigns this engine launched; the micros newly recorded."""
         return await sync_spend(self.client, ledger, now=self.clock())
+
+
+async def _looked_up(step: Callable[[], Awaitable[T]]) -> T:
+    """A find-or-create step whose create got no clear answer runs once more: it looks first,
+    so it finds what the lost answer made and creates only what X does not have. (The campaign
+    caps the spend, so even a line item X showed late cannot spend twice.)"""
+    try:
+        return await step()
+    except XAdsOutcomeUnknown as exc:
+        log.info("x_ads.looking_up_after_lost_answer", cause=str(exc))
+        return await step()

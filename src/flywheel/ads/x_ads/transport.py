@@ -1,17 +1,18 @@
 """One signed request to the X Ads API, with X's waiting rules and errors translated.
 
 - OAuth 1.0a HMAC-SHA1 on every request, computed by authlib's RFC 5849 client.
-- 429: wait until `x-rate-limit-reset` (or the account limit's reset), as long as the total wait
-  for one call stays within `max_rate_limit_wait_seconds`; otherwise `XAdsRateLimited`.
-- 5xx: retried a few times with exponential backoff and jitter. A write that got no answer at
-  all (timeout after sending) is not retried: it may have happened, and only a lookup can tell.
-- Everything else: `XAdsAuthError`, `XAdsFundingError` or `XAdsRequestError` with X's words.
+- Retries follow the one policy (`flywheel.retry`): a 429 waits until `x-rate-limit-reset` (or
+  the account limit's reset, or Retry-After) within `max_rate_limit_wait_seconds` per call, else
+  `XAdsRateLimited`; a 5xx or a dropped connection is retried with backoff and jitter.
+- A POST (a create) that got a 5xx or no answer after it was sent is never re-sent: it may have
+  happened, so it raises `XAdsOutcomeUnknown` and the engine looks up what X has. GET reads and
+  PUT/DELETE (set a status, delete an id) are safe to repeat.
+- Every call ends within its deadline; everything else becomes `XAdsAuthError`,
+  `XAdsFundingError` or `XAdsRequestError` with X's words.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 from collections.abc import Generator, Mapping
 from typing import Any
@@ -20,14 +21,16 @@ import httpx
 import structlog
 from authlib.oauth1 import ClientAuth
 
-from flywheel.ads.x_ads.errors import (
+from flywheel.errors import (
     XAdsAuthError,
     XAdsError,
     XAdsFundingError,
+    XAdsOutcomeUnknown,
     XAdsRateLimited,
     XAdsRequestError,
     XAdsUnavailable,
 )
+from flywheel.retry import Clock, RetryPolicy, status_text
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +42,8 @@ _RESET_HEADERS = (
     ("x-account-rate-limit-remaining", "x-account-rate-limit-reset"),
 )
 _DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60.0
-_MAX_RATE_LIMIT_RETRIES = 10
+# Creates: repeating one after a lost answer could make a second campaign or line item.
+_NOT_REPEATABLE = frozenset({"POST"})
 _RESET_MARGIN_SECONDS = 0.1  # reset is whole seconds; a hair later avoids a second 429
 
 
@@ -87,12 +91,19 @@ class XAdsTransport:
         max_rate_limit_wait_seconds: float,
         server_error_retries: int = 3,
         retry_backoff_seconds: float = 0.5,
+        deadline_seconds: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.account_id = account_id
-        self._max_wait = max_rate_limit_wait_seconds
-        self._retries = server_error_retries
-        self._backoff = retry_backoff_seconds
+        self.retry = retry or RetryPolicy(
+            max_attempts=server_error_retries + 1,
+            backoff_initial=retry_backoff_seconds,
+            backoff_max=max(8.0, retry_backoff_seconds),
+            max_rate_limit_wait=max_rate_limit_wait_seconds,
+            deadline_seconds=deadline_seconds,
+        )
+        # connect, write, each read: each at most `timeout`; the whole call has the deadline.
         self._http = httpx.AsyncClient(
             base_url=base_url, auth=signer, timeout=httpx.Timeout(timeout), transport=transport
         )
@@ -103,56 +114,60 @@ class XAdsTransport:
     async def request(
         self, method: str, path: str, params: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        waited = 0.0
-        rate_limited = 0
-        failures = 0
-        while True:
-            try:
-                response = await self._http.request(method, path, params=dict(params or {}))
-            except httpx.TransportError as exc:
-                # A connection never made is safe to retry; a write sent without an answer is not.
-                safe = method in ("GET", "PUT", "DELETE") or isinstance(
-                    exc, httpx.ConnectError | httpx.ConnectTimeout
-                )
-                if not safe or failures >= self._retries:
-                    outcome = "" if safe else "; the write may or may not have happened"
-                    raise XAdsUnavailable(
-                        f"X Ads API unreachable on {method} {path}: {type(exc).__name__}{outcome}"
-                    ) from exc
-                failures += 1
-                await self._back_off(method, path, failures, type(exc).__name__)
-                continue
-            status = response.status_code
-            if status == 429:
-                wait = _rate_limit_wait(response)
-                rate_limited += 1
-                if waited + wait > self._max_wait or rate_limited > _MAX_RATE_LIMIT_RETRIES:
-                    raise XAdsRateLimited(
-                        f"X Ads API rate limit on {method} {path}: the limit resets in "
-                        f"{wait:.0f} s, beyond the {self._max_wait:.0f} s we may wait",
-                        retry_after=wait,
-                    )
-                log.warning("x_ads.rate_limited", method=method, path=path, wait_s=round(wait, 2))
-                await asyncio.sleep(wait)
-                waited += wait
-                continue
-            if status >= 500:
-                if failures >= self._retries:
-                    raise XAdsUnavailable(
-                        f"X Ads API answered {status} on {method} {path} "
-                        f"{failures + 1} times; try again later"
-                    )
-                failures += 1
-                await self._back_off(method, path, failures, str(status))
-                continue
-            if response.is_success:
-                return _json(response, method, path)
-            raise self._error(response, method, path)
+        query = dict(params or {})
 
-    async def _back_off(self, method: str, path: str, attempt: int, reason: str) -> None:
-        delay = self._backoff * 2 ** (attempt - 1) + random.uniform(0, self._backoff / 2)
-        log.warning("x_ads.retry", method=method, path=path, reason=reason, delay_s=round(delay, 2))
-        await asyncio.sleep(delay)
+        def cut_off(message: str) -> XAdsUnavailable:
+            if method in _NOT_REPEATABLE:
+                return XAdsOutcomeUnknown(f"{message}; the write may or may not have happened")
+            return XAdsUnavailable(message)
+
+        return await self.retry.call(
+            "X Ads",
+            f"{method} {path}",
+            lambda: self._attempt(method, path, query),
+            on_deadline=cut_off,
+        )
+
+    async def _attempt(self, method: str, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """One request; every failure already an `XAdsError`."""
+        repeatable = method not in _NOT_REPEATABLE
+        try:
+            response = await self._http.request(method, path, params=query)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Never connected, so never sent: safe to retry whatever the method.
+            raise XAdsUnavailable(
+                f"X Ads API unreachable on {method} {path}: {type(exc).__name__}"
+            ) from None
+        except httpx.TransportError as exc:
+            if not repeatable:
+                raise XAdsOutcomeUnknown(
+                    f"X Ads API gave no answer to {method} {path} ({type(exc).__name__}); the "
+                    "write may or may not have happened: it is looked up, not sent again"
+                ) from None
+            raise XAdsUnavailable(
+                f"X Ads API unreachable on {method} {path}: {type(exc).__name__}"
+            ) from None
+        status = response.status_code
+        if status == 429:  # refused before it was processed: safe to retry, after the wait
+            wait = _rate_limit_wait(response, self.retry.wall_clock)
+            raise XAdsRateLimited(
+                f"X Ads API rate limit on {method} {path} ({status_text(status)}): the limit "
+                f"resets in {wait:.0f} s; we wait at most {self.retry.max_rate_limit_wait:.0f} s",
+                retry_after=wait,
+            )
+        if status >= 500:
+            if not repeatable:
+                raise XAdsOutcomeUnknown(
+                    f"X Ads API answered {status} to {method} {path}; the write may or may not "
+                    "have happened: it is looked up, not sent again",
+                    status=status,
+                )
+            raise XAdsUnavailable(
+                f"X Ads API answered {status} on {method} {path}; try again later", status=status
+            )
+        if response.is_success:
+            return _json(response, method, path)
+        raise self._error(response, method, path)
 
     def _error(self, response: httpx.Response, method: str, path: str) -> XAdsError:
         status = response.status_code
@@ -180,7 +195,7 @@ class XAdsTransport:
         )
 
 
-def _rate_limit_wait(response: httpx.Response) -> float:
+def _rate_limit_wait(response: httpx.Response, wall_clock: Clock = time.time) -> float:
     """Seconds until the exhausted limit resets, from X's headers (unix seconds)."""
     resets = []
     for remaining_header, reset_header in _RESET_HEADERS:
@@ -190,7 +205,7 @@ def _rate_limit_wait(response: httpx.Response) -> float:
             resets.append(int(reset))
     if resets:
         # A reset already past (clock skew) still earns a short pause, not a hot loop.
-        return max(1.0, max(resets) - time.time() + _RESET_MARGIN_SECONDS)
+        return max(1.0, max(resets) - wall_clock() + _RESET_MARGIN_SECONDS)
     retry_after = response.headers.get("retry-after", "")
     if retry_after.isdigit():
         return max(1.0, float(retry_after))

@@ -26,12 +26,13 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
-from flywheel.sandbox.faults import Faults
+from flywheel.sandbox.faults import Faults, Trickle
 from flywheel.sandbox.jupiter.dex import POOL_LABEL, SOL_MINT, DexError, Quote, SandboxPool, sign_as
 from flywheel.sandbox.jupiter.pool import input_to_move_price
 
@@ -73,7 +74,8 @@ class JupiterSandbox:
                 Route("/swap/v1/quote", self._quote_endpoint, methods=["GET"]),
                 Route("/swap/v1/swap", self._swap_endpoint, methods=["POST"]),
                 Route("/price/v3", self._price_endpoint, methods=["GET"]),
-            ]
+            ],
+            middleware=[Middleware(Trickle, delay_ms=lambda: faults.jupiter_trickle_ms)],
         )
         self.app.state.jupiter = self
 

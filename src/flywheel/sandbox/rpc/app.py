@@ -14,11 +14,13 @@ import json
 import logging
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
+from flywheel.sandbox.faults import Trickle
 from flywheel.sandbox.rpc.encode import Json, RpcError
 from flywheel.sandbox.rpc.methods import METHODS
 
@@ -135,5 +137,6 @@ def build_rpc_app(chain: SandboxChain) -> Starlette:
             Route("/_sandbox/faults", get_faults, methods=["GET"]),
             Route("/_sandbox/faults", set_faults, methods=["POST"]),
             Route("/_sandbox/advance", advance, methods=["POST"]),
-        ]
+        ],
+        middleware=[Middleware(Trickle, delay_ms=lambda: faults.rpc_trickle_ms)],
     )
