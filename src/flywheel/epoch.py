@@ -36,8 +36,8 @@ from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.trade import Destination, LandingStatus, Quote
-from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
+from flywheel.domain.trade import Destination, LandingStatus, Quote, check_quote, our_min_out
+from flywheel.errors import FlywheelError, OperationalError, SlippageExceeded, StaleTransaction
 from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
 
@@ -217,19 +217,27 @@ class EpochRunner:
 
     async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
         state.quote_attempts += 1
-        first = await self.dex.quote(in_lamports)
+        first = await self._checked_quote(in_lamports)
         limit = self.policy.max_price_impact_bps
         if first.price_impact_bps <= limit:
             return first
         log.warning(
-            "Slippage exceeds maximum",
+            "Price impact exceeds maximum",
             epoch_id=state.id,
             price_impact_bps=first.price_impact_bps,
             max_price_impact_bps=limit,
             in_lamports=in_lamports,
         )
         state.price_impact_limited = True
-        return await largest_within_impact(first, self.dex.quote, max_impact_bps=limit)
+        return await largest_within_impact(first, self._checked_quote, max_impact_bps=limit)
+
+    async def _checked_quote(self, in_lamports: int) -> Quote:
+        """A quote that is the one we asked for, with a threshold no looser than our own."""
+        quote = await self.dex.quote(in_lamports)
+        check_quote(
+            quote, asked_lamports=in_lamports, max_slippage_bps=self.policy.max_slippage_bps
+        )
+        return quote
 
     async def _buyback_guard(self, state: EpochState) -> None:
         if state.quote is None or state.swap_intents:
@@ -243,9 +251,17 @@ class EpochRunner:
             try:
                 prepared = await self.wallet.prepare_swap(unsigned, quote)
                 break
-            except StaleTransaction:
-                # Nothing was signed; a fresh quote builds a fresh transaction.
+            except (StaleTransaction, SlippageExceeded) as exc:
+                # Nothing was signed; a fresh quote builds a fresh transaction. A price that
+                # moved past MAX_SLIPPAGE_BPS is the market, not an attack: never GuardRefused.
+                if isinstance(exc, SlippageExceeded):
+                    log.warning("Slippage exceeds maximum", epoch_id=state.id, attempt=attempt)
                 if attempt == self.policy.max_swap_attempts:
+                    if isinstance(exc, SlippageExceeded):
+                        raise SlippageExceeded(
+                            f"{exc} (still after {attempt} quotes); nothing was signed and "
+                            "the spend is carried to the next epoch"
+                        ) from exc
                     raise
                 log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
                 fresh = await self._sized_quote(state, quote.in_lamports)
@@ -267,6 +283,7 @@ class EpochRunner:
                 assert state.quote is not None
                 state.buyback_spent_lamports = state.quote.in_lamports
                 state.tokens_bought = current.token_delta
+                self._check_delivery(state.quote, current.token_delta)
                 return
             if len(state.swap_intents) >= self.policy.max_swap_attempts:
                 raise OperationalError(
@@ -280,6 +297,16 @@ class EpochRunner:
             if quote is None or not await self._prepare_swap(state, quote):
                 state.quote = None
                 return
+
+    def _check_delivery(self, quote: Quote, delivered: int) -> None:
+        """A landed swap that yields no tokens (or fewer than our minimum) is never a success."""
+        minimum = our_min_out(quote.out_amount, self.policy.max_slippage_bps)
+        if delivered < minimum:
+            raise OperationalError(
+                f"the buyback swap landed but delivered {delivered} base units, less than our "
+                f"minimum {minimum} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS "
+                f"{self.policy.max_slippage_bps}); investigate the route before the next epoch"
+            )
 
     async def _buyback_settle(self, state: EpochState) -> None:
         """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""

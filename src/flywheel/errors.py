@@ -7,7 +7,8 @@
     │   └── StateError         the state database is unusable or from a newer version
     └── TemporaryError         the world hiccupped (RPC 429/5xx, timeouts): retry later
         ├── RateLimited        a service asked us to wait; `retry_after` says how long
-        └── StaleTransaction   an API-built transaction's blockhash expired before we signed
+        ├── StaleTransaction   an API-built transaction's blockhash expired before we signed
+        └── SlippageExceeded   the price moved past MAX_SLIPPAGE_BPS since the quote: re-quote
 
 Foreign exceptions (httpx, solana-py, sqlite3) are translated into these at the adapter that
 meets them, so the core only ever handles this tree.
@@ -54,3 +55,11 @@ class RateLimited(TemporaryError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class SlippageExceeded(TemporaryError):
+    """A swap's simulation failed with the DEX's slippage error: the quote is stale, not hostile.
+
+    Nothing was signed; a fresh quote may pass. The message starts with the runbook's
+    "Slippage exceeds maximum".
+    """

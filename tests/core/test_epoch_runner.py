@@ -251,7 +251,7 @@ async def test_price_impact_limit_buys_less_and_carries_the_rest(tmp_path):
     )
     with capture_logs() as logs:
         state = await world.run()
-    assert any(entry["event"] == "Slippage exceeds maximum" for entry in logs)
+    assert any(entry["event"] == "Price impact exceeds maximum" for entry in logs)
     assert state.price_impact_limited
     assert state.quote is not None and state.quote.price_impact_bps <= 50
     assert 0 < state.buyback_spent_lamports < state.buyback_planned_lamports

@@ -17,7 +17,7 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from flywheel.domain.trade import Quote
+from flywheel.domain.trade import Quote, our_min_out
 from flywheel.errors import GuardRefused, StaleTransaction
 from flywheel.sandbox.jupiter.dex import SOL_MINT
 from flywheel.sandbox.runner import Sandbox
@@ -290,7 +290,9 @@ async def test_a_quote_promising_more_than_the_swap_delivers_is_refused(
         price_impact_bps=0,
         slippage_bps=100,
     )
-    with pytest.raises(GuardRefused, match=f"minimum {quote.out_amount * 2}"):
+    # Our minimum comes from outAmount and MAX_SLIPPAGE_BPS, not from otherAmountThreshold.
+    minimum = our_min_out(quote.out_amount * 2, wallet.guard.max_slippage_bps)
+    with pytest.raises(GuardRefused, match=f"short delivery: .* our minimum {minimum}"):
         await wallet.check_swap(raw, inflated)
 
 

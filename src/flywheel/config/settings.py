@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    PlainValidator,
     PrivateAttr,
     TypeAdapter,
     ValidationError,
@@ -111,6 +112,12 @@ __all__ = [  # the parsers are re-exported: tests and tools import them from her
 
 Source = Literal["default", ".env", "environment", "argument"]
 DEFAULT_ENV_FILE = Path(".env")
+# MAX_SLIPPAGE_BPS: the slippage room is the most a sandwich can take from a buyback; above 20%
+# that is a misconfiguration, not a tolerance.
+MAX_SLIPPAGE_CEILING_BPS = 2_000
+SlippageBps = Annotated[
+    int, PlainValidator(functools.partial(parse_int, low=0, high=MAX_SLIPPAGE_CEILING_BPS))
+]
 
 
 # --- the settings --------------------------------------------------------------------------
@@ -147,7 +154,9 @@ class Settings(BaseSettings):
     ads_percent: Percent = Field(30, description="share of the spend that funds X ads (0-100)")
     ads_engine_mode: AdsMode = Field("dry-run", description="ads engine: dry-run, manual or api")
     # Risk
-    max_slippage_bps: Bps = Field(300, description="largest slippage accepted, in bps (0-10000)")
+    max_slippage_bps: SlippageBps = Field(
+        300, description="largest slippage accepted, in bps (0-2000: more invites sandwiches)"
+    )
     max_budget_per_epoch_usd: UsdAmount = Field(
         Decimal("1000"), description="most USD spent in one epoch (> 0, up to 6 decimals)"
     )
@@ -159,6 +168,9 @@ class Settings(BaseSettings):
     )
     max_priority_fee_lamports: NonNegativeInt = Field(
         1_000_000, description="most lamports paid as priority fee on one swap"
+    )
+    min_buyback_sol: SolAmount = Field(
+        Decimal("0.01"), description="smaller buyback shares (and treasury sends) carry (0: off)"
     )
     max_single_fee_sol: OptionalSol = Field(
         None, description="a single inflow above this many SOL is quarantined (unset: no limit)"
@@ -302,6 +314,10 @@ class Settings(BaseSettings):
     @property
     def max_budget_per_epoch_micro_usd(self) -> int:
         return to_base_units(self.max_budget_per_epoch_usd, MICRO_USD_DECIMALS)
+
+    @property
+    def min_buyback_lamports(self) -> int:
+        return to_base_units(self.min_buyback_sol, LAMPORTS_PER_SOL_DECIMALS)
 
     @property
     def min_sol_reserve_lamports(self) -> int:
