@@ -58,6 +58,7 @@ __all__ = [
     "SwapGuard",
     "SwapLimits",
     "TokenSnapshot",
+    "check_priority_fee",
     "check_signers",
     "check_swap",
     "compute_budget",

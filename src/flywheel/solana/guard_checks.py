@@ -367,7 +367,8 @@ def check_swap(
             f"priority fee {limits.priority_fee} + new account rent {tally.new_account_rent}); "
             f"{_where_sol_goes(effect, limits)}"
         )
-    if tally.token_in < limits.min_out:
+    minimum = max(limits.min_out, 1)  # a swap that yields no tokens is never a success
+    if tally.token_in < minimum:
         what = (
             "no tokens: the swap only moves SOL away" if tally.token_in <= 0 else "short delivery"
         )
@@ -375,13 +376,13 @@ def check_swap(
         paid = f"; its SOL goes to {_gains(gainers)} lamports" if gainers else ""
         raise GuardRefused(
             f"{what}: executor would receive {tally.token_in} base units of {mint}, less than "
-            f"our minimum {limits.min_out}{paid}"
+            f"our minimum {minimum}{paid}"
         )
     return GuardReport(
         sol_out=sol_out,
         max_sol_out=max_sol_out,
         token_in=tally.token_in,
-        min_out=limits.min_out,
+        min_out=minimum,
         network_fee=limits.network_fee,
         priority_fee=limits.priority_fee,
         new_account_rent=tally.new_account_rent,
