@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -16,7 +17,7 @@ from flywheel.errors import GuardRefused
 ASKED = 10_000_000
 
 
-def quote(**changes: int) -> Quote:
+def quote(**changes: Any) -> Quote:
     honest = Quote(
         in_lamports=ASKED,
         out_amount=1_000_000,
