@@ -305,21 +305,25 @@ def _gains(gainers: list[tuple[Pubkey, int]]) -> str:
     return ", ".join(f"{address} +{gain}" for address, gain in gainers)
 
 
-def _where_sol_goes(effect: SwapEffect, limits: SwapLimits) -> str:
-    """Tell an overspend (the swap itself pays too much) from an extra transfer (to others)."""
+def _where_sol_goes(effect: SwapEffect, limits: SwapLimits) -> tuple[str, str]:
+    """(what it is, who gains): an overspend (the swap itself pays too much) or an extra
+    transfer (someone besides the swap is paid)."""
     gainers = effect.gainers()
     if not gainers:
-        return "no account the transaction names gains it"
+        return "overspend", "no account the transaction names gains it"
     route = [g for g in gainers if g[0] in limits.route_accounts]
     if not route:
         # No pool of the quote gains: take the one paid closest to the quoted input.
         route = [min(gainers, key=lambda g: (abs(g[1] - limits.in_lamports), -g[1]))]
     extra = [g for g in gainers if g not in route]
     if extra:
-        return f"extra transfer to {_gains(extra)} lamports (the swap pays {_gains(route)})"
+        return (
+            "extra transfer",
+            f"it goes to {_gains(extra)} lamports (the swap pays {_gains(route)})",
+        )
     paid = sum(gain for _, gain in route)
-    return (
-        f"overspend: the swap pays {_gains(route)} lamports, {paid - limits.in_lamports} "
+    return "overspend", (
+        f"the swap pays {_gains(route)} lamports, {paid - limits.in_lamports} "
         f"more than the quoted {limits.in_lamports}"
     )
 
@@ -361,11 +365,12 @@ def check_swap(
         limits.in_lamports + limits.network_fee + limits.priority_fee + tally.new_account_rent
     )
     if sol_out > max_sol_out:
+        kind, detail = _where_sol_goes(effect, limits)
         raise GuardRefused(
-            f"executor SOL would go down by {sol_out} lamports, more than the {max_sol_out} "
-            f"allowed (swap {limits.in_lamports} + network fee {limits.network_fee} + "
-            f"priority fee {limits.priority_fee} + new account rent {tally.new_account_rent}); "
-            f"{_where_sol_goes(effect, limits)}"
+            f"{kind}: executor SOL would go down by {sol_out} lamports, more than the "
+            f"{max_sol_out} allowed (swap {limits.in_lamports} + network fee "
+            f"{limits.network_fee} + priority fee {limits.priority_fee} + new account rent "
+            f"{tally.new_account_rent}); {detail}"
         )
     minimum = max(limits.min_out, 1)  # a swap that yields no tokens is never a success
     if tally.token_in < minimum:
