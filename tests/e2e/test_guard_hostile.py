@@ -30,7 +30,7 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.slow
 
-HOSTILE = {
+HOSTILE: dict[str, tuple[dict[str, object], str, list[str]]] = {
     "inflated compute budget": (
         {"inflated_compute_budget": True},
         "buyback.guard",
