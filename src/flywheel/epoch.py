@@ -36,7 +36,14 @@ from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.trade import Destination, LandingStatus, Quote, check_quote, our_min_out
+from flywheel.domain.trade import (
+    Destination,
+    LandingStatus,
+    Quote,
+    check_delivery,
+    check_quote,
+    is_onchain_slippage,
+)
 from flywheel.errors import FlywheelError, OperationalError, SlippageExceeded, StaleTransaction
 from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
@@ -254,14 +261,15 @@ class EpochRunner:
             except (StaleTransaction, SlippageExceeded) as exc:
                 # Nothing was signed; a fresh quote builds a fresh transaction. A price that
                 # moved past MAX_SLIPPAGE_BPS is the market, not an attack: never GuardRefused.
-                if isinstance(exc, SlippageExceeded):
+                slipped = isinstance(exc, SlippageExceeded)
+                if slipped:
                     log.warning("Slippage exceeds maximum", epoch_id=state.id, attempt=attempt)
+                if attempt == self.policy.max_swap_attempts and slipped:
+                    raise SlippageExceeded(
+                        f"{exc} (still after {attempt} quotes); nothing was signed and the "
+                        "spend is carried to the next epoch"
+                    ) from exc
                 if attempt == self.policy.max_swap_attempts:
-                    if isinstance(exc, SlippageExceeded):
-                        raise SlippageExceeded(
-                            f"{exc} (still after {attempt} quotes); nothing was signed and "
-                            "the spend is carried to the next epoch"
-                        ) from exc
                     raise
                 log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
                 fresh = await self._sized_quote(state, quote.in_lamports)
@@ -283,13 +291,17 @@ class EpochRunner:
                 assert state.quote is not None
                 state.buyback_spent_lamports = state.quote.in_lamports
                 state.tokens_bought = current.token_delta
-                self._check_delivery(state.quote, current.token_delta)
+                check_delivery(state.quote, current.token_delta, self.policy.max_slippage_bps)
                 return
             if len(state.swap_intents) >= self.policy.max_swap_attempts:
-                raise OperationalError(
+                what = (
                     f"buyback swap did not land after {len(state.swap_intents)} attempts"
                     f" (last: {current.status}{': ' + current.error if current.error else ''})"
                 )
+                if current.status == LandingStatus.FAILED and is_onchain_slippage(current.error):
+                    # The market kept moving past MAX_SLIPPAGE_BPS: temporary, the spend carries.
+                    raise SlippageExceeded(f"Slippage exceeds maximum: {what}")
+                raise OperationalError(what)
             # Expired (provably never executed) or failed on-chain (only the fee was paid):
             # a fresh quote and a fresh signature are now safe.
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)
@@ -297,16 +309,6 @@ class EpochRunner:
             if quote is None or not await self._prepare_swap(state, quote):
                 state.quote = None
                 return
-
-    def _check_delivery(self, quote: Quote, delivered: int) -> None:
-        """A landed swap that yields no tokens (or fewer than our minimum) is never a success."""
-        minimum = our_min_out(quote.out_amount, self.policy.max_slippage_bps)
-        if delivered < minimum:
-            raise OperationalError(
-                f"the buyback swap landed but delivered {delivered} base units, less than our "
-                f"minimum {minimum} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS "
-                f"{self.policy.max_slippage_bps}); investigate the route before the next epoch"
-            )
 
     async def _buyback_settle(self, state: EpochState) -> None:
         """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""

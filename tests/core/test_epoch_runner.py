@@ -206,6 +206,9 @@ async def test_swaps_that_keep_failing_fail_the_epoch_and_carry_everything(tmp_p
     assert state.status == EpochStatus.FAILED
     assert state.errors[0].step == "buyback.send"
     assert "did not land after 3 attempts" in state.errors[0].message
+    # 6001 on chain each time: the market, a temporary error with the runbook's words.
+    assert state.errors[0].kind == "SlippageExceeded"
+    assert state.errors[0].message.startswith("Slippage exceeds maximum: ")
     assert state.buyback_spent_lamports == 0 and state.ads_reserved_lamports == 0
     assert state.carried_out_lamports == 10**9
     world.check_accounting()

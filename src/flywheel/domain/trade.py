@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from flywheel.errors import GuardRefused
+from flywheel.errors import GuardRefused, OperationalError
 
 BPS = 10_000
 U64_MAX = 2**64 - 1  # every token and lamport amount on Solana is a u64
+# Jupiter's SlippageToleranceExceeded (6001) as a failed transaction's error text shows it.
+ONCHAIN_SLIPPAGE_MARKERS = ("Custom(6001)", "0x1771")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,22 @@ def check_quote(quote: Quote, *, asked_lamports: int, max_slippage_bps: int) -> 
             "a swap built on it could deliver that much less"
         )
     return ours
+
+
+def check_delivery(quote: Quote, delivered: int, max_slippage_bps: int) -> None:
+    """A landed swap that yields no tokens (or fewer than our minimum) is never a success."""
+    minimum = our_min_out(quote.out_amount, max_slippage_bps)
+    if delivered < minimum:
+        raise OperationalError(
+            f"the buyback swap landed but delivered {delivered} base units, less than our "
+            f"minimum {minimum} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS "
+            f"{max_slippage_bps}); investigate the route before the next epoch"
+        )
+
+
+def is_onchain_slippage(error: str) -> bool:
+    """Whether a failed swap's error is the DEX's slippage check (the market moved)."""
+    return any(marker in error for marker in ONCHAIN_SLIPPAGE_MARKERS)
 
 
 class TxKind(StrEnum):
