@@ -24,7 +24,7 @@ from decimal import Decimal
 import structlog
 
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
-from flywheel.domain.allocation import allocate
+from flywheel.domain.allocation import allocate, under_minimum
 from flywheel.domain.epoch_state import (
     STEPS,
     EpochError,
@@ -220,6 +220,12 @@ class EpochRunner:
         if state.buyback_planned_lamports <= 0:
             return
         quote = await self._sized_quote(state, state.buyback_planned_lamports)
+        minimum = self.policy.allocation.min_buyback_lamports
+        if quote is not None and quote.in_lamports < minimum:
+            # Sized down to the impact limit, it no longer justifies its fees: carried whole.
+            note = under_minimum("buyback within MAX_PRICE_IMPACT_BPS", quote.in_lamports, minimum)
+            state.allocation_note = "; ".join(filter(None, [state.allocation_note, note]))
+            quote = None
         state.quote = quote
 
     async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:

@@ -132,7 +132,7 @@ def test_an_ads_treasury_transfer_under_the_minimum_is_carried() -> None:
     )
     assert a.buyback_lamports == 14_000_000
     assert a.ads_lamports == 0 and a.carried_lamports == 6_000_000
-    assert "ads share 6000000 lamports is under MIN_BUYBACK_SOL" in a.reason
+    assert "ads-treasury transfer 6000000 lamports is under MIN_BUYBACK_SOL" in a.reason
 
 
 @given(

@@ -261,6 +261,21 @@ async def test_price_impact_limit_buys_less_and_carries_the_rest(tmp_path):
     world.check_accounting()
 
 
+async def test_a_buyback_sized_below_min_buyback_sol_is_carried(tmp_path):
+    world = World(tmp_path)
+    world.ledger.pay_fee(20 * 10**9, 0)
+    world.policy = policy(
+        max_price_impact_bps=50,  # sized down to a few SOL, under the minimum below
+        allocation=AllocationPolicy(70, 30, 10**12, 50_000_000, min_buyback_lamports=10 * 10**9),
+    )
+    state = await world.run()
+    assert state.price_impact_limited and state.quote is None
+    assert state.buyback_planned_lamports > 0 and state.buyback_spent_lamports == 0
+    assert "is under MIN_BUYBACK_SOL (10000000000 lamports): carried" in state.allocation_note
+    assert world.ledger.swaps == 0
+    world.check_accounting()
+
+
 async def test_anomalous_fee_is_quarantined_not_spent(tmp_path):
     world = World(tmp_path, max_single_fee_lamports=5 * 10**9)
     world.ledger.pay_fee(10**9, 0)

@@ -51,6 +51,14 @@ class Allocation:
         return self.buyback_lamports + self.ads_lamports
 
 
+def under_minimum(what: str, lamports: int, minimum: int) -> str:
+    """Why a share too small to justify its fees was carried (for the report)."""
+    return (
+        f"{what} {lamports} lamports is under MIN_BUYBACK_SOL ({minimum} lamports): "
+        "carried until an epoch reaches it"
+    )
+
+
 def allocate(
     *,
     unspent_lamports: int,
@@ -85,17 +93,10 @@ def allocate(
     ads = spendable * policy.ads_percent // 100
     notes = [reason] if reason else []
     if 0 < buyback < policy.min_buyback_lamports:
-        notes.append(
-            f"buyback share {buyback} lamports is under MIN_BUYBACK_SOL "
-            f"({policy.min_buyback_lamports} lamports): carried until an epoch reaches it"
-        )
+        notes.append(under_minimum("buyback share", buyback, policy.min_buyback_lamports))
         buyback = 0
     if 0 < ads < policy.min_transfer_lamports:
-        notes.append(
-            f"ads share {ads} lamports is under MIN_BUYBACK_SOL "
-            f"({policy.min_transfer_lamports} lamports), too small to send to the ads "
-            "treasury: carried until an epoch reaches it"
-        )
+        notes.append(under_minimum("ads-treasury transfer", ads, policy.min_transfer_lamports))
         ads = 0
     return Allocation(
         unspent_lamports=unspent_lamports,
