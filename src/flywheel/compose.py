@@ -115,8 +115,13 @@ def epoch_policy(settings: Settings) -> EpochPolicy:
             ads_percent=settings.ads_percent,
             max_budget_per_epoch_micro_usd=settings.max_budget_per_epoch_micro_usd,
             min_sol_reserve_lamports=settings.min_sol_reserve_lamports,
+            min_buyback_lamports=settings.min_buyback_lamports,
+            min_transfer_lamports=(
+                0 if settings.ads_treasury_pubkey is None else settings.min_buyback_lamports
+            ),
         ),
         max_price_impact_bps=settings.max_price_impact_bps,
+        max_slippage_bps=settings.max_slippage_bps,
         destination=settings.destination,
         max_single_fee_lamports=settings.max_single_fee_lamports,
         max_fees_per_epoch_lamports=settings.max_fees_per_epoch_lamports,
@@ -286,7 +291,14 @@ async def open_flywheel(
             deadline_seconds=settings.api_call_deadline_seconds,
         )
         stack.push_async_callback(jupiter.aclose)
-        live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)
+        live_wallet = SolanaWallet(
+            rpc,
+            keypair,
+            settings.token_mint,
+            settings.treasury_pubkey,
+            max_priority_fee_lamports=settings.max_priority_fee_lamports,
+            max_slippage_bps=settings.max_slippage_bps,
+        )
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
         fees = fee_source(settings, rpc, keypair.pubkey(), progress)
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)

@@ -24,7 +24,7 @@ from decimal import Decimal
 import structlog
 
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
-from flywheel.domain.allocation import allocate
+from flywheel.domain.allocation import allocate, under_minimum
 from flywheel.domain.epoch_state import (
     STEPS,
     EpochError,
@@ -36,8 +36,21 @@ from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.trade import Destination, LandingStatus, Quote
-from flywheel.errors import FlywheelError, InFlight, OperationalError, StaleTransaction
+from flywheel.domain.trade import (
+    Destination,
+    LandingStatus,
+    Quote,
+    check_delivery,
+    check_quote,
+    is_onchain_slippage,
+)
+from flywheel.errors import (
+    FlywheelError,
+    InFlight,
+    OperationalError,
+    SlippageExceeded,
+    StaleTransaction,
+)
 from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
 
@@ -209,23 +222,37 @@ class EpochRunner:
         if state.buyback_planned_lamports <= 0:
             return
         quote = await self._sized_quote(state, state.buyback_planned_lamports)
+        minimum = self.policy.allocation.min_buyback_lamports
+        if quote is not None and quote.in_lamports < minimum:
+            # Sized down to the impact limit, it no longer justifies its fees: carried whole.
+            note = under_minimum("buyback within MAX_PRICE_IMPACT_BPS", quote.in_lamports, minimum)
+            state.allocation_note = "; ".join(filter(None, [state.allocation_note, note]))
+            quote = None
         state.quote = quote
 
     async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
         state.quote_attempts += 1
-        first = await self.dex.quote(in_lamports)
+        first = await self._checked_quote(in_lamports)
         limit = self.policy.max_price_impact_bps
         if first.price_impact_bps <= limit:
             return first
         log.warning(
-            "Slippage exceeds maximum",
+            "Price impact exceeds maximum",
             epoch_id=state.id,
             price_impact_bps=first.price_impact_bps,
             max_price_impact_bps=limit,
             in_lamports=in_lamports,
         )
         state.price_impact_limited = True
-        return await largest_within_impact(first, self.dex.quote, max_impact_bps=limit)
+        return await largest_within_impact(first, self._checked_quote, max_impact_bps=limit)
+
+    async def _checked_quote(self, in_lamports: int) -> Quote:
+        """A quote that is the one we asked for, with a threshold no looser than our own."""
+        quote = await self.dex.quote(in_lamports)
+        check_quote(
+            quote, asked_lamports=in_lamports, max_slippage_bps=self.policy.max_slippage_bps
+        )
+        return quote
 
     async def _buyback_guard(self, state: EpochState) -> None:
         if state.quote is None or state.swap_intents:
@@ -239,8 +266,17 @@ class EpochRunner:
             try:
                 prepared = await self.wallet.prepare_swap(unsigned, quote)
                 break
-            except StaleTransaction:
-                # Nothing was signed; a fresh quote builds a fresh transaction.
+            except (StaleTransaction, SlippageExceeded) as exc:
+                # Nothing was signed; a fresh quote builds a fresh transaction. A price that
+                # moved past MAX_SLIPPAGE_BPS is the market, not an attack: never GuardRefused.
+                slipped = isinstance(exc, SlippageExceeded)
+                if slipped:
+                    log.warning("Slippage exceeds maximum", epoch_id=state.id, attempt=attempt)
+                if attempt == self.policy.max_swap_attempts and slipped:
+                    raise SlippageExceeded(
+                        f"{exc} (still after {attempt} quotes); nothing was signed and the "
+                        "spend is carried to the next epoch"
+                    ) from exc
                 if attempt == self.policy.max_swap_attempts:
                     raise
                 log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
@@ -263,12 +299,17 @@ class EpochRunner:
                 assert state.quote is not None
                 state.buyback_spent_lamports = state.quote.in_lamports
                 state.tokens_bought = current.token_delta
+                check_delivery(state.quote, current.token_delta, self.policy.max_slippage_bps)
                 return
             if len(state.swap_intents) >= self.policy.max_swap_attempts:
-                raise OperationalError(
+                what = (
                     f"buyback swap did not land after {len(state.swap_intents)} attempts"
                     f" (last: {current.status}{': ' + current.error if current.error else ''})"
                 )
+                if current.status == LandingStatus.FAILED and is_onchain_slippage(current.error):
+                    # The market kept moving past MAX_SLIPPAGE_BPS: temporary, the spend carries.
+                    raise SlippageExceeded(f"Slippage exceeds maximum: {what}")
+                raise OperationalError(what)
             # Expired (provably never executed) or failed on-chain (only the fee was paid):
             # a fresh quote and a fresh signature are now safe.
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)

@@ -16,6 +16,7 @@
         ├── RateLimited          a service asked us to wait; `retry_after` says how long
         │   └── XAdsRateLimited  X's limit resets later than we may wait
         ├── StaleTransaction     an API-built transaction's blockhash expired before we signed
+        ├── SlippageExceeded     the price moved past MAX_SLIPPAGE_BPS since the quote: re-quote
         ├── OutcomeUnknown       a write was sent and no answer says whether it took effect: it
         │                        is looked up, never sent again blindly
         ├── XAdsUnavailable      X answered 5xx or could not be reached, after retries
@@ -186,3 +187,11 @@ class InFlight(TemporaryError):
 
 class EpochLocked(TemporaryError):
     """Another process holds the epoch lock."""
+
+
+class SlippageExceeded(TemporaryError):
+    """A swap's simulation failed with the DEX's slippage error: the quote is stale, not hostile.
+
+    Nothing was signed; a fresh quote may pass. The message starts with the runbook's
+    "Slippage exceeds maximum".
+    """

@@ -91,9 +91,16 @@ def test_bps_out_of_range_or_not_whole_numbers_are_refused(text: str) -> None:
 
 
 def test_bps_problem_names_the_variable_the_value_and_the_range(required: dict[str, str]) -> None:
-    line = the_problem({**required, "MAX_SLIPPAGE_BPS": "10001"}, "MAX_SLIPPAGE_BPS")
+    line = the_problem({**required, "MAX_PRICE_IMPACT_BPS": "10001"}, "MAX_PRICE_IMPACT_BPS")
     assert line == (
-        "MAX_SLIPPAGE_BPS: is out of range (got '10001'); use a whole number from 0 to 10000"
+        "MAX_PRICE_IMPACT_BPS: is out of range (got '10001'); use a whole number from 0 to 10000"
+    )
+
+
+def test_slippage_has_a_sane_ceiling(required: dict[str, str]) -> None:
+    line = the_problem({**required, "MAX_SLIPPAGE_BPS": "2001"}, "MAX_SLIPPAGE_BPS")
+    assert line == (
+        "MAX_SLIPPAGE_BPS: is out of range (got '2001'); use a whole number from 0 to 2000"
     )
 
 

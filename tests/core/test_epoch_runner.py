@@ -125,6 +125,9 @@ async def test_swaps_that_keep_failing_fail_the_epoch_and_carry_everything(tmp_p
     assert state.status == EpochStatus.FAILED
     assert state.errors[0].step == "buyback.send"
     assert "did not land after 3 attempts" in state.errors[0].message
+    # 6001 on chain each time: the market, a temporary error with the runbook's words.
+    assert state.errors[0].kind == "SlippageExceeded"
+    assert state.errors[0].message.startswith("Slippage exceeds maximum: ")
     assert state.buyback_spent_lamports == 0 and state.ads_reserved_lamports == 0
     assert state.carried_out_lamports == 10**9
     world.check_accounting()
@@ -170,10 +173,25 @@ async def test_price_impact_limit_buys_less_and_carries_the_rest(tmp_path):
     )
     with capture_logs() as logs:
         state = await world.run()
-    assert any(entry["event"] == "Slippage exceeds maximum" for entry in logs)
+    assert any(entry["event"] == "Price impact exceeds maximum" for entry in logs)
     assert state.price_impact_limited
     assert state.quote is not None and state.quote.price_impact_bps <= 50
     assert 0 < state.buyback_spent_lamports < state.buyback_planned_lamports
+    world.check_accounting()
+
+
+async def test_a_buyback_sized_below_min_buyback_sol_is_carried(tmp_path):
+    world = EpochWorld.at(
+        tmp_path,
+        max_price_impact_bps=50,  # sized down to a few SOL, under the minimum below
+        allocation=AllocationPolicy(70, 30, 10**12, 50_000_000, min_buyback_lamports=10 * 10**9),
+    )
+    world.ledger.pay_fee(20 * 10**9, 0)
+    state = await world.run()
+    assert state.price_impact_limited and state.quote is None
+    assert state.buyback_planned_lamports > 0 and state.buyback_spent_lamports == 0
+    assert "is under MIN_BUYBACK_SOL (10000000000 lamports): carried" in state.allocation_note
+    assert world.ledger.swaps == 0
     world.check_accounting()
 
 

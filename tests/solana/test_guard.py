@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import pytest
+from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -17,8 +20,8 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from flywheel.domain.trade import Quote
-from flywheel.errors import GuardRefused, StaleTransaction
+from flywheel.domain.trade import Quote, our_min_out
+from flywheel.errors import GuardRefused, SlippageExceeded, StaleTransaction
 from flywheel.sandbox.jupiter.dex import SOL_MINT
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.guard import (
@@ -28,6 +31,7 @@ from flywheel.solana.guard import (
     SwapEffect,
     SwapLimits,
     TokenSnapshot,
+    check_priority_fee,
     check_signers,
     check_swap,
     compute_budget,
@@ -168,6 +172,68 @@ def test_a_reassigned_executor_is_refused() -> None:
         check(effect(1_000_000, owner=STRANGER))
 
 
+def test_a_swap_that_yields_no_tokens_is_never_a_success() -> None:
+    zero = SwapLimits(in_lamports=1_000_000, min_out=0, network_fee=5_000, priority_fee=0)
+    # Even a limit of 0 (a caller's mistake) never lets "nothing bought" pass.
+    with pytest.raises(GuardRefused, match="no tokens"):
+        check(effect(1_000_000, after={ATA: holding(MINT, 0)}), zero)
+
+
+def test_rent_is_allowed_at_the_rent_exempt_minimum_only() -> None:
+    # A new account funded far above its rent: the surplus is spent, not rent.
+    fat = {ATA: holding(MINT, 600, lamports=RENT + 50_000_000)}
+    with pytest.raises(GuardRefused, match=f"new account rent {RENT}"):
+        check(effect(1_006_200 + RENT + 50_000_000, after=fat))
+
+
+def test_more_new_token_accounts_than_a_swap_needs_are_refused() -> None:
+    extra = [Pubkey.new_unique() for _ in range(2)]
+    before: dict[Pubkey, TokenSnapshot | None] = {ATA: None, **dict.fromkeys(extra)}
+    after = {ATA: holding(MINT, 600), **{a: holding(OTHER_MINT, 0) for a in extra}}
+    with pytest.raises(GuardRefused, match=r"create 3 token accounts .* at most 2"):
+        check(effect(1_006_200 + 3 * RENT, before=before, after=after))
+
+
+def test_a_refusal_names_who_gains_what_the_executor_loses() -> None:
+    pool, thief = Pubkey.new_unique(), Pubkey.new_unique()
+    e = SwapEffect(
+        sol_before=10_000_000_000,
+        sol_after=10_000_000_000 - 1_006_200 - RENT - 5_000_000,
+        executor_owner_after=SYSTEM_PROGRAM_ID,
+        tokens_before={ATA: None},
+        tokens_after={ATA: holding(MINT, 600)},
+        others_before={pool: 10**9, thief: 0},
+        others_after={pool: 10**9 + 1_000_000, thief: 5_000_000},
+    )
+    with pytest.raises(
+        GuardRefused, match=f"^extra transfer: .* it goes to {thief} \\+5000000 lamports"
+    ):
+        check(e)
+    # The same loss, all into the pool: the swap itself takes too much.
+    into_pool = dataclasses.replace(e, others_after={pool: 10**9 + 6_000_000, thief: 0})
+    with pytest.raises(GuardRefused, match=f"^overspend: .* the swap pays {pool} \\+6000000"):
+        check(into_pool)
+
+
+def test_an_unknown_compute_budget_instruction_is_refused() -> None:
+    me = Keypair()
+    # RequestUnits (tag 0, deprecated) carried its own additional fee.
+    legacy = Instruction(COMPUTE_BUDGET_PROGRAM_ID, bytes([0]) + bytes(8), [])
+    message = MessageV0.try_compile(me.pubkey(), [legacy], [], Hash.default())
+    with pytest.raises(GuardRefused, match="unknown compute budget instruction 00"):
+        compute_budget(message)
+
+
+def test_the_priority_fee_limit_is_inclusive() -> None:
+    budget = ComputeBudget(unit_limit=1_400_000, unit_price_micro_lamports=714_285_714)
+    assert budget.priority_fee_lamports == 1_000_000_000
+    assert check_priority_fee(budget, 1_000_000_000) == 1_000_000_000
+    with pytest.raises(
+        GuardRefused, match=r"1000000000 lamports .* MAX_PRIORITY_FEE_LAMPORTS 999999999"
+    ):
+        check_priority_fee(budget, 999_999_999)
+
+
 def test_compute_budget_reads_limit_and_price() -> None:
     me = Keypair()
     ixs = [
@@ -290,7 +356,9 @@ async def test_a_quote_promising_more_than_the_swap_delivers_is_refused(
         price_impact_bps=0,
         slippage_bps=100,
     )
-    with pytest.raises(GuardRefused, match=f"minimum {quote.out_amount * 2}"):
+    # Our minimum comes from outAmount and MAX_SLIPPAGE_BPS, not from otherAmountThreshold.
+    minimum = our_min_out(quote.out_amount * 2, wallet.guard.max_slippage_bps)
+    with pytest.raises(GuardRefused, match=f"short delivery: .* our minimum {minimum}"):
         await wallet.check_swap(raw, inflated)
 
 
@@ -322,3 +390,100 @@ async def test_a_swap_whose_blockhash_expired_is_stale_not_refused(
     sandbox.chain.advance(200)  # past the 150-block lifetime of the swap's blockhash
     with pytest.raises(StaleTransaction, match="expired before signing"):
         await wallet.prepare_swap(raw, quote)
+
+
+# -- hostile swaps from the sandbox API: each refused, naming what it saw ------------------------
+
+
+async def refused(box: Sandbox, wallet: SolanaWallet, lamports: int = 100_000_000) -> str:
+    """The guard's refusal of the API's swap; nothing signed, nothing moved."""
+    raw, quote = await api_swap(box, lamports)
+    balance = await wallet.balance_lamports()
+    with pytest.raises(GuardRefused) as caught:
+        await wallet.prepare_swap(raw, quote)
+    assert await wallet.balance_lamports() == balance
+    assert await wallet.token_balance() == 0
+    assert box.chain.signatures_for_address(box.executor.pubkey()) == []
+    return str(caught.value)
+
+
+async def test_an_inflated_compute_budget_is_refused_naming_its_fee_and_the_limit(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    sandbox.faults.update(inflated_compute_budget=True)
+    message = await refused(sandbox, wallet)
+    assert message == (
+        "inflated compute budget: the swap would pay a priority fee of 1000000000 lamports "
+        "(1400000 compute units at 714285714 micro-lamports each), more than "
+        "MAX_PRIORITY_FEE_LAMPORTS 1000000"
+    )
+
+
+async def test_a_short_delivery_is_refused_against_our_own_minimum(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    sandbox.faults.update(short_delivery_bps=5_000)
+    message = await refused(sandbox, wallet)
+    assert message.startswith("short delivery: executor would receive ")
+    assert f"its SOL goes to {sandbox.pool.address} +100000000 lamports" in message
+
+
+async def test_a_swap_that_only_moves_sol_away_is_refused_naming_the_recipient(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    sandbox.faults.update(sol_only_swap=True)
+    message = await refused(sandbox, wallet)
+    assert message.startswith("no tokens: the swap only moves SOL away: executor would receive 0 ")
+    assert f"its SOL goes to {sandbox.attacker} +100000000 lamports" in message
+
+
+async def test_an_overspend_is_told_from_an_extra_transfer(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    sandbox.faults.update(overspend_lamports=7_000_000)
+    overspend = await refused(sandbox, wallet)
+    assert overspend.startswith("overspend: executor SOL would go down by ")
+    assert f"the swap pays {sandbox.pool.address} +107000000 lamports" in overspend
+    assert "7000000 more than the quoted 100000000" in overspend
+    sandbox.faults.update(overspend_lamports=0, malicious_swap=True)
+    extra = await refused(sandbox, wallet)
+    assert extra.startswith("extra transfer: executor SOL would go down by ")
+    assert f"it goes to {sandbox.attacker} +" in extra
+    assert f"(the swap pays {sandbox.pool.address} +100000000)" in extra
+    assert "overspend" not in extra
+
+
+async def test_a_delegate_is_told_from_a_close_authority(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    ata = sandbox.pool.ata(sandbox.executor.pubkey())
+    sandbox.faults.update(swap_delegate=True)
+    delegate = await refused(sandbox, wallet)
+    assert delegate.startswith(f"delegate: token account {ata}")
+    assert f"would gain delegate {sandbox.attacker} for 18446744073709551615 base units" in (
+        delegate
+    )
+    sandbox.faults.update(swap_delegate=False, swap_close_authority=True)
+    closer = await refused(sandbox, wallet)
+    assert closer.startswith(f"close authority: token account {ata}")
+    assert f"would gain close authority {sandbox.attacker}" in closer
+
+
+async def test_a_price_moved_past_the_slippage_is_stale_not_refused(
+    sandbox: Sandbox, wallet: SolanaWallet
+) -> None:
+    sandbox.faults.update(price_move_bps=500)  # the quote allowed 100 bps
+    raw, quote = await api_swap(sandbox, 100_000_000)
+    with pytest.raises(SlippageExceeded, match=r"^Slippage exceeds maximum: .*6001"):
+        await wallet.prepare_swap(raw, quote)
+    assert sandbox.chain.signatures_for_address(sandbox.executor.pubkey()) == []
+
+
+async def test_the_priority_fee_ceiling_is_the_operators(sandbox: Sandbox) -> None:
+    raw, quote = await api_swap(sandbox, 100_000_000)  # pays the API's 10,000 lamports
+    async with RpcClient(sandbox.rpc_url) as rpc:
+        strict = SolanaWallet(
+            rpc, sandbox.executor, sandbox.token_mint, max_priority_fee_lamports=9_999
+        )
+        with pytest.raises(GuardRefused, match=r"10000 lamports .* MAX_PRIORITY_FEE_LAMPORTS 9999"):
+            await strict.check_swap(raw, quote)

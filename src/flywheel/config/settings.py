@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    PlainValidator,
     PrivateAttr,
     TypeAdapter,
     ValidationError,
@@ -109,6 +110,12 @@ __all__ = [  # the parsers (and money's exact conversions) are re-exported: test
 
 Source = Literal["default", ".env", "environment", "argument"]
 DEFAULT_ENV_FILE = Path(".env")
+# MAX_SLIPPAGE_BPS: the slippage room is the most a sandwich can take from a buyback; above 20%
+# that is a misconfiguration, not a tolerance.
+MAX_SLIPPAGE_CEILING_BPS = 2_000
+SlippageBps = Annotated[
+    int, PlainValidator(functools.partial(parse_int, low=0, high=MAX_SLIPPAGE_CEILING_BPS))
+]
 
 
 # --- the settings --------------------------------------------------------------------------
@@ -145,7 +152,9 @@ class Settings(BaseSettings):
     ads_percent: Percent = Field(30, description="share of the spend that funds X ads (0-100)")
     ads_engine_mode: AdsMode = Field("dry-run", description="ads engine: dry-run, manual or api")
     # Risk
-    max_slippage_bps: Bps = Field(300, description="largest slippage accepted, in bps (0-10000)")
+    max_slippage_bps: SlippageBps = Field(
+        300, description="largest slippage accepted, in bps (0-2000: more invites sandwiches)"
+    )
     max_budget_per_epoch_usd: UsdAmount = Field(
         Decimal("1000"), description="most USD spent in one epoch (> 0, up to 6 decimals)"
     )
@@ -157,6 +166,9 @@ class Settings(BaseSettings):
     )
     max_priority_fee_lamports: NonNegativeInt = Field(
         1_000_000, description="most lamports paid as priority fee on one swap"
+    )
+    min_buyback_sol: SolAmount = Field(
+        Decimal("0.01"), description="smaller buyback shares (and treasury sends) carry (0: off)"
     )
     max_single_fee_sol: OptionalSol = Field(
         None, description="a single inflow above this many SOL is quarantined (unset: no limit)"
@@ -315,6 +327,10 @@ class Settings(BaseSettings):
     @property
     def max_budget_per_epoch_micro_usd(self) -> int:
         return usd_to_micro(self.max_budget_per_epoch_usd)
+
+    @property
+    def min_buyback_lamports(self) -> int:
+        return sol_to_lamports(self.min_buyback_sol)
 
     @property
     def min_sol_reserve_lamports(self) -> int:

@@ -19,6 +19,10 @@ class AllocationPolicy:
     ads_percent: int
     max_budget_per_epoch_micro_usd: int
     min_sol_reserve_lamports: int
+    # MIN_BUYBACK_SOL: a smaller buyback share is carried, it would not justify its fees.
+    min_buyback_lamports: int = 0
+    # The same for the ads share when it is sent to an ads treasury (0 when it stays put).
+    min_transfer_lamports: int = 0
 
     def __post_init__(self) -> None:
         if not (0 <= self.buyback_percent <= 100 and 0 <= self.ads_percent <= 100):
@@ -29,6 +33,8 @@ class AllocationPolicy:
             raise ValueError("the per-epoch budget must be positive")
         if self.min_sol_reserve_lamports < 0:
             raise ValueError("the SOL reserve must not be negative")
+        if self.min_buyback_lamports < 0 or self.min_transfer_lamports < 0:
+            raise ValueError("the minimum buyback must not be negative")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,14 @@ class Allocation:
     @property
     def spend_lamports(self) -> int:
         return self.buyback_lamports + self.ads_lamports
+
+
+def under_minimum(what: str, lamports: int, minimum: int) -> str:
+    """Why a share too small to justify its fees was carried (for the report)."""
+    return (
+        f"{what} {lamports} lamports is under MIN_BUYBACK_SOL ({minimum} lamports): "
+        "carried until an epoch reaches it"
+    )
 
 
 def allocate(
@@ -77,11 +91,18 @@ def allocate(
         reason = ""
     buyback = spendable * policy.buyback_percent // 100
     ads = spendable * policy.ads_percent // 100
+    notes = [reason] if reason else []
+    if 0 < buyback < policy.min_buyback_lamports:
+        notes.append(under_minimum("buyback share", buyback, policy.min_buyback_lamports))
+        buyback = 0
+    if 0 < ads < policy.min_transfer_lamports:
+        notes.append(under_minimum("ads-treasury transfer", ads, policy.min_transfer_lamports))
+        ads = 0
     return Allocation(
         unspent_lamports=unspent_lamports,
         spendable_lamports=spendable,
         buyback_lamports=buyback,
         ads_lamports=ads,
         carried_lamports=unspent_lamports - buyback - ads,
-        reason=reason,
+        reason="; ".join(notes),
     )

@@ -13,6 +13,8 @@ from flywheel.domain.trade import Destination
 class EpochPolicy:
     allocation: AllocationPolicy
     max_price_impact_bps: int = 300
+    # MAX_SLIPPAGE_BPS: our own minimum output is the quote's outAmount less this.
+    max_slippage_bps: int = 300
     destination: Destination = Destination.BURN
     # A swap that expired or failed on-chain is re-quoted and re-signed at most this often.
     max_swap_attempts: int = 3

@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from flywheel.errors import GuardRefused, OperationalError
+
+BPS = 10_000
+U64_MAX = 2**64 - 1  # every token and lamport amount on Solana is a u64
+# Jupiter's SlippageToleranceExceeded (6001) as a failed transaction's error text shows it.
+ONCHAIN_SLIPPAGE_MARKERS = ("Custom(6001)", "0x1771")
+
 
 @dataclass(frozen=True)
 class Quote:
@@ -17,6 +24,63 @@ class Quote:
     price_impact_bps: int
     slippage_bps: int
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def our_min_out(out_amount: int, max_slippage_bps: int) -> int:
+    """The fewest tokens we accept for a quote of `out_amount`: MAX_SLIPPAGE_BPS below it.
+
+    Never less than 1: a swap that yields no tokens is never a success.
+    """
+    if not 0 <= max_slippage_bps <= BPS:
+        raise ValueError(f"slippage must be within 0..{BPS} bps, got {max_slippage_bps}")
+    return max(out_amount * (BPS - max_slippage_bps) // BPS, 1)
+
+
+def check_quote(quote: Quote, *, asked_lamports: int, max_slippage_bps: int) -> int:
+    """Our own minimum for `quote`; GuardRefused when it is not the quote we asked for.
+
+    Refused before a swap is built: amounts that do not fit a u64, an input other than the
+    amount asked, no output, or an otherAmountThreshold below our minimum (the room a sandwich
+    would take from the buyback). The API's threshold is checked, never trusted.
+    """
+    for name, value in (
+        ("inAmount", quote.in_lamports),
+        ("outAmount", quote.out_amount),
+        ("otherAmountThreshold", quote.min_out_amount),
+    ):
+        if not 0 <= value <= U64_MAX:
+            raise GuardRefused(f"quote refused: {name} {value} does not fit a u64")
+    if quote.in_lamports != asked_lamports:
+        raise GuardRefused(
+            f"quote refused: inAmount {quote.in_lamports} differs from the "
+            f"{asked_lamports} lamports asked"
+        )
+    if quote.out_amount <= 0:
+        raise GuardRefused(f"quote refused: {quote.in_lamports} lamports would buy no tokens")
+    ours = our_min_out(quote.out_amount, max_slippage_bps)
+    if quote.min_out_amount < ours:
+        raise GuardRefused(
+            f"quote refused: otherAmountThreshold {quote.min_out_amount} is below our minimum "
+            f"{ours} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS {max_slippage_bps}); "
+            "a swap built on it could deliver that much less"
+        )
+    return ours
+
+
+def check_delivery(quote: Quote, delivered: int, max_slippage_bps: int) -> None:
+    """A landed swap that yields no tokens (or fewer than our minimum) is never a success."""
+    minimum = our_min_out(quote.out_amount, max_slippage_bps)
+    if delivered < minimum:
+        raise OperationalError(
+            f"the buyback swap landed but delivered {delivered} base units, less than our "
+            f"minimum {minimum} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS "
+            f"{max_slippage_bps}); investigate the route before the next epoch"
+        )
+
+
+def is_onchain_slippage(error: str) -> bool:
+    """Whether a failed swap's error is the DEX's slippage check (the market moved)."""
+    return any(marker in error for marker in ONCHAIN_SLIPPAGE_MARKERS)
 
 
 class TxKind(StrEnum):

@@ -20,6 +20,7 @@ from flywheel.errors import JupiterApiError, OperationalError
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
 BPS = 10_000
+U64_MAX = 2**64 - 1  # amounts on Solana are u64: anything larger is a lie, not a big number
 _MAX_MESSAGE = 300  # Jupiter's error texts go into reports; keep them readable
 
 
@@ -76,6 +77,8 @@ def _int_field(body: dict[str, Any], name: str) -> int:
         raise OperationalError(f"Jupiter quote: {name} is not an integer: {value!r}") from None
     if number < 0:
         raise OperationalError(f"Jupiter quote: {name} is negative: {number}")
+    if number > U64_MAX:
+        raise OperationalError(f"Jupiter quote: {name} {number} does not fit a u64")
     return number
 
 
@@ -111,6 +114,11 @@ def parse_quote(text: str, *, in_lamports: int, output_mint: str, max_slippage_b
             raise OperationalError(
                 f"Jupiter quote: {name} is {checked.get(name)!r}, expected {expected}"
             )
+    if checked.get("swapMode") != "ExactIn":
+        raise OperationalError(
+            f"Jupiter quote: swapMode is {checked.get('swapMode')!r}, expected ExactIn (we fix "
+            "the input and check the output)"
+        )
     in_amount = _int_field(checked, "inAmount")
     if in_amount != in_lamports:
         raise OperationalError(

@@ -31,6 +31,15 @@ class Faults:
     malicious_swap: bool = False  # DEX: swap tx also moves executor SOL elsewhere
     rpc_trickle_ms: int = 0  # RPC answers one byte at a time, this many ms apart (0: off)
     jupiter_trickle_ms: int = 0  # DEX: the same for every Jupiter API answer
+    # Hostile DEX (the transaction guard must refuse each; see docs/sandbox.md):
+    price_move_once: bool = False  # DEX: price_move_bps strikes the next swap only, then clears
+    inflated_compute_budget: bool = False  # DEX: the swap pays ~1 SOL of priority fee
+    loose_threshold: bool = False  # DEX: quotes carry otherAmountThreshold = 1
+    short_delivery_bps: int = 0  # DEX: the swap delivers this share less than outAmount
+    sol_only_swap: bool = False  # DEX: the "swap" only sends the SOL to the attacker
+    overspend_lamports: int = 0  # DEX: the swap pays the pool this much more than inAmount
+    swap_delegate: bool = False  # DEX: the swap makes the attacker delegate of the executor's ATA
+    swap_close_authority: bool = False  # DEX: ... or the close authority of the executor's ATA
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
@@ -104,6 +113,9 @@ class Faults:
                 out[name] = rate
             else:
                 out[name] = value
+        short = out.get("short_delivery_bps", 0)
+        if isinstance(short, int) and short > 10_000:
+            raise ValueError("short_delivery_bps must be <= 10000")
         if values.get("blockhash_lifetime_blocks") == 0:
             raise ValueError("blockhash_lifetime_blocks must be >= 1")
         return out

@@ -274,6 +274,8 @@ class Sandbox:
             "ADS_PERCENT": "30",
             "ADS_ENGINE_MODE": "dry-run",
             "MAX_SLIPPAGE_BPS": "300",
+            # The traders' fees are 0.0005-0.005 SOL each: rehearsals buy every epoch.
+            "MIN_BUYBACK_SOL": "0",
             "MAX_BUDGET_PER_EPOCH_USD": "1000",
             "EPOCH_INTERVAL_SECONDS": "3600",
             "ENABLE_SCHEDULER": "true",

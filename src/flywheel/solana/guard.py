@@ -1,265 +1,91 @@
 """The transaction guard: before signing a swap an API built, check what it does to the executor.
 
-Two halves. The pure half (`check_signers`, `compute_budget`, `check_swap`) decides on plain
-numbers and account snapshots, so it is tested without a chain. `SwapGuard` gathers those
-numbers: the executor's accounts before, the same accounts after a simulation of the unsigned
-transaction (simulateTransaction's `accounts` config).
+`SwapGuard` gathers the numbers the pure half (`flywheel.solana.guard_checks`) decides on: the
+executor's accounts and every account the transaction names, before and after a simulation of
+the unsigned transaction (simulateTransaction's `accounts` config). Its limits are the
+operator's (MAX_PRIORITY_FEE_LAMPORTS, MAX_SLIPPAGE_BPS), never the API's answer.
 
-What is checked, on the executor only (the rest of the world is the API's business):
-- the executor pays the fee and must sign; every other required signature is already valid;
-- the simulation succeeds;
-- SOL out <= swap input + network fee + priority fee + rent locked in new executor token accounts;
-- tokens of the mint in >= the quote's minimum;
-- no other executor token account loses tokens, gains a delegate, changes owner or closes with
-  a balance; the executor account stays a plain system account.
+A simulation that fails with the DEX's slippage error is a stale quote, not an attack: it raises
+`SlippageExceeded` (re-quote), never `GuardRefused` (investigate).
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from solders.account import Account
-from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
-from solders.message import Message, MessageV0, to_bytes_versioned
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
-from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
-from solders.transaction_status import TransactionErrorFieldless
-from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, WRAPPED_SOL_MINT
+from solders.transaction_status import (
+    InstructionErrorCustom,
+    TransactionErrorFieldless,
+    TransactionErrorInstructionError,
+)
+from spl.token.constants import TOKEN_PROGRAM_ID, WRAPPED_SOL_MINT
 from spl.token.instructions import get_associated_token_address
 
-from flywheel.domain.trade import Quote
-from flywheel.errors import GuardRefused, OperationalError, StaleTransaction
+from flywheel.domain.trade import Quote, our_min_out
+from flywheel.errors import GuardRefused, OperationalError, SlippageExceeded, StaleTransaction
+from flywheel.solana.guard_checks import (
+    DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT,
+    LAMPORTS_PER_SIGNATURE,
+    MAX_COMPUTE_UNIT_LIMIT,
+    ComputeBudget,
+    GuardReport,
+    SwapEffect,
+    SwapLimits,
+    check_priority_fee,
+    check_signers,
+    check_swap,
+    compute_budget,
+)
 from flywheel.solana.rpc import RpcClient
+from flywheel.solana.tokens import TOKEN_PROGRAMS, TokenSnapshot, token_snapshot
 
-TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
-LAMPORTS_PER_SIGNATURE = 5_000
-MAX_COMPUTE_UNIT_LIMIT = 1_400_000
-DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT = 200_000
-_SET_COMPUTE_UNIT_LIMIT = 2
-_SET_COMPUTE_UNIT_PRICE = 3
-_TOKEN_ACCOUNT_LEN = 165
-_MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
+__all__ = [
+    "DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT",
+    "DEFAULT_MAX_PRIORITY_FEE_LAMPORTS",
+    "DEFAULT_MAX_SLIPPAGE_BPS",
+    "LAMPORTS_PER_SIGNATURE",
+    "MAX_COMPUTE_UNIT_LIMIT",
+    "TOKEN_PROGRAMS",
+    "ComputeBudget",
+    "GuardReport",
+    "SwapEffect",
+    "SwapGuard",
+    "SwapLimits",
+    "TokenSnapshot",
+    "check_priority_fee",
+    "check_signers",
+    "check_swap",
+    "compute_budget",
+    "describe_simulation_error",
+    "is_slippage_error",
+    "token_snapshot",
+]
 
-
-# -- the pure half ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ComputeBudget:
-    unit_limit: int
-    unit_price_micro_lamports: int
-
-    @property
-    def priority_fee_lamports(self) -> int:
-        # The runtime rounds the priority fee up to a whole lamport.
-        return -(-self.unit_limit * self.unit_price_micro_lamports // _MICRO_LAMPORTS_PER_LAMPORT)
-
-
-def compute_budget(message: Message | MessageV0) -> ComputeBudget:
-    """The compute unit limit and price a message asks for (the runtime's defaults otherwise)."""
-    keys = list(message.account_keys)
-    limit: int | None = None
-    price = 0
-    other_instructions = 0
-    for ix in message.instructions:
-        if keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM_ID:
-            other_instructions += 1
-            continue
-        data = bytes(ix.data)
-        if data[:1] == bytes([_SET_COMPUTE_UNIT_LIMIT]) and len(data) >= 5:
-            limit = struct.unpack_from("<I", data, 1)[0]
-        elif data[:1] == bytes([_SET_COMPUTE_UNIT_PRICE]) and len(data) >= 9:
-            price = struct.unpack_from("<Q", data, 1)[0]
-    if limit is None:
-        limit = DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT * other_instructions
-    return ComputeBudget(
-        unit_limit=min(limit, MAX_COMPUTE_UNIT_LIMIT), unit_price_micro_lamports=price
-    )
+# Jupiter's SlippageToleranceExceeded (0x1771); routes that fail on their own program's check
+# say so in their logs instead.
+SLIPPAGE_ERROR_CODES = frozenset({6001})
+SLIPPAGE_LOG_MARKERS = ("SlippageToleranceExceeded", "ExceededSlippage", "slippage tolerance")
+# Defaults of MAX_PRIORITY_FEE_LAMPORTS and MAX_SLIPPAGE_BPS: compose passes the configured ones.
+DEFAULT_MAX_PRIORITY_FEE_LAMPORTS = 1_000_000
+DEFAULT_MAX_SLIPPAGE_BPS = 300
 
 
-def check_signers(tx: VersionedTransaction, executor: Pubkey) -> None:
-    """The executor pays and signs; any other signer has already signed this exact message."""
-    message = tx.message
-    if not isinstance(message, Message | MessageV0):
-        # Newer formats carry fees outside compute-budget instructions: not understood here.
-        raise GuardRefused(f"unsupported message format {type(message).__name__}")
-    keys = list(message.account_keys)
-    required = message.header.num_required_signatures
-    if not keys or keys[0] != executor:
-        payer = keys[0] if keys else "nobody"
-        raise GuardRefused(f"fee payer is {payer}, not the executor {executor}")
-    if required < 1:
-        raise GuardRefused("the transaction requires no signature from the executor")
-    signed = to_bytes_versioned(message)
-    signatures = list(tx.signatures)
-    if len(signatures) != required:
-        raise GuardRefused(
-            f"the transaction carries {len(signatures)} signatures for {required} signers"
-        )
-    for index in range(1, required):
-        if not signatures[index].verify(keys[index], signed):
-            raise GuardRefused(f"co-signer {keys[index]} has not validly signed the transaction")
+def describe_simulation_error(err: object, logs: Sequence[str] | None) -> str:
+    tail = list(logs or [])[-3:]
+    return f"{err}" + (f" (logs: {' | '.join(tail)})" if tail else "")
 
 
-@dataclass(frozen=True)
-class TokenSnapshot:
-    """A token account's state that matters to the guard."""
-
-    mint: Pubkey
-    owner: Pubkey
-    amount: int
-    lamports: int
-    delegate: Pubkey | None
-    close_authority: Pubkey | None
-    native_reserve: int | None  # wrapped SOL: the rent reserve; amount is the wrapped SOL
-
-    @property
-    def locked_rent(self) -> int:
-        """Lamports held as rent, not as wrapped SOL."""
-        return self.lamports - self.amount if self.native_reserve is not None else self.lamports
-
-
-def token_snapshot(account: Account | None) -> TokenSnapshot | None:
-    """The account as a token account, or None if it is absent or not one."""
-    if account is None or account.owner not in TOKEN_PROGRAMS:
-        return None
-    data = bytes(account.data)
-    if len(data) < _TOKEN_ACCOUNT_LEN:
-        return None
-    try:
-        parsed = TokenAccount.from_bytes(data[:_TOKEN_ACCOUNT_LEN])
-    except Exception:  # a mint or a multisig of the same program: not a token account
-        return None
-    return TokenSnapshot(
-        mint=parsed.mint,
-        owner=parsed.owner,
-        amount=parsed.amount,
-        lamports=account.lamports,
-        delegate=parsed.delegate,
-        close_authority=parsed.close_authority,
-        native_reserve=parsed.is_native,
-    )
-
-
-@dataclass(frozen=True)
-class SwapEffect:
-    """The executor's accounts before and after a simulated swap."""
-
-    sol_before: int
-    sol_after: int
-    executor_owner_after: Pubkey | None  # None: the account would no longer exist
-    tokens_before: Mapping[Pubkey, TokenSnapshot | None]
-    tokens_after: Mapping[Pubkey, TokenSnapshot | None]
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class SwapLimits:
-    in_lamports: int
-    min_out: int
-    network_fee: int
-    priority_fee: int
-
-
-@dataclass(frozen=True)
-class GuardReport:
-    """The figures the guard decided on (for the epoch report)."""
-
-    sol_out: int
-    max_sol_out: int
-    token_in: int
-    min_out: int
-    network_fee: int
-    priority_fee: int
-    new_account_rent: int
-
-
-def check_swap(
-    effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey
-) -> GuardReport:
-    """Refuse (GuardRefused) unless the effect on the executor is the swap and nothing else."""
-    if effect.error is not None:
-        raise GuardRefused(f"simulation failed: {effect.error}")
-    if effect.executor_owner_after != SYSTEM_PROGRAM_ID:
-        fate = (
-            "closed"
-            if effect.executor_owner_after is None
-            else f"assigned to {effect.executor_owner_after}"
-        )
-        raise GuardRefused(f"executor account {executor} would be {fate}")
-
-    token_in = 0
-    new_account_rent = 0
-    lost_lamports = 0
-    for address in sorted(set(effect.tokens_before) | set(effect.tokens_after), key=str):
-        before = effect.tokens_before.get(address)
-        after = effect.tokens_after.get(address)
-        was_ours = before is not None and before.owner == executor
-        is_ours = after is not None and after.owner == executor
-        if not was_ours and not is_ours:
-            continue
-        if was_ours and before is not None and not is_ours:
-            if after is not None:
-                raise GuardRefused(
-                    f"token account {address} would change owner from the executor to {after.owner}"
-                )
-            if before.amount > 0:
-                raise GuardRefused(
-                    f"token account {address} (mint {before.mint}) would be closed holding "
-                    f"{before.amount}"
-                )
-            # Closing an empty account frees its rent; counted as spent unless it comes back.
-            lost_lamports += before.lamports
-            continue
-        assert after is not None  # is_ours
-        if after.delegate is not None and (before is None or before.delegate != after.delegate):
-            raise GuardRefused(
-                f"token account {address} would gain delegate {after.delegate} (mint {after.mint})"
-            )
-        if after.close_authority not in (None, executor) and (
-            before is None or before.close_authority != after.close_authority
-        ):
-            raise GuardRefused(
-                f"token account {address} would gain close authority {after.close_authority}"
-            )
-        amount_before = before.amount if was_ours and before is not None else 0
-        if not was_ours:
-            new_account_rent += after.locked_rent
-        if after.mint == mint:
-            token_in += after.amount - amount_before
-        elif after.amount < amount_before:
-            raise GuardRefused(
-                f"token account {address} (mint {after.mint}) would go down from "
-                f"{amount_before} to {after.amount}"
-            )
-
-    sol_out = effect.sol_before - effect.sol_after + lost_lamports
-    max_sol_out = limits.in_lamports + limits.network_fee + limits.priority_fee + new_account_rent
-    report = GuardReport(
-        sol_out=sol_out,
-        max_sol_out=max_sol_out,
-        token_in=token_in,
-        min_out=limits.min_out,
-        network_fee=limits.network_fee,
-        priority_fee=limits.priority_fee,
-        new_account_rent=new_account_rent,
-    )
-    if sol_out > max_sol_out:
-        raise GuardRefused(
-            f"executor SOL would go down by {sol_out} lamports, more than the {max_sol_out} "
-            f"allowed (swap {limits.in_lamports} + network fee {limits.network_fee} + "
-            f"priority fee {limits.priority_fee} + new account rent {new_account_rent})"
-        )
-    if token_in < limits.min_out:
-        raise GuardRefused(
-            f"executor would receive {token_in} base units of {mint}, less than the quote's "
-            f"minimum {limits.min_out}"
-        )
-    return report
+def is_slippage_error(err: object, logs: Sequence[str] | None) -> bool:
+    """The DEX's own 'the price moved past the minimum' failure, by code or by its log line."""
+    if isinstance(err, TransactionErrorInstructionError):
+        inner = err.err
+        if isinstance(inner, InstructionErrorCustom) and inner.code in SLIPPAGE_ERROR_CODES:
+            return True
+    return any(marker in line for line in logs or [] for marker in SLIPPAGE_LOG_MARKERS)
 
 
 def _snapshots(
@@ -268,12 +94,40 @@ def _snapshots(
     return {a: token_snapshot(acc) for a, acc in zip(addresses, accounts, strict=True)}
 
 
-def describe_simulation_error(err: object, logs: Sequence[str] | None) -> str:
-    tail = list(logs or [])[-3:]
-    return f"{err}" + (f" (logs: {' | '.join(tail)})" if tail else "")
+def _lamports(addresses: Sequence[Pubkey], accounts: Sequence[Account | None]) -> dict[Pubkey, int]:
+    return {
+        a: 0 if acc is None else acc.lamports for a, acc in zip(addresses, accounts, strict=True)
+    }
 
 
-# -- the I/O half ----------------------------------------------------------------------------
+def route_accounts(quote: Quote) -> frozenset[Pubkey]:
+    """The pools the quote routes through (routePlan[].swapInfo.ammKey), for naming only."""
+    found: set[Pubkey] = set()
+    plan = quote.raw.get("routePlan")
+    for step in plan if isinstance(plan, list) else []:
+        info = step.get("swapInfo") if isinstance(step, dict) else None
+        key = info.get("ammKey") if isinstance(info, dict) else None
+        if not isinstance(key, str):
+            continue
+        try:
+            found.add(Pubkey.from_string(key))
+        except ValueError:
+            continue
+    return frozenset(found)
+
+
+def writable_keys(message: Message | MessageV0) -> list[Pubkey]:
+    """The static account keys the transaction may write: only those can gain lamports."""
+    header = message.header
+    keys = list(message.account_keys)
+    signers = header.num_required_signatures
+    writable_signers = signers - header.num_readonly_signed_accounts
+    writable_unsigned_end = len(keys) - header.num_readonly_unsigned_accounts
+    return [
+        key
+        for index, key in enumerate(keys)
+        if index < writable_signers or signers <= index < writable_unsigned_end
+    ]
 
 
 class SwapGuard:
@@ -286,12 +140,17 @@ class SwapGuard:
         mint: Pubkey,
         *,
         lamports_per_signature: int = LAMPORTS_PER_SIGNATURE,
+        max_priority_fee_lamports: int = DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
+        max_slippage_bps: int = DEFAULT_MAX_SLIPPAGE_BPS,
     ) -> None:
         self._rpc = rpc
         self._executor = executor
         self._mint = mint
         self._lamports_per_signature = lamports_per_signature
+        self.max_priority_fee_lamports = max_priority_fee_lamports
+        self.max_slippage_bps = max_slippage_bps
         self._mint_program: Pubkey | None = None
+        self._rent_by_size: dict[int, int] = {}
 
     async def mint_program(self) -> Pubkey:
         if self._mint_program is None:
@@ -315,26 +174,39 @@ class SwapGuard:
                 found.append(keyed.pubkey)
         return list(dict.fromkeys(found))
 
+    async def _rent(self, tokens: Sequence[TokenSnapshot | None]) -> dict[int, int]:
+        """The cluster's rent-exempt minimum for each token account size the swap leaves."""
+        for size in sorted({t.data_len for t in tokens if t is not None}):
+            if size not in self._rent_by_size:
+                self._rent_by_size[size] = await self._rpc.get_minimum_balance_for_rent_exemption(
+                    size
+                )
+        return dict(self._rent_by_size)
+
     async def inspect(self, tx: VersionedTransaction, quote: Quote) -> GuardReport:
         """The guard's figures if the swap is acceptable; GuardRefused otherwise."""
         check_signers(tx, self._executor)
         message = tx.message
         assert isinstance(message, Message | MessageV0)  # check_signers refused the others
-        budget = compute_budget(message)
-        limits = SwapLimits(
-            in_lamports=quote.in_lamports,
-            min_out=quote.min_out_amount,
-            network_fee=self._lamports_per_signature * tx.message.header.num_required_signatures,
-            priority_fee=budget.priority_fee_lamports,
-        )
+        priority_fee = check_priority_fee(compute_budget(message), self.max_priority_fee_lamports)
         watched = await self.watched_accounts()
-        addresses = [self._executor, *watched]
+        # Lookup-table accounts are not named here: a loss through them is still refused, by
+        # the executor's own balance, only without the recipient's name.
+        mine = {*watched, self._executor}
+        others = [k for k in dict.fromkeys(writable_keys(message)) if k not in mine]
+        addresses = [self._executor, *watched, *others]
         before = await self._rpc.get_multiple_accounts(addresses)
         sim = await self._rpc.simulate(tx, addresses)
         if sim.err == TransactionErrorFieldless.BlockhashNotFound:
             # Waiting (rate limits, a slow API) outlived the swap's blockhash: stale, not hostile.
             raise StaleTransaction("the swap transaction's blockhash expired before signing")
         error = None if sim.err is None else describe_simulation_error(sim.err, sim.logs)
+        if sim.err is not None and is_slippage_error(sim.err, sim.logs):
+            raise SlippageExceeded(
+                f"Slippage exceeds maximum: the swap's simulation fails with the DEX's slippage "
+                f"error ({error}); the price moved more than MAX_SLIPPAGE_BPS "
+                f"{self.max_slippage_bps} since the quote"
+            )
         after: list[Account | None]
         if sim.accounts is None:
             if error is None:
@@ -346,12 +218,24 @@ class SwapGuard:
             raise GuardRefused(
                 f"the simulation returned {len(after)} accounts for {len(addresses)} asked"
             )
+        split = 1 + len(watched)
+        tokens_after = _snapshots(watched, after[1:split])
+        limits = SwapLimits(
+            in_lamports=quote.in_lamports,
+            min_out=our_min_out(quote.out_amount, self.max_slippage_bps),
+            network_fee=self._lamports_per_signature * message.header.num_required_signatures,
+            priority_fee=priority_fee,
+            rent_by_size=await self._rent(list(tokens_after.values())),
+            route_accounts=route_accounts(quote),
+        )
         effect = SwapEffect(
             sol_before=0 if before[0] is None else before[0].lamports,
             sol_after=0 if after[0] is None else after[0].lamports,
             executor_owner_after=None if after[0] is None else after[0].owner,
-            tokens_before=_snapshots(watched, before[1:]),
-            tokens_after=_snapshots(watched, after[1:]),
+            tokens_before=_snapshots(watched, before[1:split]),
+            tokens_after=tokens_after,
             error=error,
+            others_before=_lamports(others, before[split:]),
+            others_after=_lamports(others, after[split:]),
         )
         return check_swap(effect, limits, executor=self._executor, mint=self._mint)

@@ -26,6 +26,8 @@ class TokenSnapshot:
     delegate: Pubkey | None
     close_authority: Pubkey | None
     native_reserve: int | None  # wrapped SOL: the rent reserve; amount is the wrapped SOL
+    delegated_amount: int = 0
+    data_len: int = TOKEN_ACCOUNT_LEN  # Token-2022 extensions make it longer, and its rent higher
 
     @property
     def locked_rent(self) -> int:
@@ -52,4 +54,6 @@ def token_snapshot(account: Account | None) -> TokenSnapshot | None:
         delegate=parsed.delegate,
         close_authority=parsed.close_authority,
         native_reserve=parsed.is_native,
+        delegated_amount=parsed.delegated_amount,
+        data_len=len(data),
     )

@@ -14,7 +14,13 @@ from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote, TxKind
 from flywheel.errors import ConfigError, GuardRefused
-from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, GuardReport, SwapGuard
+from flywheel.solana.guard import (
+    DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
+    DEFAULT_MAX_SLIPPAGE_BPS,
+    LAMPORTS_PER_SIGNATURE,
+    GuardReport,
+    SwapGuard,
+)
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
 from flywheel.solana.settle import Settler, signed_transaction, source_account
@@ -40,6 +46,8 @@ class SolanaWallet:
         land_timeout: float = 120.0,
         lamports_per_signature: int = LAMPORTS_PER_SIGNATURE,
         settle_compute_unit_price: int | None = None,
+        max_priority_fee_lamports: int = DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
+        max_slippage_bps: int = DEFAULT_MAX_SLIPPAGE_BPS,
     ) -> None:
         self._rpc = rpc
         self.__keypair = keypair
@@ -48,7 +56,12 @@ class SolanaWallet:
         self.treasury = treasury
         self.last_guard_report: GuardReport | None = None
         self.guard = SwapGuard(
-            rpc, self.pubkey, token_mint, lamports_per_signature=lamports_per_signature
+            rpc,
+            self.pubkey,
+            token_mint,
+            lamports_per_signature=lamports_per_signature,
+            max_priority_fee_lamports=max_priority_fee_lamports,
+            max_slippage_bps=max_slippage_bps,
         )
         self.settler = Settler(
             rpc, keypair, token_mint, compute_unit_price=settle_compute_unit_price

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults, Trickle
+from flywheel.sandbox.jupiter import hostile
 from flywheel.sandbox.jupiter.dex import POOL_LABEL, SOL_MINT, DexError, Quote, SandboxPool, sign_as
 from flywheel.sandbox.jupiter.pool import input_to_move_price
 
@@ -97,7 +98,10 @@ class JupiterSandbox:
             )
         except DexError as exc:
             return _error(exc)
-        return JSONResponse(self.quote_json(quote, time.perf_counter() - started))
+        answer = hostile.quote_answer(
+            self.quote_json(quote, time.perf_counter() - started), self.faults
+        )
+        return JSONResponse(answer)
 
     async def _swap_endpoint(self, request: Request) -> Response:
         if (limited := self._rate_limited()) is not None:
@@ -175,20 +179,33 @@ class JupiterSandbox:
             else STATIC_COMPUTE_UNIT_LIMIT
         )
         budget = _priority_lamports(body.get("prioritizationFeeLamports"))
-        price = budget * 1_000_000 // limit  # micro-lamports per compute unit
+        limit, price = hostile.compute_budget(self.faults, limit, budget * 1_000_000 // limit)
         priority = -(-limit * price // 1_000_000)
         extra = self._malicious_transfer(user) if self.faults.malicious_swap else []
+        extra += hostile.authority_grabs(self.faults, self.pool, user, self.attacker)
         with self.chain.lock:
-            tx, last_valid = self.pool.build_swap(
-                self.chain,
-                user,
-                quote,
-                compute_unit_limit=limit,
-                compute_unit_price=price,
-                extra=extra,
-            )
+            if self.faults.sol_only_swap:
+                tx, last_valid = hostile.sol_only_swap(
+                    self.chain,
+                    user,
+                    quote,
+                    self.attacker,
+                    compute_unit_limit=limit,
+                    compute_unit_price=price,
+                )
+            else:
+                tx, last_valid = self.pool.build_swap(
+                    self.chain,
+                    user,
+                    hostile.swap_quote(quote, self.faults),
+                    compute_unit_limit=limit,
+                    compute_unit_price=price,
+                    extra=extra,
+                )
         if self.faults.price_move_bps > 0:
             self.move_price(self.faults.price_move_bps, buy=quote.is_buy)
+            if self.faults.price_move_once:
+                self.faults.update(price_move_bps=0, price_move_once=False)
         return {
             "swapTransaction": base64.b64encode(bytes(tx)).decode(),
             "lastValidBlockHeight": last_valid,
