@@ -46,9 +46,7 @@ CALLS = {
 
 def client(url: str, time: FakeTime) -> RpcClient:
     rpc = RpcClient(url, timeout=2, deadline_seconds=5, max_attempts=2)
-    rpc.retry = rpc.retry.but(
-        sleep=time.sleep, monotonic=time.monotonic, wall_clock=time.wall_clock
-    )
+    rpc.retry = time.drive(rpc.retry)
     return rpc
 
 

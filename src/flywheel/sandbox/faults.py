@@ -150,13 +150,12 @@ class Trickle:
                 await send(message)
                 return
             body: bytes = message.get("body", b"")
-            for index in range(len(body)):
-                await send(
-                    {"type": message["type"], "body": body[index : index + 1], "more_body": True}
-                )
+            kind, sent = message["type"], 0
+            while sent < len(body) and self.delay_ms() > 0:  # switched off: the rest at once
+                await send({"type": kind, "body": body[sent : sent + 1], "more_body": True})
+                sent += 1
                 await asyncio.sleep(delay / 1000)
-            await send(
-                {"type": message["type"], "body": b"", "more_body": message.get("more_body", False)}
-            )
+            more = message.get("more_body", False)
+            await send({"type": kind, "body": body[sent:], "more_body": more})
 
         await self.app(scope, receive, trickling)
