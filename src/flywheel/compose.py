@@ -30,11 +30,13 @@ from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.domain.policy import EpochPolicy
 from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
+from flywheel.jupiter.build import JupiterBuildClient
 from flywheel.jupiter.client import JupiterClient
 from flywheel.persistence.store import SqliteStore
 from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
+from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
@@ -221,6 +223,25 @@ def fee_source(
     )
 
 
+def jupiter_client(settings: Settings, rpc: RpcClient, executor: Pubkey) -> JupiterClient:
+    """JUPITER_SWAP_API: v2 composes /swap/v2/build's instructions itself; v1 takes /swap's."""
+    key = settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
+    args = (settings.jupiter_api_url, str(settings.token_mint), str(executor))
+    slippage, priority = settings.max_slippage_bps, settings.max_priority_fee_lamports
+    if settings.jupiter_swap_api == "v1":
+        return JupiterClient(
+            *args, max_slippage_bps=slippage, max_priority_fee_lamports=priority, api_key=key
+        )
+    composer = SwapComposer(rpc, executor, settings.token_mint, priority)
+    return JupiterBuildClient(
+        *args,
+        max_slippage_bps=slippage,
+        max_priority_fee_lamports=priority,
+        api_key=key,
+        composer=composer,
+    )
+
+
 @asynccontextmanager
 async def open_fee_reader(
     settings: Settings,
@@ -266,16 +287,7 @@ async def open_flywheel(
         store = stack.enter_context(SqliteStore.open(db_path))
         rpc = RpcClient(settings.solana_rpc_url, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
-        jupiter = JupiterClient(
-            base_url=settings.jupiter_api_url,
-            token_mint=str(settings.token_mint),
-            user_pubkey=str(keypair.pubkey()),
-            max_slippage_bps=settings.max_slippage_bps,
-            max_priority_fee_lamports=settings.max_priority_fee_lamports,
-            api_key=(
-                settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
-            ),
-        )
+        jupiter = jupiter_client(settings, rpc, keypair.pubkey())
         stack.push_async_callback(jupiter.aclose)
         live_wallet = SolanaWallet(
             rpc,

@@ -43,6 +43,7 @@ MICRO_USD_DECIMALS = 6
 AdsEngineMode = Literal["dry-run", "manual", "api"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["console", "json"]
+SwapApiVersion = Literal["v2", "v1"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ FsPath = Annotated[Path, _validated(parse_path)]
 AdsMode = Annotated[AdsEngineMode, _validated(parse_choice, choices=("dry-run", "manual", "api"))]
 Level = Annotated[LogLevel, _validated(parse_choice, choices=("DEBUG", "INFO", "WARNING", "ERROR"))]
 Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json"))]
+SwapApi = Annotated[SwapApiVersion, _validated(parse_choice, choices=("v2", "v1"))]
 FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
 OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
 NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]

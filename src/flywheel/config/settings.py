@@ -59,6 +59,7 @@ from flywheel.config.fields import (
     PubkeyValue,
     Secret,
     SolAmount,
+    SwapApi,
     TargetingValue,
     UsdAmount,
     marker,
@@ -149,6 +150,9 @@ class Settings(BaseSettings):
     token_mint: PubkeyValue = Field(description="the mint address of the token bought back")
     jupiter_api_url: HttpUrl = Field("https://api.jup.ag", description="the Jupiter API base URL")
     jupiter_api_key: Secret = Field(None, description="the Jupiter API key (keyless if unset)")
+    jupiter_swap_api: SwapApi = Field(
+        "v2", description="v2 (/swap/v2/build, composed by us) or v1 (the legacy Metis /swap)"
+    )
     # Strategy
     buyback_percent: Percent = Field(70, description="share of the spend that buys back (0-100)")
     ads_percent: Percent = Field(30, description="share of the spend that funds X ads (0-100)")

@@ -37,6 +37,7 @@ from flywheel.solana.guard_checks import (
     SwapEffect,
     SwapLimits,
     TokenSnapshot,
+    check_mev_marker,
     check_priority_fee,
     check_signers,
     check_swap,
@@ -185,11 +186,16 @@ class SwapGuard:
                 )
         return dict(self._rent_by_size)
 
-    async def inspect(self, tx: VersionedTransaction, quote: Quote) -> GuardReport:
-        """The guard's figures if the swap is acceptable; GuardRefused otherwise."""
+    async def inspect(
+        self, tx: VersionedTransaction, quote: Quote, *, burned: int = 0
+    ) -> GuardReport:
+        """The guard's figures if the swap is acceptable; GuardRefused otherwise.
+
+        `burned`: the tokens our own burn in the same transaction destroys (v2 composition)."""
         check_signers(tx, self._executor)
         message = tx.message
         assert isinstance(message, Message | MessageV0)  # check_signers refused the others
+        check_mev_marker(message)
         priority_fee = check_priority_fee(compute_budget(message), self.max_priority_fee_lamports)
         watched = await self.watched_accounts()
         # Lookup-table accounts are not named here: a loss through them is still refused, by
@@ -229,6 +235,7 @@ class SwapGuard:
             priority_fee=priority_fee,
             rent_by_size=await self._rent(list(tokens_after.values())),
             route_accounts=route_accounts(quote),
+            burned=burned,
         )
         effect = SwapEffect(
             sol_before=0 if before[0] is None else before[0].lamports,

@@ -45,6 +45,8 @@ _HARMLESS_BUDGET_TAGS = (
     bytes([_SET_LOADED_ACCOUNTS_DATA_SIZE_LIMIT]),
 )
 _TOKEN_ACCOUNT_LEN = 165
+# Jito's "do not front-run" marker, which our composed swaps carry read-only.
+JITO_DONTFRONT = Pubkey.from_string("jitodontfront111111111111111111111111111111")
 _MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
 # Rent exemption on every Solana cluster so far: (128 + data length) x 3,480 x 2 lamports.
 _ACCOUNT_STORAGE_OVERHEAD = 128
@@ -137,6 +139,24 @@ def check_signers(tx: VersionedTransaction, executor: Pubkey) -> None:
             raise GuardRefused(f"co-signer {keys[index]} has not validly signed the transaction")
 
 
+def check_mev_marker(message: Message | MessageV0) -> bool:
+    """Whether the swap carries Jito's marker; refused unless it is exactly ours, read-only."""
+    keys = list(message.account_keys)
+    for index, key in enumerate(keys):
+        if not str(key).startswith("jitodontfront"):
+            continue
+        if key != JITO_DONTFRONT:
+            raise GuardRefused(f"unexpected marker account {key}: only {JITO_DONTFRONT} is ours")
+        header = message.header
+        signers = header.num_required_signatures
+        writable = index < signers - header.num_readonly_signed_accounts or (
+            signers <= index < len(keys) - header.num_readonly_unsigned_accounts
+        )
+        if index < signers or writable:
+            raise GuardRefused(f"the MEV marker {key} must be a read-only, non-signer account")
+    return JITO_DONTFRONT in keys
+
+
 # -- token accounts ------------------------------------------------------------------------------
 
 
@@ -221,6 +241,7 @@ class SwapLimits:
     max_new_accounts: int = MAX_NEW_TOKEN_ACCOUNTS
     rent_by_size: Mapping[int, int] = field(default_factory=dict)  # the cluster's, by data size
     route_accounts: frozenset[Pubkey] = frozenset()  # the quote's pools (routePlan ammKey)
+    burned: int = 0  # tokens of the mint our own burn in the same transaction destroys
 
     def rent_for(self, data_len: int) -> int:
         return self.rent_by_size.get(data_len, rent_exempt_minimum(data_len))
@@ -368,6 +389,8 @@ def check_swap(
             f"{_where_sol_goes(effect, limits)}"
         )
     minimum = max(limits.min_out, 1)  # a swap that yields no tokens is never a success
+    # Our burn (swap and burn in one transaction) takes exactly `burned` back out; no more.
+    tally.token_in += limits.burned
     if tally.token_in < minimum:
         what = (
             "no tokens: the swap only moves SOL away" if tally.token_in <= 0 else "short delivery"

@@ -306,6 +306,15 @@ class RpcClient:
         )
         return resp.value
 
+    async def get_recent_prioritization_fees(self, accounts: Sequence[Pubkey]) -> list[int]:
+        """Recent slots' minimum compute-unit prices (micro-lamports) for writers of `accounts`."""
+        keys = list(accounts)[:128]  # the method's own limit
+        resp = await self.call(
+            "getRecentPrioritizationFees",
+            lambda: self._client.get_recent_prioritization_fees(keys),
+        )
+        return [entry.prioritization_fee for entry in resp.value]
+
     async def get_signature_statuses(
         self, signatures: Sequence[Signature], *, search_history: bool = True
     ) -> list[TransactionStatus | None]:

@@ -87,7 +87,9 @@ class SolanaWallet:
         held = token_snapshot(account)
         return 0 if held is None else held.amount
 
-    async def check_swap(self, unsigned_tx: bytes, quote: Quote) -> GuardReport:
+    async def check_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
+    ) -> GuardReport:
         """The guard alone (simulate mode uses it): figures, or GuardRefused."""
         try:
             tx = VersionedTransaction.from_bytes(unsigned_tx)
@@ -95,15 +97,21 @@ class SolanaWallet:
             raise GuardRefused(
                 "the swap transaction is not a valid versioned transaction"
             ) from None
-        report = await self.guard.inspect(tx, quote)
+        report = await self.guard.inspect(tx, quote, burned=burn_amount)
         self.last_guard_report = report
         return report
 
     async def prepare_swap(
-        self, unsigned_tx: bytes, quote: Quote, *, last_valid_block_height: int | None = None
+        self,
+        unsigned_tx: bytes,
+        quote: Quote,
+        *,
+        last_valid_block_height: int | None = None,
+        burn_amount: int = 0,
     ) -> PreparedTx:
-        """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one."""
-        await self.check_swap(unsigned_tx, quote)
+        """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one, and the burn
+        our composition put in the same transaction."""
+        await self.check_swap(unsigned_tx, quote, burn_amount=burn_amount)
         tx = sign_versioned(VersionedTransaction.from_bytes(unsigned_tx), self.__keypair)
         if last_valid_block_height is None:
             last_valid_block_height = await self._upper_bound_last_valid(tx)

@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
-from flywheel.sandbox.jupiter import hostile
+from flywheel.sandbox.jupiter import build_v2, hostile
 from flywheel.sandbox.jupiter.dex import POOL_LABEL, SOL_MINT, DexError, Quote, SandboxPool, sign_as
 from flywheel.sandbox.jupiter.pool import input_to_move_price
 
@@ -74,6 +74,7 @@ class JupiterSandbox:
                 Route("/swap/v1/quote", self._quote_endpoint, methods=["GET"]),
                 Route("/swap/v1/swap", self._swap_endpoint, methods=["POST"]),
                 Route("/price/v3", self._price_endpoint, methods=["GET"]),
+                *build_v2.routes(self),
             ]
         )
         self.app.state.jupiter = self

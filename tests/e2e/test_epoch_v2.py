@@ -1,0 +1,79 @@
+"""`flywheel epoch` with JUPITER_SWAP_API=v2: one transaction an epoch buys and burns.
+
+The burn of the swap's guaranteed minimum rides in the swap's own transaction; what the swap
+gave above the minimum stays in the executor and is burnt in the next epoch's transaction. Over
+two epochs the supply drops by exactly what the reports say, and the chain holds one executor
+transaction per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flywheel.domain.epoch_state import EpochStatus
+from flywheel.sandbox.runner import Sandbox
+from tests.e2e.conftest import (
+    ChainView,
+    check_identity,
+    describe,
+    finished_epochs,
+    flywheel_env,
+    report_of,
+    run_cli,
+    start_sandbox,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["spl", "token-2022"])
+def box(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    sandbox = start_sandbox(tmp_path / "sandbox", token_program=request.param)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def test_two_v2_epochs_each_buy_and_burn_in_one_transaction(box: Sandbox, tmp_path: Path) -> None:
+    view = ChainView(box)
+    supply_start = view.supply()
+    env = flywheel_env(box, tmp_path, JUPITER_SWAP_API="v2", MIN_BUYBACK_SOL="0")
+    settled: list[int] = []
+    for number in (1, 2):
+        box.traders.step(5)
+        bookmark = view.next_seq()
+        supply_before = view.supply()
+        result = run_cli(["epoch"], tmp_path)
+        assert result.returncode == 0, describe(result)
+        epoch = finished_epochs(env)[-1]
+        report = report_of(epoch)
+        assert report["status"] == "succeeded" and report["errors"] == [], report["errors"]
+        buyback = report["execution"]["buyback"]
+        settlement = buyback["settlement"]
+        # One executor transaction this epoch: the swap, with the burn inside it.
+        [tx] = view.executor_txs(since_seq=bookmark)
+        assert tx.kind == "swap" and tx.ok
+        assert settlement["in_swap"] is True
+        assert settlement["signature"] == tx.signature == buyback["transactions"][0]["signature"]
+        assert settlement["status"] == "confirmed"
+        # What was burnt: the tokens carried in plus the swap's guaranteed minimum.
+        quote = buyback["quote"]
+        assert settlement["tokens"] == (
+            buyback["tokens_carried_in"] + quote["other_amount_threshold"]
+        )
+        assert supply_before - view.supply() == settlement["tokens"], f"epoch {number}"
+        # Above the minimum: kept for the next transaction, and the executor holds exactly it.
+        assert buyback["tokens_carried_out"] == (
+            buyback["tokens_bought"] - quote["other_amount_threshold"]
+        )
+        assert view.token_amount() == buyback["tokens_carried_out"]
+        settled.append(settlement["tokens"])
+    epochs = finished_epochs(env)
+    assert len(epochs) == 2 and all(e.status is EpochStatus.SUCCEEDED for e in epochs)
+    assert epochs[1].tokens_carried_in == epochs[0].tokens_carried_out > 0
+    assert supply_start - view.supply() == sum(settled)
+    check_identity(epochs)
