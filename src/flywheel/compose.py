@@ -38,6 +38,7 @@ from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
 from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
+from flywheel.solana.jito import JitoClient
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.snapshot import take_snapshot
@@ -223,7 +224,9 @@ def fee_source(
     )
 
 
-def jupiter_client(settings: Settings, rpc: RpcClient, executor: Pubkey) -> JupiterClient:
+def jupiter_client(
+    settings: Settings, rpc: RpcClient, executor: Pubkey, jito: JitoClient | None = None
+) -> JupiterClient:
     """JUPITER_SWAP_API: v2 composes /swap/v2/build's instructions itself; v1 takes /swap's."""
     key = settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
     args = (settings.jupiter_api_url, str(settings.token_mint), str(executor))
@@ -232,7 +235,14 @@ def jupiter_client(settings: Settings, rpc: RpcClient, executor: Pubkey) -> Jupi
         return JupiterClient(
             *args, max_slippage_bps=slippage, max_priority_fee_lamports=priority, api_key=key
         )
-    composer = SwapComposer(rpc, executor, settings.token_mint, priority)
+    composer = SwapComposer(
+        rpc,
+        executor,
+        settings.token_mint,
+        priority,
+        jito=jito,
+        tip_lamports=settings.jito_tip_lamports,
+    )
     return JupiterBuildClient(
         *args,
         max_slippage_bps=slippage,
@@ -287,7 +297,11 @@ async def open_flywheel(
         store = stack.enter_context(SqliteStore.open(db_path))
         rpc = RpcClient(settings.solana_rpc_url, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
-        jupiter = jupiter_client(settings, rpc, keypair.pubkey())
+        jito = None
+        if settings.jito_block_engine_url is not None:
+            jito = JitoClient(settings.jito_block_engine_url)
+            stack.push_async_callback(jito.aclose)
+        jupiter = jupiter_client(settings, rpc, keypair.pubkey(), jito)
         stack.push_async_callback(jupiter.aclose)
         live_wallet = SolanaWallet(
             rpc,
@@ -296,6 +310,8 @@ async def open_flywheel(
             settings.treasury_pubkey,
             max_priority_fee_lamports=settings.max_priority_fee_lamports,
             max_slippage_bps=settings.max_slippage_bps,
+            jito=jito,
+            jito_tip_lamports=settings.jito_tip_lamports,
         )
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
         fees = fee_source(settings, rpc, keypair.pubkey(), progress)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from flywheel.domain.epoch_state import EpochStatus
+from flywheel.sandbox.jupiter.jito_engine import TIP_ACCOUNTS
 from flywheel.sandbox.runner import Sandbox
 from tests.e2e.conftest import (
     ChainView,
@@ -77,3 +78,35 @@ def test_two_v2_epochs_each_buy_and_burn_in_one_transaction(box: Sandbox, tmp_pa
     assert epochs[1].tokens_carried_in == epochs[0].tokens_carried_out > 0
     assert supply_start - view.supply() == sum(settled)
     check_identity(epochs)
+
+
+def test_a_v2_epoch_through_the_jito_block_engine_tips_exactly_once(tmp_path: Path) -> None:
+    box = start_sandbox(tmp_path / "sandbox")
+    try:
+        view = ChainView(box)
+        env = flywheel_env(
+            box,
+            tmp_path,
+            JUPITER_SWAP_API="v2",
+            MIN_BUYBACK_SOL="0",
+            JITO_BLOCK_ENGINE_URL=f"{box.jupiter_url}/jito",
+            JITO_TIP_LAMPORTS="5000",
+        )
+        box.traders.step(5)
+        bookmark = view.next_seq()
+        result = run_cli(["epoch"], tmp_path)
+        assert result.returncode == 0, describe(result)
+        [epoch] = finished_epochs(env)
+        assert report_of(epoch)["errors"] == []
+        [tx] = view.executor_txs(since_seq=bookmark)
+        engine = box.jupiter.jito
+        assert engine is not None and engine.sent == [tx.signature]  # not the public RPC path
+        record = tx.record
+        tips = [
+            record.post_balances[i] - record.pre_balances[i]
+            for i, key in enumerate(record.account_keys)
+            if key in TIP_ACCOUNTS
+        ]
+        assert tips == [5000]
+    finally:
+        box.stop()

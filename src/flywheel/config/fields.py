@@ -81,6 +81,15 @@ AdsMode = Annotated[AdsEngineMode, _validated(parse_choice, choices=("dry-run", 
 Level = Annotated[LogLevel, _validated(parse_choice, choices=("DEBUG", "INFO", "WARNING", "ERROR"))]
 Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json"))]
 SwapApi = Annotated[SwapApiVersion, _validated(parse_choice, choices=("v2", "v1"))]
+
+
+def _optional_http_url(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_http_url(value)
+
+
+OptionalHttpUrl = Annotated[str | None, _validated(_optional_http_url), Shown(redact_url)]
 FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
 OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
 NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]

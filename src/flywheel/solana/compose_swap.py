@@ -4,8 +4,9 @@ What goes in, in order: our compute-unit limit (the swap's simulated consumption
 and price (a percentile of `getRecentPrioritizationFees` for the accounts the swap writes,
 capped so the priority fee stays within MAX_PRIORITY_FEE_LAMPORTS), the read-only Jito
 `jitodontfront` marker (on our compute-unit price instruction: nobody may be placed before the
-transaction in a bundle), Jupiter's setup, swap, cleanup and other instructions, and optionally
-our burn. Jupiter's own compute budget and any tip are dropped: fees are the operator's.
+transaction in a bundle), Jupiter's setup, swap, cleanup and other instructions, with a Jito
+block engine our tip (JITO_TIP_LAMPORTS to one of Jito's tip accounts), and optionally our
+burn. Jupiter's own compute budget and any tip are dropped: fees are the operator's.
 
 Nothing from the answer is trusted: lookup tables are read from the chain (an address the API
 lists that the table does not hold is refused), a compute-budget instruction outside
@@ -30,12 +31,14 @@ from solders.instruction import AccountMeta, Instruction
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from flywheel.errors import GuardRefused, OperationalError
 from flywheel.jupiter.build import BuildInstructions
 from flywheel.solana.guard import writable_keys
 from flywheel.solana.guard_checks import JITO_DONTFRONT, MAX_COMPUTE_UNIT_LIMIT
+from flywheel.solana.jito import JitoClient
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.settle import burn_instructions, parse_mint
 
@@ -121,6 +124,8 @@ class SwapComposer:
     executor: Pubkey
     mint: Pubkey
     max_priority_fee_lamports: int
+    jito: JitoClient | None = None  # with a block engine: a tip of `tip_lamports` goes in
+    tip_lamports: int = 0
 
     async def lookup_tables(
         self, listed: dict[Pubkey, list[Pubkey]]
@@ -151,9 +156,18 @@ class SwapComposer:
         check_instructions(swap, self.executor)
         tables = await self.lookup_tables(build.lookup_tables)
         after: list[Instruction] = []
+        if self.jito is not None and self.tip_lamports > 0:
+            tip_to = await self.jito.tip_account()
+            after.append(
+                transfer(
+                    TransferParams(
+                        from_pubkey=self.executor, to_pubkey=tip_to, lamports=self.tip_lamports
+                    )
+                )
+            )
         if burn_amount > 0:
             mint = parse_mint(self.mint, await self.rpc.get_account_info(self.mint))
-            after = burn_instructions(mint, self.executor, burn_amount)
+            after += burn_instructions(mint, self.executor, burn_amount)
         blockhash, _ = await self.rpc.get_latest_blockhash()
 
         def message(limit: int, price: int) -> MessageV0:

@@ -145,8 +145,12 @@ class SwapGuard:
         lamports_per_signature: int = LAMPORTS_PER_SIGNATURE,
         max_priority_fee_lamports: int = DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
         max_slippage_bps: int = DEFAULT_MAX_SLIPPAGE_BPS,
+        max_tip_lamports: int = 0,
+        tip_accounts: frozenset[Pubkey] = frozenset(),
     ) -> None:
         self._rpc = rpc
+        self.max_tip_lamports = max_tip_lamports
+        self.tip_accounts = tip_accounts
         self._executor = executor
         self._mint = mint
         self._lamports_per_signature = lamports_per_signature
@@ -236,6 +240,8 @@ class SwapGuard:
             rent_by_size=await self._rent(list(tokens_after.values())),
             route_accounts=route_accounts(quote),
             burned=burned,
+            max_tip=self.max_tip_lamports,
+            tip_accounts=self.tip_accounts,
         )
         effect = SwapEffect(
             sol_before=0 if before[0] is None else before[0].lamports,

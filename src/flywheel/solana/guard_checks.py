@@ -242,6 +242,8 @@ class SwapLimits:
     rent_by_size: Mapping[int, int] = field(default_factory=dict)  # the cluster's, by data size
     route_accounts: frozenset[Pubkey] = frozenset()  # the quote's pools (routePlan ammKey)
     burned: int = 0  # tokens of the mint our own burn in the same transaction destroys
+    max_tip: int = 0  # JITO_TIP_LAMPORTS when swaps go through Jito, else no tip at all
+    tip_accounts: frozenset[Pubkey] = frozenset()  # Jito's published tip accounts
 
     def rent_for(self, data_len: int) -> int:
         return self.rent_by_size.get(data_len, rent_exempt_minimum(data_len))
@@ -345,6 +347,22 @@ def _where_sol_goes(effect: SwapEffect, limits: SwapLimits) -> str:
     )
 
 
+def _tip_paid(effect: SwapEffect, limits: SwapLimits) -> int:
+    """What Jito's tip accounts gain: allowed up to JITO_TIP_LAMPORTS, refused above it."""
+    tip = sum(
+        max(after - effect.others_before.get(address, 0), 0)
+        for address, after in effect.others_after.items()
+        if address in limits.tip_accounts
+    )
+    if tip > limits.max_tip:
+        raise GuardRefused(
+            f"tip: the swap pays Jito tip accounts {tip} lamports, more than the "
+            f"JITO_TIP_LAMPORTS {limits.max_tip} allowed"
+            + ("" if limits.max_tip else " (no block engine is configured)")
+        )
+    return tip
+
+
 def check_swap(
     effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey
 ) -> GuardReport:
@@ -378,9 +396,10 @@ def check_swap(
         )
 
     sol_out = effect.sol_before - effect.sol_after + tally.lost_lamports
+    tip = _tip_paid(effect, limits)
     max_sol_out = (
         limits.in_lamports + limits.network_fee + limits.priority_fee + tally.new_account_rent
-    )
+    ) + tip
     if sol_out > max_sol_out:
         raise GuardRefused(
             f"executor SOL would go down by {sol_out} lamports, more than the {max_sol_out} "

@@ -22,6 +22,7 @@ from flywheel.solana.guard import (
     SwapGuard,
     token_snapshot,
 )
+from flywheel.solana.jito import JITO_TIP_ACCOUNTS, JitoClient
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
 from flywheel.solana.settle import Settler, signed_transaction, source_account
@@ -48,6 +49,8 @@ class SolanaWallet:
         settle_compute_unit_price: int | None = None,
         max_priority_fee_lamports: int = DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
         max_slippage_bps: int = DEFAULT_MAX_SLIPPAGE_BPS,
+        jito: JitoClient | None = None,
+        jito_tip_lamports: int = 0,
     ) -> None:
         self._rpc = rpc
         self.__keypair = keypair
@@ -62,6 +65,8 @@ class SolanaWallet:
             lamports_per_signature=lamports_per_signature,
             max_priority_fee_lamports=max_priority_fee_lamports,
             max_slippage_bps=max_slippage_bps,
+            max_tip_lamports=0 if jito is None else jito_tip_lamports,
+            tip_accounts=JITO_TIP_ACCOUNTS,  # known always, so a tip without Jito is named
         )
         self.settler = Settler(
             rpc, keypair, token_mint, compute_unit_price=settle_compute_unit_price
@@ -72,6 +77,7 @@ class SolanaWallet:
             token_mint,
             resend_interval=resend_interval,
             max_duration=land_timeout,
+            submit_swap=None if jito is None else jito.send_transaction,
         )
 
     def __repr__(self) -> str:

@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
-from flywheel.sandbox.jupiter import build_v2, hostile
+from flywheel.sandbox.jupiter import build_v2, hostile, jito_engine
 from flywheel.sandbox.jupiter.dex import POOL_LABEL, SOL_MINT, DexError, Quote, SandboxPool, sign_as
 from flywheel.sandbox.jupiter.pool import input_to_move_price
 
@@ -69,12 +69,14 @@ class JupiterSandbox:
         self.market_maker = market_maker or Keypair()
         self.attacker = attacker or Keypair().pubkey()
         self.rate_limit_reset_seconds = rate_limit_reset_seconds
+        self.jito: jito_engine.JitoEngine | None = None  # set by jito_engine.routes
         self.app = Starlette(
             routes=[
                 Route("/swap/v1/quote", self._quote_endpoint, methods=["GET"]),
                 Route("/swap/v1/swap", self._swap_endpoint, methods=["POST"]),
                 Route("/price/v3", self._price_endpoint, methods=["GET"]),
                 *build_v2.routes(self),
+                *jito_engine.routes(self),
             ]
         )
         self.app.state.jupiter = self
