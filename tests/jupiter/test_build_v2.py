@@ -23,6 +23,7 @@ from flywheel.domain.trade import LandingStatus
 from flywheel.errors import GuardRefused, OperationalError
 from flywheel.jupiter.build import JupiterBuildClient, parse_build
 from flywheel.jupiter.models import SOL_MINT
+from flywheel.sandbox.jupiter.build_v2 import lookup_table_account
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.compose_swap import (
     JITO_DONTFRONT,
@@ -285,3 +286,42 @@ def test_the_guard_accepts_exactly_our_marker_read_only() -> None:
     other = Pubkey.from_string("jitodontfront111111111111111111111111111112")
     with pytest.raises(GuardRefused, match="only jitodontfront1111"):
         check_mev_marker(_with_account(AccountMeta(other, False, False)))
+
+
+# -- lookup tables: read from the chain, never taken from the answer --------------------------
+
+
+def _pool_table(sandbox: Sandbox) -> tuple[Pubkey, list[Pubkey]]:
+    pool = sandbox.pool
+    table = Keypair().pubkey()
+    addresses = [pool.address, pool.token_vault, pool.mint]
+    lookup_table_account(sandbox.chain, table, addresses)
+    sandbox.chain.advance()  # a table is usable from the slot after its last extension
+    return table, addresses
+
+
+async def test_a_swap_through_a_lookup_table_lands(sandbox: Sandbox, v2: V2) -> None:
+    table, addresses = _pool_table(sandbox)
+    sandbox.jupiter.lookup_tables = {table: addresses}
+    quote = await v2.client.quote(BUY)
+    raw = await v2.client.swap_transaction(quote)
+    message = VersionedTransaction.from_bytes(raw).message
+    assert isinstance(message, MessageV0)
+    assert [lookup.account_key for lookup in message.address_table_lookups] == [table]
+    assert sandbox.pool.address not in list(message.account_keys)  # loaded from the table
+    landing = await v2.wallet.land(await v2.wallet.prepare_swap(raw, quote))
+    assert landing.status is LandingStatus.CONFIRMED
+    assert landing.token_delta >= quote.min_out_amount
+
+
+async def test_a_lookup_table_the_answer_lies_about_is_refused(sandbox: Sandbox, v2: V2) -> None:
+    table, addresses = _pool_table(sandbox)
+    sandbox.jupiter.lookup_tables = {table: [*addresses, Keypair().pubkey()]}
+    quote = await v2.client.quote(BUY)
+    with pytest.raises(GuardRefused, match=f"lookup table {table} does not hold"):
+        await v2.client.swap_transaction(quote)
+    missing = Keypair().pubkey()
+    sandbox.jupiter.lookup_tables = {missing: addresses}
+    quote = await v2.client.quote(BUY)
+    with pytest.raises(OperationalError, match=f"{missing} does not exist"):
+        await v2.client.swap_transaction(quote)

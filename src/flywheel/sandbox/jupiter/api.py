@@ -70,6 +70,8 @@ class JupiterSandbox:
         self.attacker = attacker or Keypair().pubkey()
         self.rate_limit_reset_seconds = rate_limit_reset_seconds
         self.jito: jito_engine.JitoEngine | None = None  # set by jito_engine.routes
+        # Lookup tables /swap/v2/build names (table -> the addresses it says it holds).
+        self.lookup_tables: dict[Pubkey, list[Pubkey]] = {}
         self.app = Starlette(
             routes=[
                 Route("/swap/v1/quote", self._quote_endpoint, methods=["GET"]),

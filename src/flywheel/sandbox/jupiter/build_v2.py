@@ -16,9 +16,13 @@ a sell would need the SOL vault's signature.
 from __future__ import annotations
 
 import base64
+import itertools
+import struct
 import time
 from typing import TYPE_CHECKING, Any
 
+from solders.account import Account
+from solders.address_lookup_table_account import ID as ADDRESS_LOOKUP_TABLE_ID
 from solders.compute_budget import set_compute_unit_price
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -29,8 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.jupiter import hostile
-from flywheel.sandbox.jupiter.dex import SOL_MINT, DexError, build_v0
+from flywheel.sandbox.jupiter.dex import MEMO_PROGRAM_ID, SOL_MINT, DexError, build_v0
 
 if TYPE_CHECKING:
     from flywheel.sandbox.jupiter.api import JupiterSandbox
@@ -39,6 +44,9 @@ if TYPE_CHECKING:
 DEFAULT_COMPUTE_UNIT_PRICE = 10_000
 AUTHORITY_FEE_FLOAT = 1_000_000_000  # lamports kept in the pool authority for its approvals
 DEFAULT_SLIPPAGE_BPS = 50  # the documented default of /build
+_LOOKUP_TABLE_TAG = 1  # ProgramState::LookupTable
+U64_MAX = 2**64 - 1  # an active table's deactivation slot
+_APPROVALS = itertools.count()
 
 
 def routes(jupiter: JupiterSandbox) -> list[Route]:
@@ -100,7 +108,11 @@ def build(jupiter: JupiterSandbox, params: dict[str, str]) -> dict[str, Any]:
             "otherInstructions": [_instruction_json(ix) for ix in [*legs[1:], *extra]],
             "cleanupInstruction": None,
             "tipInstruction": None,
-            "addressesByLookupTableAddress": None,
+            "addressesByLookupTableAddress": {
+                str(table): [str(a) for a in addresses]
+                for table, addresses in jupiter.lookup_tables.items()
+            }
+            or None,
             "blockhashWithMetadata": {
                 "blockhash": list(bytes(blockhash)),
                 "lastValidBlockHeight": last_valid,
@@ -113,6 +125,21 @@ def build(jupiter: JupiterSandbox, params: dict[str, str]) -> dict[str, Any]:
         if faults.price_move_once:
             faults.update(price_move_bps=0, price_move_once=False)
     return answer
+
+
+def lookup_table_account(chain: SandboxChain, table: Pubkey, addresses: list[Pubkey]) -> None:
+    """Put an active address lookup table holding `addresses` on the chain at `table`."""
+    meta = (
+        struct.pack("<IQQ", _LOOKUP_TABLE_TAG, U64_MAX, 0)
+        + bytes([0, 0])  # last_extended_slot_start_index, no authority (frozen)
+        + bytes(32)
+        + bytes(2)
+    )
+    data = meta + b"".join(bytes(a) for a in addresses)
+    rent = chain.minimum_balance_for_rent_exemption(len(data))
+    chain.set_account(
+        table, Account(lamports=rent, data=data, owner=ADDRESS_LOOKUP_TABLE_ID, executable=False)
+    )
 
 
 def _approve_taker(jupiter: JupiterSandbox, taker: Pubkey, amount: int) -> None:
@@ -132,8 +159,10 @@ def _approve_taker(jupiter: JupiterSandbox, taker: Pubkey, amount: int) -> None:
             decimals=pool.decimals,
         )
     )
+    # A memo of its own, so two equal approvals in one slot stay distinct transactions.
+    nonce = Instruction(MEMO_PROGRAM_ID, f"sandbox approval {next(_APPROVALS)}".encode(), [])
     blockhash, _ = chain.latest_blockhash()
-    chain.send(build_v0(authority.pubkey(), [approval], blockhash, [authority]))
+    chain.send(build_v0(authority.pubkey(), [approval, nonce], blockhash, [authority]))
 
 
 def _as_delegate(ix: Instruction, authority: Pubkey, taker: Pubkey) -> Instruction:
