@@ -7,12 +7,14 @@ For each buy size (0.1%, 1% and 5% of the pool's SOL depth) and each path, a fre
 through `open_flywheel` as `flywheel epoch` wires it (BUYBACK_PERCENT=100, destination burn):
 - (a) v1 one shot: Jupiter's /swap/v1 transaction, then a separate burn (today's path);
 - (b) v2 one shot: /swap/v2/build composed by us, the burn of the guaranteed minimum inside it,
-  our compute budget, and the jitodontfront marker.
+  our compute budget, and the jitodontfront marker;
+- (c) v2 one shot through the sandbox's Jito-compatible block engine, with a 10,000-lamport tip.
 
 Figures, all read from the chain or the epoch's journal: shortfall against the arrival mid
 price (the pool's SOL reserve / token reserve when the epoch decides: LP fee + price impact +
 anything a sandwich took), the SOL the executor paid in transaction fees (network + priority),
-the executor's transactions and the epoch's wall seconds. Ratios are (b) over (a). `--busy-fee`
+the executor's transactions and the epoch's wall seconds (the fees column of (c) includes
+its tip). Ratios are against (a). `--busy-fee`
 sets every recent slot's priority fee (micro-lamports per unit) on the sandbox chain, to see our
 fee policy on a busy chain. Nothing is asserted: these are figures.
 """
@@ -34,11 +36,18 @@ from flywheel.compose import open_flywheel
 from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.logs import configure_logging
+from flywheel.sandbox.chain.ledger import TxRecord
 from flywheel.sandbox.jupiter.dex import build_v0
+from flywheel.sandbox.jupiter.jito_engine import TIP_ACCOUNTS
 from flywheel.sandbox.runner import Sandbox, SandboxConfig
 
 SIZES_BPS = (10, 100, 500)  # of the pool's SOL depth
-PATHS = (("a", "v1 one shot", "v1"), ("b", "v2 one shot", "v2"))
+PATHS = (
+    ("a", "v1 one shot", "v1"),
+    ("b", "v2 one shot", "v2"),
+    ("c", "v2 + Jito", "v2+jito"),
+)
+JITO_TIP_LAMPORTS = 10_000
 LAMPORTS_PER_SOL = 1_000_000_000
 FAST_RESEND_SECONDS = 0.05
 
@@ -89,6 +98,10 @@ def one_run(path: str, api: str, size_bps: int, slot_ms: int, busy_fee: int) -> 
         # SOL for gas and rent: the inflow is exactly the buy.
         pay_fee(sandbox, buy)
         env = sandbox.env(workdir)
+        if api == "v2+jito":
+            api = "v2"
+            env["JITO_BLOCK_ENGINE_URL"] = f"{sandbox.jupiter_url}/jito"
+            env["JITO_TIP_LAMPORTS"] = str(JITO_TIP_LAMPORTS)
         env.update(
             {
                 "JUPITER_SWAP_API": api,
@@ -121,10 +134,19 @@ def one_run(path: str, api: str, size_bps: int, slot_ms: int, busy_fee: int) -> 
         size_bps=size_bps,
         buy_lamports=state.buyback_spent_lamports,
         shortfall_bps=shortfall,
-        fee_lamports=sum(r.fee for r in records),
+        fee_lamports=sum(r.fee for r in records) + sum(tips_of(r) for r in records),
         transactions=len(records),
         seconds=seconds,
         status=state.status.value,
+    )
+
+
+def tips_of(record: TxRecord) -> int:
+    """Lamports the transaction moved into Jito's tip accounts."""
+    return sum(
+        record.post_balances[i] - record.pre_balances[i]
+        for i, key in enumerate(record.account_keys)
+        if key in TIP_ACCOUNTS
     )
 
 
