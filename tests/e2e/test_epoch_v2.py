@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.domain.epoch_state import EpochStatus
+from flywheel.domain.epoch_state import EpochMode, EpochStatus
 from flywheel.sandbox.jupiter.jito_engine import TIP_ACCOUNTS
 from flywheel.sandbox.runner import Sandbox
 from tests.e2e.conftest import (
     ChainView,
     check_identity,
     describe,
+    epochs_in,
     finished_epochs,
     flywheel_env,
     report_of,
@@ -108,5 +109,28 @@ def test_a_v2_epoch_through_the_jito_block_engine_tips_exactly_once(tmp_path: Pa
             if key in TIP_ACCOUNTS
         ]
         assert tips == [5000]
+    finally:
+        box.stop()
+
+
+def test_a_v2_rehearsal_predicts_the_one_transaction_epoch(tmp_path: Path) -> None:
+    box = start_sandbox(tmp_path / "sandbox")
+    try:
+        view = ChainView(box)
+        env = flywheel_env(box, tmp_path, JUPITER_SWAP_API="v2", MIN_BUYBACK_SOL="0")
+        box.traders.step(5)
+        bookmark, supply = view.next_seq(), view.supply()
+        rehearsal = run_cli(["simulate"], tmp_path)
+        assert rehearsal.returncode == 0, describe(rehearsal)
+        assert view.executor_txs(since_seq=bookmark) == [] and view.supply() == supply
+        [simulated] = epochs_in(env, EpochMode.SIMULATE)
+        live = run_cli(["epoch"], tmp_path)
+        assert live.returncode == 0, describe(live)
+        [epoch] = finished_epochs(env)
+        # The same pool, the same quote: the rehearsal showed what the live epoch then did.
+        assert simulated.errors == [] and simulated.tokens_settled_in_swap > 0
+        assert simulated.tokens_bought == epoch.tokens_bought
+        assert simulated.tokens_settled == epoch.tokens_settled == supply - view.supply()
+        assert simulated.tokens_carried_out == epoch.tokens_carried_out
     finally:
         box.stop()
