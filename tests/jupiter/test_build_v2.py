@@ -325,3 +325,22 @@ async def test_a_lookup_table_the_answer_lies_about_is_refused(sandbox: Sandbox,
     quote = await v2.client.quote(BUY)
     with pytest.raises(OperationalError, match=f"{missing} does not exist"):
         await v2.client.swap_transaction(quote)
+
+
+async def test_an_overspending_build_is_refused_by_the_guard(sandbox: Sandbox, v2: V2) -> None:
+    sandbox.faults.update(overspend_lamports=1_000_000)
+    quote = await v2.client.quote(BUY)
+    with pytest.raises(GuardRefused, match="overspend"):
+        await v2.wallet.prepare_swap(await v2.client.swap_transaction(quote), quote)
+
+
+async def test_a_short_delivery_cannot_hide_behind_our_burn(sandbox: Sandbox, v2: V2) -> None:
+    # The swap delivers 5% less than quoted: below our minimum, and the burn of the guaranteed
+    # minimum then fails in simulation; either way nothing is signed.
+    sandbox.faults.update(short_delivery_bps=500)
+    quote = await v2.client.quote(BUY)
+    raw = await v2.client.swap_and_burn_transaction(quote, quote.min_out_amount)
+    with pytest.raises(GuardRefused):
+        await v2.wallet.prepare_swap(raw, quote, burn_amount=quote.min_out_amount)
+    with pytest.raises(GuardRefused, match="short delivery"):
+        await v2.wallet.prepare_swap(await v2.client.swap_transaction(quote), quote)
