@@ -208,3 +208,11 @@ def test_jito_needs_v2_and_at_least_the_minimum_tip(tmp_path: Path) -> None:
     assert any("minimum tip is 1000" in p for p in caught.value.problems)
     with pytest.raises(ConfigError):
         _settings(tmp_path, JITO_BLOCK_ENGINE_URL="ftp://nope")
+
+
+def test_jupiter_swap_api_is_v2_by_default_and_only_v1_or_v2(tmp_path: Path) -> None:
+    assert _settings(tmp_path).jupiter_swap_api == "v2"
+    assert _settings(tmp_path, JUPITER_SWAP_API="v1").jupiter_swap_api == "v1"
+    with pytest.raises(ConfigError) as caught:
+        _settings(tmp_path, JUPITER_SWAP_API="v3")
+    assert any(p.startswith("JUPITER_SWAP_API:") for p in caught.value.problems)
