@@ -30,12 +30,15 @@ from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.domain.policy import EpochPolicy
 from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
+from flywheel.jupiter.build import JupiterBuildClient
 from flywheel.jupiter.client import JupiterClient
 from flywheel.persistence.store import SqliteStore
 from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
+from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
+from flywheel.solana.jito import JitoClient
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.snapshot import take_snapshot
@@ -233,6 +236,42 @@ def rpc_client(settings: Settings, on_request: RpcHook | None = None) -> RpcClie
     )
 
 
+def jupiter_client(
+    settings: Settings, rpc: RpcClient, executor: Pubkey, jito: JitoClient | None = None
+) -> JupiterClient:
+    """JUPITER_SWAP_API: v2 composes /swap/v2/build's instructions itself; v1 takes /swap's."""
+    key = settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
+    args = (settings.jupiter_api_url, str(settings.token_mint), str(executor))
+    slippage, priority = settings.max_slippage_bps, settings.max_priority_fee_lamports
+    timeout, deadline = settings.api_timeout_seconds, settings.api_call_deadline_seconds
+    if settings.jupiter_swap_api == "v1":
+        return JupiterClient(
+            *args,
+            max_slippage_bps=slippage,
+            max_priority_fee_lamports=priority,
+            api_key=key,
+            timeout=timeout,
+            deadline_seconds=deadline,
+        )
+    composer = SwapComposer(
+        rpc,
+        executor,
+        settings.token_mint,
+        priority,
+        jito=jito,
+        tip_lamports=settings.jito_tip_lamports,
+    )
+    return JupiterBuildClient(
+        *args,
+        max_slippage_bps=slippage,
+        max_priority_fee_lamports=priority,
+        api_key=key,
+        composer=composer,
+        timeout=timeout,
+        deadline_seconds=deadline,
+    )
+
+
 @asynccontextmanager
 async def open_fee_reader(
     settings: Settings,
@@ -278,18 +317,11 @@ async def open_flywheel(
         store = stack.enter_context(SqliteStore.open(db_path))
         rpc = rpc_client(settings, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
-        jupiter = JupiterClient(
-            base_url=settings.jupiter_api_url,
-            token_mint=str(settings.token_mint),
-            user_pubkey=str(keypair.pubkey()),
-            max_slippage_bps=settings.max_slippage_bps,
-            max_priority_fee_lamports=settings.max_priority_fee_lamports,
-            api_key=(
-                settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
-            ),
-            timeout=settings.api_timeout_seconds,
-            deadline_seconds=settings.api_call_deadline_seconds,
-        )
+        jito = None
+        if settings.jito_block_engine_url is not None:
+            jito = JitoClient(settings.jito_block_engine_url)
+            stack.push_async_callback(jito.aclose)
+        jupiter = jupiter_client(settings, rpc, keypair.pubkey(), jito)
         stack.push_async_callback(jupiter.aclose)
         live_wallet = SolanaWallet(
             rpc,
@@ -298,6 +330,8 @@ async def open_flywheel(
             settings.treasury_pubkey,
             max_priority_fee_lamports=settings.max_priority_fee_lamports,
             max_slippage_bps=settings.max_slippage_bps,
+            jito=jito,
+            jito_tip_lamports=settings.jito_tip_lamports,
         )
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
         fees = fee_source(settings, rpc, keypair.pubkey(), progress)

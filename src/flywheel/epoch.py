@@ -39,6 +39,7 @@ from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import (
     Destination,
     LandingStatus,
+    PreparedTx,
     Quote,
     check_delivery,
     check_quote,
@@ -52,7 +53,16 @@ from flywheel.errors import (
     StaleTransaction,
 )
 from flywheel.intent_journal import IntentJournal, in_flight
-from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
+from flywheel.ports import (
+    AdsEngine,
+    Dex,
+    FeeSource,
+    PriceFeed,
+    ReportSink,
+    Store,
+    SwapAndBurnDex,
+    Wallet,
+)
 
 log = structlog.get_logger("flywheel.epoch")
 
@@ -262,9 +272,9 @@ class EpochRunner:
     async def _prepare_swap(self, state: EpochState, quote: Quote) -> bool:
         """Build, guard, sign and journal a swap; False when no amount can be quoted any more."""
         for attempt in range(1, self.policy.max_swap_attempts + 1):
-            unsigned = await self.dex.swap_transaction(quote)
+            burn = self._burn_in_swap(state, quote)
             try:
-                prepared = await self.wallet.prepare_swap(unsigned, quote)
+                prepared = await self._guarded_swap(quote, burn)
                 break
             except (StaleTransaction, SlippageExceeded) as exc:
                 # Nothing was signed; a fresh quote builds a fresh transaction. A price that
@@ -286,9 +296,26 @@ class EpochRunner:
                     return False
                 quote = fresh
         state.quote = quote
+        state.swap_burn_planned = burn
         # Journaled before it can ever be sent: a crash after this line is reconciled.
         self.journal.record(state, prepared, "swap")
         return True
+
+    def _burn_in_swap(self, state: EpochState, quote: Quote) -> int:
+        """The burn the swap carries: the tokens it guarantees plus those carried in (v2 only)."""
+        if Destination(state.destination) is not Destination.BURN:
+            return 0
+        if not isinstance(self.dex, SwapAndBurnDex):
+            return 0
+        return state.tokens_carried_in + quote.min_out_amount
+
+    async def _guarded_swap(self, quote: Quote, burn: int) -> PreparedTx:
+        if burn > 0:
+            assert isinstance(self.dex, SwapAndBurnDex)
+            unsigned = await self.dex.swap_and_burn_transaction(quote, burn)
+            return await self.wallet.prepare_swap(unsigned, quote, burn_amount=burn)
+        unsigned = await self.dex.swap_transaction(quote)
+        return await self.wallet.prepare_swap(unsigned, quote)
 
     async def _buyback_send(self, state: EpochState) -> None:
         while state.swap_intents:
@@ -298,8 +325,10 @@ class EpochRunner:
             if current.status == LandingStatus.CONFIRMED:
                 assert state.quote is not None
                 state.buyback_spent_lamports = state.quote.in_lamports
-                state.tokens_bought = current.token_delta
-                check_delivery(state.quote, current.token_delta, self.policy.max_slippage_bps)
+                # The landing shows the executor's net change: what the swap gave less our burn.
+                state.tokens_settled_in_swap = state.swap_burn_planned
+                state.tokens_bought = current.token_delta + state.swap_burn_planned
+                check_delivery(state.quote, state.tokens_bought, self.policy.max_slippage_bps)
                 return
             if len(state.swap_intents) >= self.policy.max_swap_attempts:
                 what = (
@@ -321,6 +350,10 @@ class EpochRunner:
     async def _buyback_settle(self, state: EpochState) -> None:
         """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""
         destination = Destination(state.destination)
+        if state.tokens_settled_in_swap > 0:
+            # Burnt in the swap's own transaction; the rest goes with the next one.
+            state.tokens_settled = state.tokens_settled_in_swap
+            return
         amount = state.tokens_to_settle
         if amount <= 0:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from flywheel.domain.ads import AdsOutcome, CampaignSpec
 from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
@@ -39,15 +39,27 @@ class Dex(Protocol):
         ...
 
 
+@runtime_checkable
+class SwapAndBurnDex(Dex, Protocol):
+    """A Dex whose swap can carry our burn in the same transaction (Jupiter v2 /build)."""
+
+    async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
+        """The unsigned swap with a burn of `burn_amount` base units after it."""
+        ...
+
+
 class Wallet(Protocol):
     """The executor on the chain: balances, guarded signing, exactly-once landing."""
 
     async def balance_lamports(self) -> int: ...
 
-    async def prepare_swap(self, unsigned_tx: bytes, quote: Quote) -> PreparedTx:
+    async def prepare_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
+    ) -> PreparedTx:
         """Guard (simulate and check the effect on the executor), then sign.
 
-        Raises `GuardRefused` when the transaction does anything but the swap we asked for.
+        Raises `GuardRefused` when the transaction does anything but the swap we asked for
+        (and, with `burn_amount`, our burn of exactly that many tokens after it).
         """
         ...
 

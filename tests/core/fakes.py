@@ -127,7 +127,9 @@ class LedgerWallet:
             last_valid_block_height=self.ledger.block_height + 150,
         )
 
-    async def prepare_swap(self, unsigned_tx: bytes, quote: Quote) -> PreparedTx:
+    async def prepare_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
+    ) -> PreparedTx:
         if self.malicious:
             raise GuardRefused("simulated SOL decrease exceeds the swap amount plus fees")
         if self.ledger.stale_next_swaps > 0:

@@ -205,6 +205,7 @@ def test_succeeded_epoch_has_every_runbook_path() -> None:
         "signature": "burnSig",
         "status": "confirmed",
         "tokens": 1_980_000_000,
+        "in_swap": False,
     }
 
     ads = jq(doc, ".execution.ads")
@@ -283,6 +284,7 @@ def test_held_tokens_settle_without_a_transaction() -> None:
         "signature": None,
         "status": "held",
         "tokens": 1_980_000_000,
+        "in_swap": False,
     }
     assert [t["kind"] for t in jq(doc, ".execution.buyback.transactions")] == ["swap"]
 

@@ -43,6 +43,7 @@ LAMPORTS_PER_SOL_DECIMALS = SOL_DECIMALS  # domain/money's, so validation and co
 AdsEngineMode = Literal["dry-run", "manual", "api"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["console", "json"]
+SwapApiVersion = Literal["v2", "v1"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ FsPath = Annotated[Path, _validated(parse_path)]
 AdsMode = Annotated[AdsEngineMode, _validated(parse_choice, choices=("dry-run", "manual", "api"))]
 Level = Annotated[LogLevel, _validated(parse_choice, choices=("DEBUG", "INFO", "WARNING", "ERROR"))]
 Format = Annotated[LogFormat, _validated(parse_choice, choices=("console", "json"))]
+SwapApi = Annotated[SwapApiVersion, _validated(parse_choice, choices=("v2", "v1"))]
+
+
+def _optional_http_url(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_http_url(value)
+
+
+OptionalHttpUrl = Annotated[str | None, _validated(_optional_http_url), Shown(redact_url)]
 FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
 OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
 NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]

@@ -49,6 +49,7 @@ from flywheel.config.fields import (
     Level,
     NonNegativeInt,
     Objective,
+    OptionalHttpUrl,
     OptionalPubkey,
     OptionalSol,
     Percent,
@@ -58,6 +59,7 @@ from flywheel.config.fields import (
     PubkeyValue,
     Secret,
     SolAmount,
+    SwapApi,
     TargetingValue,
     UsdAmount,
     marker,
@@ -113,6 +115,7 @@ DEFAULT_ENV_FILE = Path(".env")
 # MAX_SLIPPAGE_BPS: the slippage room is the most a sandwich can take from a buyback; above 20%
 # that is a misconfiguration, not a tolerance.
 MAX_SLIPPAGE_CEILING_BPS = 2_000
+JITO_MIN_TIP_LAMPORTS = 1_000  # a block engine ignores smaller tips
 SlippageBps = Annotated[
     int, PlainValidator(functools.partial(parse_int, low=0, high=MAX_SLIPPAGE_CEILING_BPS))
 ]
@@ -147,6 +150,15 @@ class Settings(BaseSettings):
     token_mint: PubkeyValue = Field(description="the mint address of the token bought back")
     jupiter_api_url: HttpUrl = Field("https://api.jup.ag", description="the Jupiter API base URL")
     jupiter_api_key: Secret = Field(None, description="the Jupiter API key (keyless if unset)")
+    jupiter_swap_api: SwapApi = Field(
+        "v2", description="v2 (/swap/v2/build, composed by us) or v1 (the legacy Metis /swap)"
+    )
+    jito_block_engine_url: OptionalHttpUrl = Field(
+        None, description="send swaps through this Jito block engine (v2 only; unset: the RPC)"
+    )
+    jito_tip_lamports: NonNegativeInt = Field(
+        10_000, description="the tip each swap pays a Jito tip account (>= 1000) with Jito on"
+    )
     # Strategy
     buyback_percent: Percent = Field(70, description="share of the spend that buys back (0-100)")
     ads_percent: Percent = Field(30, description="share of the spend that funds X ads (0-100)")
@@ -446,6 +458,18 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
         )
     if values.get("ads_engine_mode") == "api":
         problems.extend(api_mode_problems(values))
+    if values.get("jito_block_engine_url") is not None:
+        if values.get("jupiter_swap_api") == "v1":
+            problems.append(
+                "JITO_BLOCK_ENGINE_URL: needs JUPITER_SWAP_API=v2 (the tip goes in the "
+                "transaction we compose; v1's transaction cannot carry it)"
+            )
+        tip = values.get("jito_tip_lamports")
+        if isinstance(tip, int) and tip < JITO_MIN_TIP_LAMPORTS:
+            problems.append(
+                f"JITO_TIP_LAMPORTS: Jito's minimum tip is {JITO_MIN_TIP_LAMPORTS} lamports "
+                f"(got {tip}); raise it or unset JITO_BLOCK_ENGINE_URL"
+            )
     mint, collector = values.get("token_mint"), values.get("fee_collector_pubkey")
     if isinstance(mint, Pubkey) and mint == collector:
         problems.append(

@@ -106,6 +106,10 @@ class EpochState(BaseModel):
     # Bought by earlier epochs and not yet settled (a burn that failed): settled with this one's.
     tokens_carried_in: int = 0
     tokens_settled: int = 0
+    # Swap and burn in one transaction (v2): the burn the last swap intent carries, and what of
+    # it landed. The swap's tokens above that minimum are settled with the next transaction.
+    swap_burn_planned: int = 0
+    tokens_settled_in_swap: int = 0
     destination: str = "burn"
 
     # ads

@@ -98,6 +98,11 @@ class SettlementSection(ReportSection):
     signature: str | None = Field(description="null when holding (no transaction)")
     status: str = Field(description="The transaction's status, or 'held'")
     tokens: int = Field(description="Token base units settled")
+    in_swap: bool = Field(
+        False,
+        description="True when burnt in the swap's own transaction (the swap's guaranteed "
+        "minimum; what it gave above that is settled with the next transaction)",
+    )
 
 
 class BuybackSection(ReportSection):
@@ -282,6 +287,15 @@ def _buyback(state: EpochState) -> BuybackSection:
 
 
 def _settlement(state: EpochState) -> SettlementSection | None:
+    if state.tokens_settled_in_swap > 0 and state.swap_intents:
+        swap = state.swap_intents[-1]
+        return SettlementSection(
+            destination=state.destination,
+            signature=swap.signature,
+            status=swap.status,
+            tokens=state.tokens_settled,
+            in_swap=True,
+        )
     intent = state.settle_intent
     if intent is not None:
         return SettlementSection(

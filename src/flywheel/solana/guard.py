@@ -35,6 +35,7 @@ from flywheel.solana.guard_checks import (
     GuardReport,
     SwapEffect,
     SwapLimits,
+    check_mev_marker,
     check_priority_fee,
     check_signers,
     check_swap,
@@ -142,8 +143,12 @@ class SwapGuard:
         lamports_per_signature: int = LAMPORTS_PER_SIGNATURE,
         max_priority_fee_lamports: int = DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
         max_slippage_bps: int = DEFAULT_MAX_SLIPPAGE_BPS,
+        max_tip_lamports: int = 0,
+        tip_accounts: frozenset[Pubkey] = frozenset(),
     ) -> None:
         self._rpc = rpc
+        self.max_tip_lamports = max_tip_lamports
+        self.tip_accounts = tip_accounts
         self._executor = executor
         self._mint = mint
         self._lamports_per_signature = lamports_per_signature
@@ -183,11 +188,16 @@ class SwapGuard:
                 )
         return dict(self._rent_by_size)
 
-    async def inspect(self, tx: VersionedTransaction, quote: Quote) -> GuardReport:
-        """The guard's figures if the swap is acceptable; GuardRefused otherwise."""
+    async def inspect(
+        self, tx: VersionedTransaction, quote: Quote, *, burned: int = 0
+    ) -> GuardReport:
+        """The guard's figures if the swap is acceptable; GuardRefused otherwise.
+
+        `burned`: the tokens our own burn in the same transaction destroys (v2 composition)."""
         check_signers(tx, self._executor)
         message = tx.message
         assert isinstance(message, Message | MessageV0)  # check_signers refused the others
+        check_mev_marker(message)
         priority_fee = check_priority_fee(compute_budget(message), self.max_priority_fee_lamports)
         watched = await self.watched_accounts()
         # Lookup-table accounts are not named here: a loss through them is still refused, by
@@ -227,6 +237,9 @@ class SwapGuard:
             priority_fee=priority_fee,
             rent_by_size=await self._rent(list(tokens_after.values())),
             route_accounts=route_accounts(quote),
+            burned=burned,
+            max_tip=self.max_tip_lamports,
+            tip_accounts=self.tip_accounts,
         )
         effect = SwapEffect(
             sol_before=0 if before[0] is None else before[0].lamports,

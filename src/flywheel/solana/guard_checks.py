@@ -41,6 +41,8 @@ _HARMLESS_BUDGET_TAGS = (
     bytes([_REQUEST_HEAP_FRAME]),
     bytes([_SET_LOADED_ACCOUNTS_DATA_SIZE_LIMIT]),
 )
+# Jito's "do not front-run" marker, which our composed swaps carry read-only.
+JITO_DONTFRONT = Pubkey.from_string("jitodontfront111111111111111111111111111111")
 _MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
 # Rent exemption on every Solana cluster so far: (128 + data length) x 3,480 x 2 lamports.
 _ACCOUNT_STORAGE_OVERHEAD = 128
@@ -133,6 +135,24 @@ def check_signers(tx: VersionedTransaction, executor: Pubkey) -> None:
             raise GuardRefused(f"co-signer {keys[index]} has not validly signed the transaction")
 
 
+def check_mev_marker(message: Message | MessageV0) -> bool:
+    """Whether the swap carries Jito's marker; refused unless it is exactly ours, read-only."""
+    keys = list(message.account_keys)
+    for index, key in enumerate(keys):
+        if not str(key).startswith("jitodontfront"):
+            continue
+        if key != JITO_DONTFRONT:
+            raise GuardRefused(f"unexpected marker account {key}: only {JITO_DONTFRONT} is ours")
+        header = message.header
+        signers = header.num_required_signatures
+        writable = index < signers - header.num_readonly_signed_accounts or (
+            signers <= index < len(keys) - header.num_readonly_unsigned_accounts
+        )
+        if index < signers or writable:
+            raise GuardRefused(f"the MEV marker {key} must be a read-only, non-signer account")
+    return JITO_DONTFRONT in keys
+
+
 # -- the swap's effect ---------------------------------------------------------------------------
 
 
@@ -170,6 +190,9 @@ class SwapLimits:
     max_new_accounts: int = MAX_NEW_TOKEN_ACCOUNTS
     rent_by_size: Mapping[int, int] = field(default_factory=dict)  # the cluster's, by data size
     route_accounts: frozenset[Pubkey] = frozenset()  # the quote's pools (routePlan ammKey)
+    burned: int = 0  # tokens of the mint our own burn in the same transaction destroys
+    max_tip: int = 0  # JITO_TIP_LAMPORTS when swaps go through Jito, else no tip at all
+    tip_accounts: frozenset[Pubkey] = frozenset()  # Jito's published tip accounts
 
     def rent_for(self, data_len: int) -> int:
         return self.rent_by_size.get(data_len, rent_exempt_minimum(data_len))
@@ -277,6 +300,22 @@ def _where_sol_goes(effect: SwapEffect, limits: SwapLimits) -> tuple[str, str]:
     )
 
 
+def _tip_paid(effect: SwapEffect, limits: SwapLimits) -> int:
+    """What Jito's tip accounts gain: allowed up to JITO_TIP_LAMPORTS, refused above it."""
+    tip = sum(
+        max(after - effect.others_before.get(address, 0), 0)
+        for address, after in effect.others_after.items()
+        if address in limits.tip_accounts
+    )
+    if tip > limits.max_tip:
+        raise GuardRefused(
+            f"tip: the swap pays Jito tip accounts {tip} lamports, more than the "
+            f"JITO_TIP_LAMPORTS {limits.max_tip} allowed"
+            + ("" if limits.max_tip else " (no block engine is configured)")
+        )
+    return tip
+
+
 def check_swap(
     effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey
 ) -> GuardReport:
@@ -310,18 +349,21 @@ def check_swap(
         )
 
     sol_out = effect.sol_before - effect.sol_after + tally.lost_lamports
+    tip = _tip_paid(effect, limits)
     max_sol_out = (
         limits.in_lamports + limits.network_fee + limits.priority_fee + tally.new_account_rent
-    )
+    ) + tip
     if sol_out > max_sol_out:
         kind, detail = _where_sol_goes(effect, limits)
         raise GuardRefused(
             f"{kind}: executor SOL would go down by {sol_out} lamports, more than the "
             f"{max_sol_out} allowed (swap {limits.in_lamports} + network fee "
             f"{limits.network_fee} + priority fee {limits.priority_fee} + new account rent "
-            f"{tally.new_account_rent}); {detail}"
+            f"{tally.new_account_rent} + tip {tip}); {detail}"
         )
     minimum = max(limits.min_out, 1)  # a swap that yields no tokens is never a success
+    # Our burn (swap and burn in one transaction) takes exactly `burned` back out; no more.
+    tally.token_in += limits.burned
     if tally.token_in < minimum:
         what = (
             "no tokens: the swap only moves SOL away" if tally.token_in <= 0 else "short delivery"

@@ -41,6 +41,7 @@ from solders.rpc.requests import (
     GetLatestBlockhash,
     GetMinimumBalanceForRentExemption,
     GetMultipleAccounts,
+    GetRecentPrioritizationFees,
     GetSignaturesForAddress,
     GetSignatureStatuses,
     GetTokenAccountsByOwner,
@@ -57,6 +58,7 @@ from solders.rpc.responses import (
     GetLatestBlockhashResp,
     GetMinimumBalanceForRentExemptionResp,
     GetMultipleAccountsResp,
+    GetRecentPrioritizationFeesResp,
     GetSignaturesForAddressResp,
     GetSignatureStatusesResp,
     GetTokenAccountsByOwnerResp,
@@ -288,6 +290,13 @@ class RpcClient:
         request = GetMinimumBalanceForRentExemption(size, self.commitment)
         resp = await self.request(request, GetMinimumBalanceForRentExemptionResp)
         return resp.value
+
+    async def get_recent_prioritization_fees(self, accounts: Sequence[Pubkey]) -> list[int]:
+        """Recent slots' minimum compute-unit prices (micro-lamports) for writers of `accounts`."""
+        keys = list(accounts)[:128]  # the method's own limit
+        request = GetRecentPrioritizationFees(keys)
+        resp = await self.request(request, GetRecentPrioritizationFeesResp)
+        return [entry.prioritization_fee for entry in resp.value]
 
     async def get_signature_statuses(
         self, signatures: Sequence[Signature], *, search_history: bool = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from solders.commitment_config import CommitmentLevel
@@ -126,8 +126,11 @@ class Sender:
         max_duration: float = 120.0,
         fetch_attempts: int = 10,
         poll_interval: float = 0.4,
+        submit_swap: Callable[[bytes], Awaitable[None]] | None = None,
     ) -> None:
         self._rpc = rpc
+        # Swaps may go through a Jito block engine instead; status still comes from the RPC.
+        self._submit_swap = submit_swap
         self._executor = executor
         self._mint = mint
         self.resend_interval = resend_interval
@@ -222,7 +225,10 @@ class Sender:
 
     async def _send(self, tx: PreparedTx, sends: int) -> None:
         try:
-            await self._rpc.send_raw_transaction(tx.raw)
+            if tx.kind is TxKind.SWAP and self._submit_swap is not None:
+                await self._submit_swap(tx.raw)
+            else:
+                await self._rpc.send_raw_transaction(tx.raw)
         except OperationalError as exc:
             # A refusal (bad signature, malformed) means these bytes can never land; keep
             # polling so the outcome is still decided by the blockhash's expiry.

@@ -18,15 +18,19 @@ class SimulatedWallet:
     def __init__(self, live: SolanaWallet) -> None:
         self.live = live
         self._effects: dict[str, GuardReport] = {}
+        self._burns: dict[str, int] = {}
 
     async def balance_lamports(self) -> int:
         return await self.live.balance_lamports()
 
-    async def prepare_swap(self, unsigned_tx: bytes, quote: Quote) -> PreparedTx:
-        prepared = await self.live.prepare_swap(unsigned_tx, quote)
+    async def prepare_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
+    ) -> PreparedTx:
+        prepared = await self.live.prepare_swap(unsigned_tx, quote, burn_amount=burn_amount)
         report = self.live.last_guard_report
         assert report is not None, "prepare_swap always runs the guard"
         self._effects[prepared.signature] = report
+        self._burns[prepared.signature] = burn_amount
         return prepared
 
     async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
@@ -65,5 +69,6 @@ class SimulatedWallet:
             error="simulated: not sent",
             fee_lamports=effect.network_fee + effect.priority_fee,
             sol_delta=-effect.sol_out,
-            token_delta=effect.token_in,
+            # As on chain: the executor's net change, after our burn in the same transaction.
+            token_delta=effect.token_in - self._burns.get(tx.signature, 0),
         )

@@ -21,6 +21,7 @@ from flywheel.solana.guard import (
     GuardReport,
     SwapGuard,
 )
+from flywheel.solana.jito import JITO_TIP_ACCOUNTS, JitoClient
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
 from flywheel.solana.settle import Settler, signed_transaction, source_account
@@ -48,6 +49,8 @@ class SolanaWallet:
         settle_compute_unit_price: int | None = None,
         max_priority_fee_lamports: int = DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
         max_slippage_bps: int = DEFAULT_MAX_SLIPPAGE_BPS,
+        jito: JitoClient | None = None,
+        jito_tip_lamports: int = 0,
     ) -> None:
         self._rpc = rpc
         self.__keypair = keypair
@@ -62,6 +65,8 @@ class SolanaWallet:
             lamports_per_signature=lamports_per_signature,
             max_priority_fee_lamports=max_priority_fee_lamports,
             max_slippage_bps=max_slippage_bps,
+            max_tip_lamports=0 if jito is None else jito_tip_lamports,
+            tip_accounts=JITO_TIP_ACCOUNTS,  # known always, so a tip without Jito is named
         )
         self.settler = Settler(
             rpc, keypair, token_mint, compute_unit_price=settle_compute_unit_price
@@ -72,6 +77,7 @@ class SolanaWallet:
             token_mint,
             resend_interval=resend_interval,
             max_duration=land_timeout,
+            submit_swap=None if jito is None else jito.send_transaction,
         )
 
     def __repr__(self) -> str:
@@ -87,7 +93,9 @@ class SolanaWallet:
         held = token_snapshot(account)
         return 0 if held is None else held.amount
 
-    async def check_swap(self, unsigned_tx: bytes, quote: Quote) -> GuardReport:
+    async def check_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
+    ) -> GuardReport:
         """The guard alone (simulate mode uses it): figures, or GuardRefused."""
         try:
             tx = VersionedTransaction.from_bytes(unsigned_tx)
@@ -95,15 +103,21 @@ class SolanaWallet:
             raise GuardRefused(
                 "the swap transaction is not a valid versioned transaction"
             ) from None
-        report = await self.guard.inspect(tx, quote)
+        report = await self.guard.inspect(tx, quote, burned=burn_amount)
         self.last_guard_report = report
         return report
 
     async def prepare_swap(
-        self, unsigned_tx: bytes, quote: Quote, *, last_valid_block_height: int | None = None
+        self,
+        unsigned_tx: bytes,
+        quote: Quote,
+        *,
+        last_valid_block_height: int | None = None,
+        burn_amount: int = 0,
     ) -> PreparedTx:
-        """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one."""
-        await self.check_swap(unsigned_tx, quote)
+        """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one, and the burn
+        our composition put in the same transaction."""
+        await self.check_swap(unsigned_tx, quote, burn_amount=burn_amount)
         tx = sign_versioned(VersionedTransaction.from_bytes(unsigned_tx), self.__keypair)
         if last_valid_block_height is None:
             last_valid_block_height = await self._upper_bound_last_valid(tx)

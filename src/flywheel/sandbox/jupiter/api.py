@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults, Trickle
-from flywheel.sandbox.jupiter import hostile
+from flywheel.sandbox.jupiter import build_v2, hostile, jito_engine
 from flywheel.sandbox.jupiter.dex import POOL_LABEL, SOL_MINT, DexError, Quote, SandboxPool, sign_as
 from flywheel.sandbox.jupiter.pool import input_to_move_price
 
@@ -70,11 +70,16 @@ class JupiterSandbox:
         self.market_maker = market_maker or Keypair()
         self.attacker = attacker or Keypair().pubkey()
         self.rate_limit_reset_seconds = rate_limit_reset_seconds
+        self.jito: jito_engine.JitoEngine | None = None  # set by jito_engine.routes
+        # Lookup tables /swap/v2/build names (table -> the addresses it says it holds).
+        self.lookup_tables: dict[Pubkey, list[Pubkey]] = {}
         self.app = Starlette(
             routes=[
                 Route("/swap/v1/quote", self._quote_endpoint, methods=["GET"]),
                 Route("/swap/v1/swap", self._swap_endpoint, methods=["POST"]),
                 Route("/price/v3", self._price_endpoint, methods=["GET"]),
+                *build_v2.routes(self),
+                *jito_engine.routes(self),
             ],
             middleware=[Middleware(Trickle, delay_ms=lambda: faults.jupiter_trickle_ms)],
         )
