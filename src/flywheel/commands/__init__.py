@@ -14,6 +14,8 @@ _MODULES = (
     "fees_cmd",
     "wallet_cmd",
     "ads_cmd",
+    "status_cmd",
+    "quote_cmd",
     "config_cmd",
     "reports_cmd",
     "sandbox_cmd",
