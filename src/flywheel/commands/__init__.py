@@ -16,6 +16,7 @@ _MODULES = (
     "ads_cmd",
     "status_cmd",
     "quote_cmd",
+    "proof_cmd",
     "config_cmd",
     "reports_cmd",
     "sandbox_cmd",
