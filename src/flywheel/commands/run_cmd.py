@@ -13,6 +13,7 @@ from flywheel.domain.epoch_state import EpochMode
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import SqliteStore
 from flywheel.service.circuit_breaker import CircuitBreaker
+from flywheel.service.console.app import console_for
 from flywheel.service.epoch_lock import EpochLocked, FileLock, lock_path_for, service_lock_path_for
 from flywheel.service.metrics import FlywheelMetrics
 from flywheel.service.notifications import notifier_from
@@ -81,6 +82,7 @@ async def _serve(settings: Settings) -> None:
             options=service_options(settings),
             notifier=notifier,
             balance=flywheel.executor_balance,
+            console=lambda backend: console_for(settings, flywheel.store, backend, flywheel.rpc),
         )
         await service.serve()
 

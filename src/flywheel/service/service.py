@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from starlette.routing import BaseRoute
 
 from flywheel import __version__
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
@@ -34,6 +35,7 @@ from flywheel.service.epoch_lock import EpochLocked, FileLock
 from flywheel.service.health import HealthFacts, health_report
 from flywheel.service.http_app import (
     TriggerResult,
+    WebhookBackend,
     build_http_app,
     usable_secret,
     webhook_status_reason,
@@ -87,6 +89,7 @@ class FlywheelService:
         balance: BalanceProbe | None = None,
         mode: EpochMode = EpochMode.LIVE,
         now: Callable[[], float] = time.time,
+        console: Callable[[WebhookBackend], list[BaseRoute]] | None = None,
     ) -> None:
         self._trigger = trigger
         self._history = history
@@ -96,6 +99,7 @@ class FlywheelService:
         self._balance = balance
         self.mode = mode
         self._now = now
+        self._console = console
         self.started_at = now()
         self.alerts = Alerts(notifier or NullNotifier(), options.min_executor_balance_lamports)
         self._task: asyncio.Task[EpochState | None] | None = None
@@ -325,7 +329,7 @@ class FlywheelService:
         except BaseException:
             http_sock.close()
             raise
-        app = build_http_app(self, webhook_secret=opts.webhook_secret)
+        app = build_http_app(self, webhook_secret=opts.webhook_secret, console=self._console)
         self._servers = [
             BackgroundServer(app, http_sock),
             BackgroundServer(self.metrics.asgi_app(), metrics_sock),

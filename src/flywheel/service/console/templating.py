@@ -39,6 +39,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(sol=format_sol, usd=format_usd, time=_time, short=_short)
+    # What the layout reads on every page; a route's values override these.
+    env.globals.update(flash="", operator=False, login_enabled=False, csrf="", error="")
     return env
 
 

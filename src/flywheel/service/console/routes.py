@@ -1,0 +1,257 @@
+"""The console's HTTP routes, mounted beside /health on HTTP_PORT.
+
+    GET  /                      overview, charts, the last epochs; the operator's actions
+    GET  /epochs?page=N         every epoch, 20 a page, linking to reports and the explorer
+    GET  /reports/<name>        one epoch report file (JSON)
+    GET  /static/console.css    the vendored stylesheet
+    GET  /login, POST /login    the webhook secret in, a session cookie out; POST /logout
+    POST /actions/...           ads launch|cancel, fee release, breaker reset, epoch trigger
+
+Read-only pages need the operator unless CONSOLE_PUBLIC=true; actions always do, and a form
+needs its CSRF token. See auth.py for sessions, Bearer and the rate limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from flywheel.service.console import actions
+from flywheel.service.console.auth import ConsoleAuth, Identity, client_of
+from flywheel.service.console.pages import ConsoleContext, epochs_page, overview_page
+from flywheel.service.console.templating import environment, stylesheet
+
+log = structlog.get_logger("flywheel.console")
+
+MAX_FORM_BYTES = 4096
+REPORT_NAME = re.compile(r"^epoch-[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9]{1,16}\.json$")
+NO_STORE = {"Cache-Control": "no-store"}
+# Every page: no framing (clickjacking), no resource from anywhere but here.
+SECURITY_HEADERS = {
+    **NO_STORE,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+FLASH = {
+    "launched": "The campaign is recorded as launched.",
+    "cancelled": "The spec is cancelled; its budget is back in the ads reserve.",
+    "released": "The fee is released: the next epoch spends it.",
+    "breaker-reset": "The circuit breaker is closed.",
+    "triggered": "An epoch has started; reload to see it.",
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _html(
+    template: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any
+) -> HTMLResponse:
+    body = environment().get_template(template).render(**values)
+    return HTMLResponse(body, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def _redirect(to: str, headers: dict[str, str] | None = None) -> Response:
+    return RedirectResponse(to, status_code=303, headers={**NO_STORE, **(headers or {})})
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The urlencoded form, or None when it is larger than MAX_FORM_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def console_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
+    public = ctx.settings.console_public
+
+    def common(request: Request, identity: Identity, **values: Any) -> dict[str, Any]:
+        nonce = identity.session_nonce
+        return {
+            "operator": identity.who == "operator",
+            "csrf": auth.csrf_token(nonce) if nonce is not None else "",
+            "login_enabled": auth.enabled,
+            # A code, shown through a fixed sentence: a link cannot make the page say anything.
+            "flash": FLASH.get(request.query_params.get("done", ""), ""),
+            "settings": ctx.settings,
+            **values,
+        }
+
+    def page(render: Callable[[Request, Identity], Awaitable[Response]]) -> Handler:
+        async def handler(request: Request) -> Response:
+            wait = auth.retry_after(request)
+            identity = auth.identify(request)
+            if identity.who == "refused" or (wait is not None and identity.who != "anonymous"):
+                return _refusal(request, identity, wait)
+            if identity.who == "anonymous" and not public:
+                return _redirect("/login")
+            return await render(request, identity)
+
+        return handler
+
+    def _refusal(request: Request, identity: Identity, wait: float | None) -> Response:
+        if wait is not None:
+            return _html(
+                "message.html",
+                429,
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+                **common(request, Identity("anonymous"), message="Too many failed attempts."),
+            )
+        auth.record_failure(request)
+        log.warning("console.auth_failed", client=client_of(request), path=request.url.path)
+        return _html(
+            "message.html",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="flywheel"'},
+            **common(request, Identity("anonymous"), message=identity.why),
+        )
+
+    async def overview(request: Request, identity: Identity) -> Response:
+        facts = await overview_page(ctx)
+        return _html("overview.html", **common(request, identity, **facts))
+
+    async def epochs(request: Request, identity: Identity) -> Response:
+        text = request.query_params.get("page", "0")
+        number = int(text) if text.isdigit() and len(text) < 6 else 0
+        return _html("epochs.html", **common(request, identity, **epochs_page(ctx, number)))
+
+    async def report(request: Request, identity: Identity) -> Response:
+        name = str(request.path_params["name"])
+        path = ctx.settings.reports_dir / name
+        if not REPORT_NAME.match(name) or path.is_symlink() or not path.is_file():
+            return _html(
+                "message.html", 404, **common(request, identity, message="No such report.")
+            )
+        return FileResponse(path, media_type="application/json", headers=NO_STORE)
+
+    async def css(_: Request) -> Response:
+        return Response(
+            stylesheet(), media_type="text/css", headers={"Cache-Control": "max-age=300"}
+        )
+
+    async def login_form(request: Request) -> Response:
+        return _html("login.html", **common(request, auth.identify(request)))
+
+    async def login(request: Request) -> Response:
+        anonymous = Identity("anonymous")
+        if not auth.enabled:
+            message = "Login is off: WEBHOOK_SECRET is unset or shorter than 32 characters."
+            return _html("login.html", 403, **common(request, anonymous, error=message))
+        wait = auth.retry_after(request)
+        if wait is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            message = "Too many failed attempts; try again later."
+            return _html("login.html", 429, headers, **common(request, anonymous, error=message))
+        form = await _form(request)
+        if form is None or not auth.secret_matches(form.get("secret", "").encode("utf-8")):
+            auth.record_failure(request)
+            log.warning("console.login_failed", client=client_of(request))
+            return _html("login.html", 401, **common(request, anonymous, error="Wrong secret."))
+        log.info("console.login", client=client_of(request))
+        secure = request.url.scheme == "https"
+        return _redirect("/", {"Set-Cookie": auth.cookie_header(auth.new_session(), secure=secure)})
+
+    async def logout(_: Request) -> Response:
+        return _redirect("/login", {"Set-Cookie": auth.cookie_header("", secure=False, max_age=0)})
+
+    routes: list[BaseRoute] = [
+        Route("/", page(overview), methods=["GET"]),
+        Route("/epochs", page(epochs), methods=["GET"]),
+        Route("/reports/{name}", page(report), methods=["GET"]),
+        Route("/static/console.css", css, methods=["GET"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+    ]
+    return routes + action_routes(ctx, auth)
+
+
+def action_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
+    reports_dir = ctx.settings.reports_dir
+
+    def action(name: str, run: Callable[[Request, dict[str, str]], Awaitable[str]]) -> Handler:
+        async def handler(request: Request) -> Response:
+            refusal, form = await _authorize(request)
+            if refusal is not None:
+                return refusal
+            assert form is not None
+            why = await run(request, form)
+            log.info("console.action", action=name, client=client_of(request), refused=why)
+            if why:
+                return _html("message.html", 409, message=why, operator=True, login_enabled=True)
+            return _redirect(f"/?done={quote(name)}")
+
+        return handler
+
+    async def _authorize(request: Request) -> tuple[Response | None, dict[str, str] | None]:
+        if not auth.enabled:
+            return Response("console actions are off: WEBHOOK_SECRET unset or short", 403), None
+        wait = auth.retry_after(request)
+        if wait is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            return Response("too many failed attempts", 429, headers=headers), None
+        identity = auth.identify(request)
+        form = await _form(request)
+        if form is None:
+            return Response(f"form larger than {MAX_FORM_BYTES} bytes", 413), None
+        why = ""
+        if identity.who != "operator":
+            why = identity.why or "log in first (or send Authorization: Bearer <WEBHOOK_SECRET>)"
+        elif not auth.csrf_ok(identity, form.get("csrf")):
+            why = "the form's CSRF token is missing or wrong; reload the page"
+        if why:
+            auth.record_failure(request)
+            log.warning("console.action_refused", client=client_of(request), why=why)
+            status = 403 if identity.who == "operator" else 401
+            return Response(why, status, headers=NO_STORE), None
+        return None, form
+
+    async def launch(request: Request, form: dict[str, str]) -> str:
+        epoch = str(request.path_params["epoch"])
+        return actions.mark_launched(ctx.store, reports_dir, epoch, form.get("campaign_id", ""))
+
+    async def cancel(request: Request, _: dict[str, str]) -> str:
+        return actions.cancel_spec(ctx.store, reports_dir, str(request.path_params["epoch"]))
+
+    async def release(request: Request, _: dict[str, str]) -> str:
+        return actions.release_fee(ctx.store, str(request.path_params["signature"]))
+
+    async def reset(_: Request, __: dict[str, str]) -> str:
+        ctx.service.reset_breaker()
+        return ""
+
+    async def trigger(request: Request, _: dict[str, str]) -> str:
+        result = await ctx.service.trigger(f"console:{client_of(request)}")
+        return {
+            "accepted": "",
+            "busy": "an epoch is already running",
+            "locked": "another process is running an epoch on this state",
+            "breaker-open": "the circuit breaker is open: reset it first",
+            "stopping": "the service is shutting down",
+        }[result.status]
+
+    return [
+        Route("/actions/ads/{epoch}/launch", action("launched", launch), methods=["POST"]),
+        Route("/actions/ads/{epoch}/cancel", action("cancelled", cancel), methods=["POST"]),
+        Route("/actions/fees/{signature}/release", action("released", release), methods=["POST"]),
+        Route("/actions/breaker/reset", action("breaker-reset", reset), methods=["POST"]),
+        Route("/actions/epoch/trigger", action("triggered", trigger), methods=["POST"]),
+    ]
