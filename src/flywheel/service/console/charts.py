@@ -22,6 +22,9 @@ class Series:
     title: str
     unit: str
     points: list[tuple[datetime, Decimal]]
+    # Totals read best from zero; a supply or a price moves little against its size, so its
+    # axis spans only what it did.
+    from_zero: bool = True
 
 
 _SUFFIXES = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "G"), (Decimal(10) ** 6, "M"))
@@ -33,7 +36,7 @@ def _label(value: Decimal) -> str:
         return "0"
     for scale, suffix in _SUFFIXES:
         if abs(value) >= scale:
-            return f"{value / scale:.4g}{suffix}"
+            return f"{value / scale:.5g}{suffix}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.4g}"
@@ -49,7 +52,8 @@ def svg(series: Series) -> Markup:
     if not series.points:
         return Markup(f'{head}<text x="{LEFT}" y="{HEIGHT // 2}">no data yet</text></svg>')  # noqa: S704 (escaped above)
     values = [v for _, v in series.points]
-    low, high = min(min(values), Decimal(0)), max(values)
+    low = min(min(values), Decimal(0)) if series.from_zero else min(values)
+    high = max(values)
     span = high - low or Decimal(1)
     times = [t.timestamp() for t, _ in series.points]
     t0, t_span = times[0], (times[-1] - times[0]) or 1.0
@@ -111,6 +115,6 @@ def epoch_series(epochs: list[EpochState], supply_now: int | None) -> list[Serie
     return [
         Series("spent", "Cumulative SOL spent", "SOL", spent),
         Series("burned", "Tokens burned (base units)", "tokens", burned),
-        Series("supply", "Token supply (base units)", "tokens", supply),
-        Series("price", "Realized price (lamports per base unit)", "lamports", price),
+        Series("supply", "Token supply (base units)", "tokens", supply, from_zero=False),
+        Series("price", "Realized price (lamports per base unit)", "lamports", price, False),
     ]
