@@ -156,3 +156,14 @@ def test_quote_with_the_dex_down_fails_with_a_message(
     result = run_cli(["quote"], tmp_path, timeout=180)
     assert result.returncode == 1, describe(result)
     assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_simulate_does_not_call_a_swap_it_did_not_send_confirmed(
+    box: Sandbox, ran: tuple[Path, dict[str, str]]
+) -> None:
+    directory, _ = ran
+    box.traders.step(3)
+    result = run_cli(["simulate"], directory)
+    assert result.returncode == 0, describe(result)
+    assert "swap simulated (not sent)" in result.stdout
+    assert "swap confirmed" not in result.stdout and "burn confirmed" not in result.stdout
