@@ -40,15 +40,28 @@ def _pending_commitment(store: SqliteStore, epoch: str) -> tuple[int, int] | str
     return sum(e.micro_usd for e in committed), sum(e.lamports for e in committed)
 
 
-def mark_launched(store: SqliteStore, reports_dir: Path, epoch: str, campaign_id: str) -> str:
-    """'' when done, else why not."""
+def mark_launched(
+    store: SqliteStore, reports_dir: Path, epoch: str, campaign_id: str, spent_micro_usd: int = 0
+) -> str:
+    """'' when done, else why not. `spent_micro_usd`: what the campaign cost (manual mode has
+    no API to read it from), at most the spec's budget."""
     if not CAMPAIGN_ID.match(campaign_id):
         return "a campaign id is 1-64 letters, digits, '-' or '_' (copy it from X Ads Manager)"
     with store.transaction():
         pending = _pending_commitment(store, epoch)
         if isinstance(pending, str):
             return pending
+        budget, _ = pending
+        if not 0 <= spent_micro_usd <= budget:
+            return (
+                f"spent {spent_micro_usd / 1_000_000:.6f} USD is not within the spec's budget"
+                f" of {budget / 1_000_000:.6f} USD"
+            )
         store.add_ads_entry(epoch, "committed", 0, 0, campaign_id=campaign_id, note="launched")
+        if spent_micro_usd:
+            store.add_ads_entry(
+                epoch, "spent", spent_micro_usd, 0, campaign_id=campaign_id, note="by the operator"
+            )
     _update_ads_file(reports_dir, epoch, status="launched", campaign_id=campaign_id)
     return ""
 
