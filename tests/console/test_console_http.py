@@ -9,6 +9,8 @@ failures one test provokes never block another.
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +22,7 @@ import pytest
 from flywheel.domain.fees import ReceiptStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
-from tests.console.conftest import Service, start_service
+from tests.console.conftest import Service, start_service, wait_for
 from tests.e2e.conftest import finished_epochs
 
 pytestmark = pytest.mark.slow
@@ -174,3 +176,17 @@ def test_public_pages_show_no_action_and_without_a_secret_nobody_can_act(
     for path in ("/actions/breaker/reset", "/actions/epoch/trigger"):
         refused = httpx.post(public_service.base + path, timeout=30)
         assert refused.status_code == 403
+
+
+def test_the_service_log_is_json_throughout_and_says_each_thing_once(service: Service) -> None:
+    host, port = service.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn warns about it through stdlib logging
+        raw.recv(1024)
+    wait_for(lambda: "Invalid HTTP request" in service.log.read_text())
+    lines = [line for line in service.log.read_text().splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # every line, uvicorn's included, is JSON
+    warning = next(e for e in events if "Invalid HTTP request" in e["event"])
+    assert warning["logger"] == "uvicorn.error" and warning["level"] == "warning"
+    assert [e["event"] for e in events].count("service.started") == 1
+    assert not any("Started server process" in e["event"] for e in events)
