@@ -23,7 +23,7 @@ from flywheel.domain.fees import ReceiptStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from tests.console.conftest import Service, start_service, wait_for
-from tests.e2e.conftest import finished_epochs
+from tests.e2e.conftest import ChainView, finished_epochs
 
 pytestmark = pytest.mark.slow
 
@@ -151,6 +151,27 @@ def test_a_blocked_client_is_refused_even_with_the_secret(service: Service) -> N
     assert httpx.post(service.base + "/actions/breaker/reset", headers=bearer).status_code == 429
     with login(service, "10.7.0.2") as other:
         assert other.get("/").status_code == 200  # others are not blocked
+
+
+def test_the_state_gauges_show_carried_quarantined_reserve_and_the_collectors_balance(
+    service: Service, box: Sandbox
+) -> None:
+    metrics = httpx.get(f"http://127.0.0.1:{service.env['METRICS_PORT']}/metrics").text
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line and not line.startswith("#")
+    }
+    with SqliteStore.open(Path(service.env["STATE_DB_PATH"])) as store:
+        totals = store.receipt_totals()
+        reserve = store.ads_available_micro_usd() / 1_000_000
+    last = finished_epochs(service.env)[-1]
+    assert values["flywheel_carried_lamports"] == last.carried_out_lamports
+    assert values["flywheel_quarantined_lamports"] == totals["quarantined"] > 0
+    assert values["flywheel_ads_reserve_usd"] == pytest.approx(reserve)
+    # Read at start-up, and nothing has moved it since (the public service starts later).
+    collector = ChainView(box).sol(box.fee_collector)
+    assert values["flywheel_fee_collector_balance_lamports"] == collector > 0
 
 
 @pytest.fixture(scope="module")
