@@ -38,10 +38,12 @@ def register(app: typer.Typer) -> None:
 def _service_next_epoch(settings: Settings) -> tuple[bool, datetime | None]:
     """(is a service answering on HTTP_PORT, the next epoch it has scheduled)."""
     host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address in a URL
     url = f"http://{host}:{settings.http_port}/health"
     try:
         body = httpx.get(url, timeout=HEALTH_TIMEOUT_S).json()
-    except (httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
         return False, None
     if not isinstance(body, dict) or "circuitBreaker" not in body:
         return False, None  # something else listens there
