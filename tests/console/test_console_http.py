@@ -23,7 +23,7 @@ from flywheel.domain.fees import ReceiptStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from tests.console.conftest import Service, start_service, wait_for
-from tests.e2e.conftest import ChainView, finished_epochs
+from tests.e2e.conftest import ChainView, epoch_reports, finished_epochs
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +119,20 @@ def test_a_script_with_the_bearer_header_reads_and_acts(service: Service) -> Non
     assert reset.status_code == 303 and reset.headers["location"] == "/?done=breaker-reset"
 
 
+def test_the_proof_is_served_with_the_reports_totals(service: Service) -> None:
+    bearer = {**client("10.5.0.2"), "Authorization": f"Bearer {service.secret}"}
+    document = httpx.get(service.base + "/proof.json", headers=bearer, timeout=30).json()
+    buybacks = [r["execution"]["buyback"] for r in epoch_reports(service.env)]
+    assert document["totals"]["spent_lamports"] == sum(b["spent_lamports"] for b in buybacks)
+    assert document["totals"]["tokens_burned"] == sum(
+        b["settlement"]["tokens"] for b in buybacks if b["settlement"]
+    )
+    page = httpx.get(service.base + "/proof", headers=bearer, timeout=30)
+    assert page.status_code == 200 and str(document["totals"]["tokens_burned"]) in page.text
+    private = httpx.get(service.base + "/proof", headers=client("10.5.0.3"), timeout=30)
+    assert private.status_code == 303  # public only with CONSOLE_PUBLIC=true
+
+
 def test_pages_are_private_and_hardened(service: Service) -> None:
     for path in ("/", "/epochs", "/epochs?page=3", "/reports/epoch-20260101T000000Z-a.json"):
         answer = httpx.get(service.base + path, headers=client("10.6.0.1"), timeout=30)
@@ -190,8 +204,8 @@ def test_public_pages_show_no_action_and_without_a_secret_nobody_can_act(
 ) -> None:
     page = httpx.get(public_service.base + "/", timeout=30)
     assert page.status_code == 200 and "/actions/" not in page.text
-    epochs = httpx.get(public_service.base + "/epochs", timeout=30)
-    assert epochs.status_code == 200
+    for path in ("/epochs", "/proof", "/proof.json"):
+        assert httpx.get(public_service.base + path, timeout=30).status_code == 200, path
     login_page = httpx.post(public_service.base + "/login", data={"secret": "x" * 40})
     assert login_page.status_code == 403 and "Login is off" in login_page.text
     for path in ("/actions/breaker/reset", "/actions/epoch/trigger"):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +17,8 @@ from flywheel.config.settings import Settings
 from flywheel.errors import OperationalError
 from flywheel.persistence.atomic_file import write_atomic
 from flywheel.reports.audit import ChainTx, audit, claimed_signatures
-from flywheel.reports.models import EpochReport
-from flywheel.reports.proof import ProofDocument, build_proof, load_epoch_reports
-from flywheel.service.console.explorer import tx_url
-from flywheel.service.console.templating import environment, stylesheet
+from flywheel.reports.proof import load_epoch_reports
+from flywheel.service.console.proof_page import proof_document, render_proof
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import landing_from_transaction
 
@@ -31,21 +28,6 @@ BATCH = 50  # signatures per getTransaction batch
 def register(app: typer.Typer) -> None:
     app.command("proof")(proof)
     app.command("audit")(audit_command)
-
-
-def proof_document(settings: Settings, reports: list[tuple[Path, EpochReport]]) -> ProofDocument:
-    rpc_url, explorer = str(settings.solana_rpc_url), str(settings.explorer_url)
-    return build_proof(
-        reports,
-        token_mint=str(settings.token_mint),
-        link=lambda signature: tx_url(explorer, rpc_url, signature),
-        now=datetime.now(UTC),
-    )
-
-
-def render_proof(document: ProofDocument, explorer: str) -> str:
-    template = environment().get_template("proof.html")
-    return template.render(proof=document, css=stylesheet(), explorer=explorer)
 
 
 def proof(

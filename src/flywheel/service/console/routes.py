@@ -3,6 +3,7 @@
     GET  /                      overview, charts, the last epochs; the operator's actions
     GET  /epochs?page=N         every epoch, 20 a page, linking to reports and the explorer
     GET  /reports/<name>        one epoch report file (JSON)
+    GET  /proof, /proof.json    the holders' proof (as `flywheel proof` writes it)
     GET  /static/console.css    the vendored stylesheet
     GET  /login, POST /login    the webhook secret in, a session cookie out; POST /logout
     POST /actions/...           ads launch|cancel, fee release, breaker reset, epoch trigger
@@ -20,13 +21,17 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flywheel.errors import OperationalError
+from flywheel.reports.proof import ProofDocument, load_epoch_reports
 from flywheel.service.console import actions
 from flywheel.service.console.auth import ConsoleAuth, Identity, client_of
 from flywheel.service.console.pages import ConsoleContext, epochs_page, overview_page
+from flywheel.service.console.proof_page import proof_document, render_proof
 from flywheel.service.console.templating import environment, stylesheet
 
 log = structlog.get_logger("flywheel.console")
@@ -43,6 +48,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
+
+PROOF_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 FLASH = {
     "launched": "The campaign is recorded as launched.",
@@ -142,6 +149,22 @@ def console_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
             )
         return FileResponse(path, media_type="application/json", headers=NO_STORE)
 
+    async def proof(request: Request, identity: Identity) -> Response:
+        document = _proof()
+        if request.url.path.endswith(".json"):
+            return Response(document.model_dump_json(indent=2), media_type="application/json")
+        # The page inlines its stylesheet (it must also open alone, from `flywheel proof`).
+        page = render_proof(document, str(ctx.settings.explorer_url))
+        headers = {**SECURITY_HEADERS, "Content-Security-Policy": PROOF_CSP}
+        return HTMLResponse(page, headers=headers)
+
+    def _proof() -> ProofDocument:
+        try:
+            reports = load_epoch_reports(ctx.settings.reports_dir)
+        except OperationalError as exc:
+            raise HTTPException(500, str(exc)) from None
+        return proof_document(ctx.settings, reports)
+
     async def css(_: Request) -> Response:
         return Response(
             stylesheet(), media_type="text/css", headers={"Cache-Control": "max-age=300"}
@@ -176,6 +199,8 @@ def console_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
         Route("/", page(overview), methods=["GET"]),
         Route("/epochs", page(epochs), methods=["GET"]),
         Route("/reports/{name}", page(report), methods=["GET"]),
+        Route("/proof", page(proof), methods=["GET"]),
+        Route("/proof.json", page(proof), methods=["GET"]),
         Route("/static/console.css", css, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
