@@ -87,134 +87,161 @@ async def _form(request: Request) -> dict[str, str] | None:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def console_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
-    public = ctx.settings.console_public
+class Pages:
+    """The read-only pages and the login; `page()` is the gate in front of each page."""
 
-    def common(request: Request, identity: Identity, **values: Any) -> dict[str, Any]:
+    def __init__(self, ctx: ConsoleContext, auth: ConsoleAuth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    def common(self, request: Request, identity: Identity, **values: Any) -> dict[str, Any]:
         nonce = identity.session_nonce
         return {
             "operator": identity.who == "operator",
-            "csrf": auth.csrf_token(nonce) if nonce is not None else "",
-            "login_enabled": auth.enabled,
+            "csrf": self.auth.csrf_token(nonce) if nonce is not None else "",
+            "login_enabled": self.auth.enabled,
             # A code, shown through a fixed sentence: a link cannot make the page say anything.
             "flash": FLASH.get(request.query_params.get("done", ""), ""),
-            "settings": ctx.settings,
+            "settings": self.ctx.settings,
             **values,
         }
 
-    def page(render: Callable[[Request, Identity], Awaitable[Response]]) -> Handler:
+    def page(self, render: Callable[[Request, Identity], Awaitable[Response]]) -> Handler:
         async def handler(request: Request) -> Response:
-            wait = auth.retry_after(request)
-            identity = auth.identify(request)
+            wait = self.auth.retry_after(request)
+            identity = self.auth.identify(request)
             if identity.who == "refused" or (wait is not None and identity.who != "anonymous"):
-                return _refusal(request, identity, wait)
-            if identity.who == "anonymous" and not public:
+                return self._refusal(request, identity, wait)
+            if identity.who == "anonymous" and not self.ctx.settings.console_public:
                 return _redirect("/login")
             return await render(request, identity)
 
         return handler
 
-    def _refusal(request: Request, identity: Identity, wait: float | None) -> Response:
+    def _refusal(self, request: Request, identity: Identity, wait: float | None) -> Response:
         if wait is not None:
             return _html(
                 "message.html",
                 429,
                 {"Retry-After": str(max(1, math.ceil(wait)))},
-                **common(request, Identity("anonymous"), message="Too many failed attempts."),
+                **self.common(request, Identity("anonymous"), message="Too many failed attempts."),
             )
-        auth.record_failure(request)
+        self.auth.record_failure(request)
         log.warning("console.auth_failed", client=client_of(request), path=request.url.path)
         return _html(
             "message.html",
             401,
             {"WWW-Authenticate": 'Bearer realm="flywheel"'},
-            **common(request, Identity("anonymous"), message=identity.why),
+            **self.common(request, Identity("anonymous"), message=identity.why),
         )
 
-    async def overview(request: Request, identity: Identity) -> Response:
-        facts = await overview_page(ctx)
-        return _html("overview.html", **common(request, identity, **facts))
+    async def overview(self, request: Request, identity: Identity) -> Response:
+        facts = await overview_page(self.ctx)
+        return _html("overview.html", **self.common(request, identity, **facts))
 
-    async def epochs(request: Request, identity: Identity) -> Response:
+    async def epochs(self, request: Request, identity: Identity) -> Response:
         text = request.query_params.get("page", "0")
         number = int(text) if text.isdigit() and len(text) < 6 else 0
-        return _html("epochs.html", **common(request, identity, **epochs_page(ctx, number)))
+        return _html(
+            "epochs.html", **self.common(request, identity, **epochs_page(self.ctx, number))
+        )
 
-    async def report(request: Request, identity: Identity) -> Response:
+    async def report(self, request: Request, identity: Identity) -> Response:
         name = str(request.path_params["name"])
-        path = ctx.settings.reports_dir / name
+        path = self.ctx.settings.reports_dir / name
         if not REPORT_NAME.match(name) or path.is_symlink() or not path.is_file():
             return _html(
-                "message.html", 404, **common(request, identity, message="No such report.")
+                "message.html", 404, **self.common(request, identity, message="No such report.")
             )
         return FileResponse(path, media_type="application/json", headers=NO_STORE)
 
-    async def proof(request: Request, identity: Identity) -> Response:
-        document = _proof()
+    async def proof(self, request: Request, identity: Identity) -> Response:
+        document = self._proof()
         if request.url.path.endswith(".json"):
             return Response(document.model_dump_json(indent=2), media_type="application/json")
         # The page inlines its stylesheet (it must also open alone, from `flywheel proof`).
-        page = render_proof(document, str(ctx.settings.explorer_url))
+        page = render_proof(document, str(self.ctx.settings.explorer_url))
         headers = {**SECURITY_HEADERS, "Content-Security-Policy": PROOF_CSP}
         return HTMLResponse(page, headers=headers)
 
-    def _proof() -> ProofDocument:
+    def _proof(self) -> ProofDocument:
         try:
-            reports = load_epoch_reports(ctx.settings.reports_dir)
+            reports = load_epoch_reports(self.ctx.settings.reports_dir)
         except OperationalError as exc:
             raise HTTPException(500, str(exc)) from None
-        return proof_document(ctx.settings, reports)
+        return proof_document(self.ctx.settings, reports)
 
+    @staticmethod
     async def css(_: Request) -> Response:
         return Response(
             stylesheet(), media_type="text/css", headers={"Cache-Control": "max-age=300"}
         )
 
-    async def login_form(request: Request) -> Response:
-        return _html("login.html", **common(request, auth.identify(request)))
+    async def login_form(self, request: Request) -> Response:
+        return _html("login.html", **self.common(request, self.auth.identify(request)))
 
-    async def login(request: Request) -> Response:
+    async def login(self, request: Request) -> Response:
         anonymous = Identity("anonymous")
-        if not auth.enabled:
+        if not self.auth.enabled:
             message = "Login is off: WEBHOOK_SECRET is unset or shorter than 32 characters."
-            return _html("login.html", 403, **common(request, anonymous, error=message))
-        wait = auth.retry_after(request)
+            return _html("login.html", 403, **self.common(request, anonymous, error=message))
+        wait = self.auth.retry_after(request)
         if wait is not None:
             headers = {"Retry-After": str(max(1, math.ceil(wait)))}
             message = "Too many failed attempts; try again later."
-            return _html("login.html", 429, headers, **common(request, anonymous, error=message))
+            return _html(
+                "login.html", 429, headers, **self.common(request, anonymous, error=message)
+            )
         form = await _form(request)
-        if form is None or not auth.secret_matches(form.get("secret", "").encode("utf-8")):
-            auth.record_failure(request)
+        if form is None or not self.auth.secret_matches(form.get("secret", "").encode("utf-8")):
+            self.auth.record_failure(request)
             log.warning("console.login_failed", client=client_of(request))
-            return _html("login.html", 401, **common(request, anonymous, error="Wrong secret."))
+            return _html(
+                "login.html", 401, **self.common(request, anonymous, error="Wrong secret.")
+            )
         log.info("console.login", client=client_of(request))
         secure = request.url.scheme == "https"
-        return _redirect("/", {"Set-Cookie": auth.cookie_header(auth.new_session(), secure=secure)})
+        return _redirect(
+            "/", {"Set-Cookie": self.auth.cookie_header(self.auth.new_session(), secure=secure)}
+        )
 
-    async def logout(_: Request) -> Response:
-        return _redirect("/login", {"Set-Cookie": auth.cookie_header("", secure=False, max_age=0)})
+    async def logout(self, _: Request) -> Response:
+        return _redirect(
+            "/login", {"Set-Cookie": self.auth.cookie_header("", secure=False, max_age=0)}
+        )
 
-    routes: list[BaseRoute] = [
-        Route("/", page(overview), methods=["GET"]),
-        Route("/epochs", page(epochs), methods=["GET"]),
-        Route("/reports/{name}", page(report), methods=["GET"]),
-        Route("/proof", page(proof), methods=["GET"]),
-        Route("/proof.json", page(proof), methods=["GET"]),
-        Route("/static/console.css", css, methods=["GET"]),
-        Route("/login", login_form, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-    ]
-    return routes + action_routes(ctx, auth)
+    def routes(self) -> list[BaseRoute]:
+        page = self.page
+        return [
+            Route("/", page(self.overview), methods=["GET"]),
+            Route("/epochs", page(self.epochs), methods=["GET"]),
+            Route("/reports/{name}", page(self.report), methods=["GET"]),
+            Route("/proof", page(self.proof), methods=["GET"]),
+            Route("/proof.json", page(self.proof), methods=["GET"]),
+            Route("/static/console.css", self.css, methods=["GET"]),
+            Route("/login", self.login_form, methods=["GET"]),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+        ]
 
 
-def action_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
-    reports_dir = ctx.settings.reports_dir
+def console_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
+    return Pages(ctx, auth).routes() + Actions(ctx, auth).routes()
 
-    def action(name: str, run: Callable[[Request, dict[str, str]], Awaitable[str]]) -> Handler:
+
+class Actions:
+    """The operator's actions: each one authorized (operator, CSRF, limiter), then run."""
+
+    def __init__(self, ctx: ConsoleContext, auth: ConsoleAuth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+        self.reports_dir = self.ctx.settings.reports_dir
+
+    def action(
+        self, name: str, run: Callable[[Request, dict[str, str]], Awaitable[str]]
+    ) -> Handler:
         async def handler(request: Request) -> Response:
-            refusal, form = await _authorize(request)
+            refusal, form = await self._authorize(request)
             if refusal is not None:
                 return refusal
             assert form is not None
@@ -226,45 +253,49 @@ def action_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
 
         return handler
 
-    async def _authorize(request: Request) -> tuple[Response | None, dict[str, str] | None]:
-        if not auth.enabled:
+    async def _authorize(self, request: Request) -> tuple[Response | None, dict[str, str] | None]:
+        if not self.auth.enabled:
             return Response("console actions are off: WEBHOOK_SECRET unset or short", 403), None
-        wait = auth.retry_after(request)
+        wait = self.auth.retry_after(request)
         if wait is not None:
             headers = {"Retry-After": str(max(1, math.ceil(wait)))}
             return Response("too many failed attempts", 429, headers=headers), None
-        identity = auth.identify(request)
+        identity = self.auth.identify(request)
         form = await _form(request)
         if form is None:
             return Response(f"form larger than {MAX_FORM_BYTES} bytes", 413), None
         why = ""
         if identity.who != "operator":
             why = identity.why or "log in first (or send Authorization: Bearer <WEBHOOK_SECRET>)"
-        elif not auth.csrf_ok(identity, form.get("csrf")):
+        elif not self.auth.csrf_ok(identity, form.get("csrf")):
             why = "the form's CSRF token is missing or wrong; reload the page"
         if why:
-            auth.record_failure(request)
+            self.auth.record_failure(request)
             log.warning("console.action_refused", client=client_of(request), why=why)
             status = 403 if identity.who == "operator" else 401
             return Response(why, status, headers=NO_STORE), None
         return None, form
 
-    async def launch(request: Request, form: dict[str, str]) -> str:
+    async def launch(self, request: Request, form: dict[str, str]) -> str:
         epoch = str(request.path_params["epoch"])
-        return actions.mark_launched(ctx.store, reports_dir, epoch, form.get("campaign_id", ""))
+        return actions.mark_launched(
+            self.ctx.store, self.reports_dir, epoch, form.get("campaign_id", "")
+        )
 
-    async def cancel(request: Request, _: dict[str, str]) -> str:
-        return actions.cancel_spec(ctx.store, reports_dir, str(request.path_params["epoch"]))
+    async def cancel(self, request: Request, _: dict[str, str]) -> str:
+        return actions.cancel_spec(
+            self.ctx.store, self.reports_dir, str(request.path_params["epoch"])
+        )
 
-    async def release(request: Request, _: dict[str, str]) -> str:
-        return actions.release_fee(ctx.store, str(request.path_params["signature"]))
+    async def release(self, request: Request, _: dict[str, str]) -> str:
+        return actions.release_fee(self.ctx.store, str(request.path_params["signature"]))
 
-    async def reset(_: Request, __: dict[str, str]) -> str:
-        ctx.service.reset_breaker()
+    async def reset(self, _: Request, __: dict[str, str]) -> str:
+        self.ctx.service.reset_breaker()
         return ""
 
-    async def trigger(request: Request, _: dict[str, str]) -> str:
-        result = await ctx.service.trigger(f"console:{client_of(request)}")
+    async def trigger(self, request: Request, _: dict[str, str]) -> str:
+        result = await self.ctx.service.trigger(f"console:{client_of(request)}")
         return {
             "accepted": "",
             "busy": "an epoch is already running",
@@ -273,10 +304,16 @@ def action_routes(ctx: ConsoleContext, auth: ConsoleAuth) -> list[BaseRoute]:
             "stopping": "the service is shutting down",
         }[result.status]
 
-    return [
-        Route("/actions/ads/{epoch}/launch", action("launched", launch), methods=["POST"]),
-        Route("/actions/ads/{epoch}/cancel", action("cancelled", cancel), methods=["POST"]),
-        Route("/actions/fees/{signature}/release", action("released", release), methods=["POST"]),
-        Route("/actions/breaker/reset", action("breaker-reset", reset), methods=["POST"]),
-        Route("/actions/epoch/trigger", action("triggered", trigger), methods=["POST"]),
-    ]
+    def routes(self) -> list[BaseRoute]:
+        act = self.action
+        return [
+            Route("/actions/ads/{epoch}/launch", act("launched", self.launch), methods=["POST"]),
+            Route("/actions/ads/{epoch}/cancel", act("cancelled", self.cancel), methods=["POST"]),
+            Route(
+                "/actions/fees/{signature}/release",
+                act("released", self.release),
+                methods=["POST"],
+            ),
+            Route("/actions/breaker/reset", act("breaker-reset", self.reset), methods=["POST"]),
+            Route("/actions/epoch/trigger", act("triggered", self.trigger), methods=["POST"]),
+        ]
