@@ -55,9 +55,40 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(
-        level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    _route_standard_logging(numeric, fmt)
     # httpx (and httpx2, under solana-py) log every request at INFO, URL included: DEBUG only.
     for name in ("httpx", "httpx2", "httpcore"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installed, so configuring again replaces it."""
+
+
+def _route_standard_logging(level: int, fmt: str) -> None:
+    """Standard-library records (uvicorn, apprise, ...) on stderr, JSON under LOG_FORMAT=json
+    like our own events, so a log shipper never meets a line it cannot parse."""
+    handler = _OurHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer(),
+                foreign_pre_chain=[
+                    structlog.stdlib.add_log_level,
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    _redact_secrets,
+                ],
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # The service runs two uvicorn servers (HTTP and metrics) and logs its own start and stop
+    # (`service.started`, `service.stopped`): uvicorn's per-server INFO lines would say each
+    # thing twice. Its warnings and errors still come through.
+    logging.getLogger("uvicorn.error").setLevel(max(level, logging.WARNING))

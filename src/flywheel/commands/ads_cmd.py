@@ -1,25 +1,26 @@
-"""`flywheel ads list` and `flywheel ads mark-launched` (runbook scenario 5, step 6)."""
+"""`flywheel ads list`, `ads mark-launched` (runbook scenario 5, step 6) and `ads cancel`."""
 
 from __future__ import annotations
 
-import json
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from flywheel.ads.manual import ads_file, write_ads_file
 from flywheel.commands.common import EnvFile, console, load_settings
-from flywheel.domain.money import format_usd
+from flywheel.domain.money import format_usd, usd_to_micro
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import SqliteStore
+from flywheel.service.console import actions
 
 
 def register(app: typer.Typer) -> None:
     ads = typer.Typer(name="ads", help="The ads ledger and campaign specs.", no_args_is_help=True)
     ads.command("list")(list_specs)
     ads.command("mark-launched")(mark_launched)
+    ads.command("cancel")(cancel)
     app.add_typer(ads, name="ads")
 
 
@@ -36,15 +37,18 @@ def list_specs(env_file: EnvFile = None) -> None:
     launched = {
         e.epoch_id: e.campaign_id for e in entries if e.kind == "committed" and e.campaign_id
     }
+    cancelled = {e.epoch_id for e in entries if e.kind == "released"}
     for entry in entries:
         if entry.kind != "committed" or entry.micro_usd == 0:
             continue
         campaign = launched.get(entry.epoch_id)
         status = "launched" if campaign else "pending"
+        if not campaign and entry.epoch_id in cancelled:
+            status = "cancelled"
         table.add_row(
             entry.epoch_id,
             format_usd(entry.micro_usd),
-            Text(status, style="green" if campaign else "yellow"),
+            Text(status, style={"launched": "green", "pending": "yellow"}.get(status, "")),
             campaign or "-",
             entry.note,
         )
@@ -57,27 +61,48 @@ def list_specs(env_file: EnvFile = None) -> None:
     )
 
 
+def _spent_micro_usd(text: str | None) -> int:
+    if text is None:
+        return 0
+    try:
+        value = Decimal(text)
+        micro = usd_to_micro(value) if value.is_finite() else -1
+    except (InvalidOperation, ValueError):
+        micro = -1
+    if micro < 0:
+        raise typer.BadParameter(
+            f"{text!r} is not a USD amount >= 0 with at most 6 decimals", param_hint="'--spent-usd'"
+        )
+    return micro
+
+
 def mark_launched(
     epoch: Annotated[str, typer.Argument(help="The epoch id of the spec (flywheel ads list).")],
     campaign_id: Annotated[str, typer.Option("--campaign-id", help="The campaign's id on X.")],
+    spent_usd: Annotated[
+        str | None,
+        typer.Option("--spent-usd", help="What the campaign cost, from X Ads Manager (USD)."),
+    ] = None,
     env_file: EnvFile = None,
 ) -> None:
-    """Record that the operator created the campaign for an epoch's spec."""
+    """Record that the operator created the campaign for an epoch's spec (and what it cost)."""
+    spent = _spent_micro_usd(spent_usd)
     settings = load_settings(env_file)
     with SqliteStore.open(settings.state_db_path) as store:
-        entries = store.ads_entries(epoch)
-        committed = [e for e in entries if e.kind == "committed"]
-        if not committed:
-            raise OperationalError(
-                f"epoch {epoch} has no campaign spec; `flywheel ads list` shows the pending ones"
-            )
-        already = next((e.campaign_id for e in committed if e.campaign_id), None)
-        if already is not None:
-            raise OperationalError(f"epoch {epoch} is already marked launched as {already}")
-        store.add_ads_entry(epoch, "committed", 0, 0, campaign_id=campaign_id, note="launched")
-    path = ads_file(settings.reports_dir, epoch)
-    if path.exists():
-        document = json.loads(path.read_text(encoding="utf-8"))
-        document.update(status="launched", campaign_id=campaign_id)
-        write_ads_file(path, document)
+        why = actions.mark_launched(store, settings.reports_dir, epoch, campaign_id, spent)
+    if why:
+        raise OperationalError(f"{why}; `flywheel ads list` shows the pending specs")
     console().print(f"epoch {epoch}: campaign {campaign_id} recorded as launched")
+
+
+def cancel(
+    epoch: Annotated[str, typer.Argument(help="The epoch id of the spec (flywheel ads list).")],
+    env_file: EnvFile = None,
+) -> None:
+    """Cancel a pending campaign spec: its budget goes back to the ads reserve."""
+    settings = load_settings(env_file)
+    with SqliteStore.open(settings.state_db_path) as store:
+        why = actions.cancel_spec(store, settings.reports_dir, epoch)
+    if why:
+        raise OperationalError(f"{why}; `flywheel ads list` shows the pending specs")
+    console().print(f"epoch {epoch}: spec cancelled, its budget is back in the ads reserve")

@@ -10,8 +10,10 @@ from flywheel.commands.backfill_progress import BackfillProgress
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.commands.views import epoch_table
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
-from flywheel.errors import EpochLocked, OperationalError
+from flywheel.errors import EpochLocked, FlywheelError, InFlight, OperationalError
+from flywheel.service.alerts import Alerts
 from flywheel.service.epoch_lock import epoch_lock, lock_path_for
+from flywheel.service.notifications import notifier_from
 
 
 def register(app: typer.Typer) -> None:
@@ -25,9 +27,27 @@ def _run(mode: EpochMode, env_file: EnvFile) -> EpochState:
     settings = load_settings(env_file)
 
     async def once() -> EpochState:
-        with BackfillProgress() as progress:
-            async with open_flywheel(settings, mode, progress=progress) as flywheel:
-                return await flywheel.run_epoch()
+        # Like the service: a failed live epoch reaches the operator, not only this terminal
+        # (an epoch run from cron has nobody reading its output).
+        urls = settings.notify_urls
+        alerts = Alerts(
+            notifier_from(None if urls is None else urls.get_secret_value()),
+            settings.min_executor_balance_lamports,
+        )
+        try:
+            with BackfillProgress() as progress:
+                async with open_flywheel(settings, mode, progress=progress) as flywheel:
+                    state = await flywheel.run_epoch()
+        except FlywheelError as exc:
+            if mode is EpochMode.LIVE:
+                alerts.epoch_exception(None, exc, interrupted=isinstance(exc, InFlight))
+                await alerts.drain()
+            raise
+        if mode is EpochMode.LIVE:
+            # The manual ads engine has already sent its spec: only failures and quarantines.
+            alerts.after_epoch(state.model_copy(update={"ads": None}))
+            await alerts.drain()
+        return state
 
     if mode is EpochMode.SIMULATE:
         return asyncio.run(once())  # its own copy of the state: nothing to exclude

@@ -80,23 +80,43 @@ def fetch_fees(env_file: EnvFile = None) -> None:
 
 
 def release(
-    signature: Annotated[str, typer.Argument(help="The quarantined fee's transaction signature.")],
+    signature: Annotated[
+        str | None, typer.Argument(help="The quarantined fee's transaction signature.")
+    ] = None,
+    release_all: Annotated[
+        bool, typer.Option("--all", help="Release every quarantined fee (after reviewing them).")
+    ] = False,
     env_file: EnvFile = None,
 ) -> None:
     """Release a quarantined fee after review: the next epoch spends it like any other."""
+    if (signature is None) == (not release_all):
+        raise typer.BadParameter("give one SIGNATURE, or --all (not both)", param_hint="SIGNATURE")
     settings = load_settings(env_file)
     if not settings.state_db_path.exists():
         # Opening the store would create an empty state database: a review changes nothing.
+        what = (
+            "there is no quarantined fee"
+            if signature is None
+            else (f"{signature} is not a quarantined fee")
+        )
         raise OperationalError(
-            f"{signature} is not a quarantined fee: there is no state database at"
-            f" {settings.state_db_path} yet (no epoch has run)"
+            f"{what}: there is no state database at {settings.state_db_path} yet (no epoch has run)"
         )
     with SqliteStore.open(settings.state_db_path) as store:
-        if not store.release_receipt(signature):
+        if signature is None:
+            chosen = [r.signature for r in store.receipts(ReceiptStatus.QUARANTINED)]
+            released = [s for s in chosen if store.release_receipt(s)]
+            if not released:
+                console().print("no quarantined fee to release")
+                return
+        elif store.release_receipt(signature):
+            released = [signature]
+        else:
             raise OperationalError(
                 f"{signature} is not a quarantined fee; `flywheel fetch-fees` lists them"
             )
-    console().print(f"released {signature}: the next epoch will spend it")
+    for done in released:
+        console().print(f"released {done}: the next epoch will spend it")
 
 
 def snapshot(env_file: EnvFile = None) -> None:

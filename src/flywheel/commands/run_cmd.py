@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import typer
 
 from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode
-from flywheel.errors import EpochLocked, OperationalError
+from flywheel.errors import EpochLocked, FlywheelError, OperationalError
 from flywheel.persistence.store import SqliteStore
 from flywheel.service.circuit_breaker import CircuitBreaker
+from flywheel.service.console.app import console_for
 from flywheel.service.epoch_lock import FileLock, lock_path_for, service_lock_path_for
 from flywheel.service.metrics import FlywheelMetrics
 from flywheel.service.notifications import notifier_from
@@ -73,6 +75,18 @@ async def _serve(settings: Settings) -> None:
     urls = settings.notify_urls
     notifier = notifier_from(None if urls is None else urls.get_secret_value())
     async with open_flywheel(settings, EpochMode.LIVE, rpc_hook=metrics.rpc_hook) as flywheel:
+        metrics.watch_state(flywheel.store)
+
+        async def balances() -> int:
+            # The fee collector's balance rides on the executor's check (same schedule, same
+            # error handling in the service); it is the executor's that alerts.
+            try:
+                collector = float(await flywheel.rpc.get_balance(settings.fee_collector_pubkey))
+            except FlywheelError:  # unknown, and it must not hide the executor's figure
+                collector = math.nan
+            metrics.fee_collector_balance.set(collector)
+            return await flywheel.executor_balance()
+
         service = FlywheelService(
             trigger=flywheel.run_epoch,
             history=flywheel.store,
@@ -80,7 +94,8 @@ async def _serve(settings: Settings) -> None:
             metrics=metrics,
             options=service_options(settings),
             notifier=notifier,
-            balance=flywheel.executor_balance,
+            balance=balances,
+            console=lambda backend: console_for(settings, flywheel.store, backend, flywheel.rpc),
         )
         await service.serve()
 

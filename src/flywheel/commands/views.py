@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from flywheel.domain.epoch_state import EpochState, EpochStatus
+from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.domain.money import format_sol, format_usd
 
 
@@ -41,12 +41,14 @@ def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
             + (" [split: price impact]" if state.price_impact_limited else ""),
         )
     for intent in state.swap_intents:
-        table.add_row(f"swap {intent.status}", _intent_text(intent.signature, intent.error))
+        table.add_row(
+            f"swap {_landed(state, intent.status)}", _intent_text(intent.signature, intent.error)
+        )
     table.add_row("bought back", f"{format_sol(state.buyback_spent_lamports)}")
     table.add_row("tokens bought", str(state.tokens_bought))
     if state.settle_intent is not None:
         table.add_row(
-            f"{state.destination} {state.settle_intent.status}",
+            f"{state.destination} {_landed(state, state.settle_intent.status)}",
             _intent_text(state.settle_intent.signature, state.settle_intent.error),
         )
     table.add_row(f"tokens {_settled_word(state.destination)}", str(state.tokens_settled))
@@ -59,6 +61,13 @@ def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
     if state.report_path:
         table.add_row("report", Text(state.report_path))
     return table
+
+
+def _landed(state: EpochState, status: str) -> str:
+    # A rehearsal's transactions were only simulated: "confirmed" would claim they were sent.
+    if state.mode is EpochMode.SIMULATE and status == "confirmed":
+        return "simulated (not sent)"
+    return status
 
 
 def _intent_text(signature: str, error: str) -> Text:

@@ -263,6 +263,13 @@ class Settings(BaseSettings):
     webhook_secret: Secret = Field(
         None, description="bearer token for the /webhook endpoints (disabled if unset)"
     )
+    # Console (the web pages at / on HTTP_PORT) and the proof for holders
+    explorer_url: HttpUrl = Field(
+        "https://solscan.io", description="block explorer the console and proof link to"
+    )
+    console_public: Flag = Field(
+        False, description="show the console's read-only pages without logging in (true/false)"
+    )
     # Logging
     log_level: Level = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Format = Field("console", description="console (readable) or json (one per line)")

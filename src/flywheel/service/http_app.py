@@ -31,7 +31,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 log = structlog.get_logger("flywheel.http")
 
@@ -186,8 +186,10 @@ def build_http_app(
     webhook_secret: str | None,
     limiter: FailureLimiter | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    console: Callable[[WebhookBackend], list[BaseRoute]] | None = None,
 ) -> Starlette:
-    """The Starlette app; `webhook_secret` is the raw WEBHOOK_SECRET (checked for length here)."""
+    """The Starlette app; `webhook_secret` is the raw WEBHOOK_SECRET (checked for length here).
+    `console` makes the web console's routes (service/console), served after these."""
     guard = _Guard(usable_secret(webhook_secret), limiter or FailureLimiter(), max_body_bytes)
 
     async def health(_: Request) -> Response:
@@ -227,5 +229,6 @@ def build_http_app(
             Route("/health", health, methods=["GET"]),
             Route("/webhook/trigger", trigger, methods=["POST"]),
             Route("/webhook/reset-circuit-breaker", reset, methods=["POST"]),
+            *(console(backend) if console is not None else []),
         ]
     )

@@ -16,6 +16,10 @@
     flywheel_ads_budget_usd_total            ads budgets handed to the ads engine (USD)
     flywheel_rpc_requests_total{method,outcome}, flywheel_rpc_request_duration_seconds{method}
     flywheel_executor_balance_lamports       the executor's SOL balance at the last check
+    flywheel_fee_collector_balance_lamports  the fee collector's, at the same check
+    flywheel_carried_lamports                unspent, carried to the next epoch   } read from
+    flywheel_quarantined_lamports            fees held back for review            } the state at
+    flywheel_ads_reserve_usd                 ads budget accrued, not committed    } each scrape
     flywheel_info{version,mode,ads_mode}     always 1
 
 Money is exact in the journal; Prometheus values are floats, which is fine for monitoring.
@@ -26,11 +30,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, make_asgi_app
 
 from flywheel.domain.ads import AdsStatus
-from flywheel.domain.epoch_state import EpochState, EpochStatus
+from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.service.circuit_breaker import BreakerState
 
 BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.OPEN: 1.0, BreakerState.HALF_OPEN: 0.5}
@@ -51,6 +56,14 @@ ERROR_KINDS = (
 
 # Ads outcomes whose budget went to the ads engine this epoch (accrued waits for a later one).
 _BUDGETED = (AdsStatus.PLANNED, AdsStatus.PENDING_OPERATOR, AdsStatus.LAUNCHED)
+
+
+class StateFigures(Protocol):
+    """The part of the store the state gauges read (SqliteStore implements it)."""
+
+    def carried_lamports(self, mode: EpochMode) -> int: ...
+    def receipt_totals(self) -> dict[str, int]: ...
+    def ads_available_micro_usd(self) -> int: ...
 
 
 class FlywheelMetrics:
@@ -114,6 +127,20 @@ class FlywheelMetrics:
             "Executor SOL balance at the last check, in lamports",
             registry=r,
         )
+        self.fee_collector_balance = Gauge(
+            "flywheel_fee_collector_balance_lamports",
+            "Fee collector SOL balance at the last check, in lamports",
+            registry=r,
+        )
+        self.carried = Gauge(
+            "flywheel_carried_lamports", "Unspent lamports carried to the next epoch", registry=r
+        )
+        self.quarantined = Gauge(
+            "flywheel_quarantined_lamports", "Fees held back for review, in lamports", registry=r
+        )
+        self.ads_reserve = Gauge(
+            "flywheel_ads_reserve_usd", "Ads budget accrued and not committed, in USD", registry=r
+        )
         self.info = Info("flywheel", "Version and modes of this service", registry=r)
         # Series exist from the start, so rate() and alerts see a 0 before the first event.
         for status in EPOCH_STATUSES:
@@ -125,6 +152,26 @@ class FlywheelMetrics:
         # Unknown until the first balance read: NaN, so a "balance low" alert cannot fire on a
         # service that simply has not been able to ask yet (the runbook's scenario 6 at start).
         self.executor_balance.set(math.nan)
+        self.fee_collector_balance.set(math.nan)
+
+    def watch_state(self, state: StateFigures) -> None:
+        """Carried, quarantined and the ads reserve, read from the state at every scrape (so
+        a `fees release` from the command line shows at once); NaN if it cannot be read."""
+
+        def reading(read: Callable[[], float]) -> Callable[[], float]:
+            def value() -> float:
+                try:
+                    return read()
+                except Exception:  # a scrape must answer; NaN says "unknown"
+                    return math.nan
+
+            return value
+
+        self.carried.set_function(reading(lambda: state.carried_lamports(EpochMode.LIVE)))
+        self.quarantined.set_function(reading(lambda: state.receipt_totals()["quarantined"]))
+        self.ads_reserve.set_function(
+            reading(lambda: float(Decimal(state.ads_available_micro_usd()) / 1_000_000))
+        )
 
     def set_info(self, *, version: str, mode: str, ads_mode: str) -> None:
         self.info.info({"version": version, "mode": mode, "ads_mode": ads_mode})

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from starlette.routing import BaseRoute
 
 from flywheel import __version__
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
@@ -34,6 +35,7 @@ from flywheel.service.epoch_lock import FileLock
 from flywheel.service.health import HealthFacts, health_report
 from flywheel.service.http_app import (
     TriggerResult,
+    WebhookBackend,
     build_http_app,
     usable_secret,
     webhook_status_reason,
@@ -88,6 +90,7 @@ class FlywheelService:
         mode: EpochMode = EpochMode.LIVE,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,  # the scheduler's, with `now`
+        console: Callable[[WebhookBackend], list[BaseRoute]] | None = None,
     ) -> None:
         self._trigger = trigger
         self._history = history
@@ -97,6 +100,7 @@ class FlywheelService:
         self._balance = balance
         self.mode = mode
         self._now, self._sleep = now, sleep
+        self._console = console
         self.started_at = now()
         self.alerts = Alerts(notifier or NullNotifier(), options.min_executor_balance_lamports)
         self._task: asyncio.Task[EpochState | None] | None = None
@@ -326,7 +330,7 @@ class FlywheelService:
         except BaseException:
             http_sock.close()
             raise
-        app = build_http_app(self, webhook_secret=opts.webhook_secret)
+        app = build_http_app(self, webhook_secret=opts.webhook_secret, console=self._console)
         self._servers = [
             BackgroundServer(app, http_sock),
             BackgroundServer(self.metrics.asgi_app(), metrics_sock),
