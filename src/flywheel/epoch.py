@@ -126,7 +126,13 @@ class EpochRunner:
         bound = log.bind(epoch_id=state.id, mode=state.mode.value)
         if state.steps_done:
             bound.info("epoch.resume", after=state.steps_done[-1])
-            await self.journal.reconcile(state)
+            try:
+                await self.journal.reconcile(state)
+            except FlywheelError as exc:
+                raise InFlight(
+                    f"epoch {state.id} could not reconcile its journal: {exc}; it stays open"
+                    " and is reconciled and resumed on the next run"
+                ) from exc
         for step in STEPS:
             if step in state.steps_done:
                 continue

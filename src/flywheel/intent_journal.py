@@ -34,6 +34,16 @@ def find(state: EpochState, signature: str) -> IntentRecord | None:
     return next((r for r in intents(state) if r.signature == signature), None)
 
 
+def attempts(state: EpochState, slot: Slot) -> int:
+    """Transactions of `slot` signed so far, counted in the state so a restart does not reset
+    them (an epoch journaled before the count was kept has at least its one intent)."""
+    if slot == "swap":
+        return len(state.swap_intents)
+    if slot == "settle":
+        return max(state.settle_attempts, int(state.settle_intent is not None))
+    return max(state.ads_transfer_attempts, int(state.ads_transfer_intent is not None))
+
+
 def _replace(state: EpochState, updated: IntentRecord) -> None:
     state.swap_intents = [
         updated if r.signature == updated.signature else r for r in state.swap_intents
@@ -68,6 +78,7 @@ class IntentJournal:
             kind=prepared.kind.value,
             signature=prepared.signature,
             last_valid_block_height=prepared.last_valid_block_height,
+            min_slot=prepared.min_slot,
         )
         with self.store.transaction():
             self.store.add_intent(state.id, prepared)
@@ -75,8 +86,10 @@ class IntentJournal:
                 state.swap_intents.append(record)
             elif slot == "settle":
                 state.settle_intent = record
+                state.settle_attempts = attempts(state, slot) + 1
             else:
                 state.ads_transfer_intent = record
+                state.ads_transfer_attempts = attempts(state, slot) + 1
             self.store.save_epoch(state)
         return record
 
@@ -96,6 +109,7 @@ class IntentJournal:
                     kind=tx.kind.value,
                     signature=tx.signature,
                     last_valid_block_height=tx.last_valid_block_height,
+                    min_slot=tx.min_slot,
                 )
                 self.store.update_intent(tx.signature, _with_landing(orphan, landing))
 
@@ -109,13 +123,14 @@ class IntentJournal:
         what: str,
         then: str,
     ) -> IntentRecord:
-        """Land one transaction of `slot`, re-preparing only after one provably did not execute."""
-        attempts = 0
+        """Land one transaction of `slot`, re-preparing only after one provably did not execute.
+
+        Attempts are counted in the state: `max_attempts` holds across crashes and restarts.
+        """
         while True:
             record = state.settle_intent if slot == "settle" else state.ads_transfer_intent
             if record is None or record.status in NOT_EXECUTED:
-                attempts += 1
-                if attempts > max_attempts:
+                if attempts(state, slot) >= max_attempts:
                     last = "" if record is None else f" (last: {record.status} {record.error})"
                     raise OperationalError(f"{what} failed {max_attempts} times{last}; {then}")
                 record = self.record(state, await prepare(), slot)

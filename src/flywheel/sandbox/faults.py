@@ -25,6 +25,10 @@ class Faults:
     price_move_bps: int = 0  # DEX: pool price moves this much between quote and swap
     jupiter_429_rate: float = 0.0  # DEX: share of DEX requests answered 429 + x-ratelimit-reset
     malicious_swap: bool = False  # DEX: swap tx also moves executor SOL elsewhere
+    # RPC lies about history: null for every status, transaction and address-history entry of
+    # transactions this key signed (while claiming full history), to try the expiry proof.
+    rpc_hide_signer: str = ""
+    rpc_short_history: bool = False  # RPC: history starts at the current slot (a fresh node)
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
@@ -96,6 +100,10 @@ class Faults:
                 if rate < 0.0:
                     raise ValueError(f"{name} must be >= 0")
                 out[name] = rate
+            elif isinstance(default, str):
+                if not isinstance(value, str):
+                    raise ValueError(f"{name} must be a string")
+                out[name] = value
             else:
                 out[name] = value
         if values.get("blockhash_lifetime_blocks") == 0:

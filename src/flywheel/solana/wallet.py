@@ -90,10 +90,11 @@ class SolanaWallet:
     ) -> PreparedTx:
         """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one."""
         await self.check_swap(unsigned_tx, quote)
+        min_slot = await self.sender.finalized_slot()
         tx = sign_versioned(VersionedTransaction.from_bytes(unsigned_tx), self.__keypair)
         if last_valid_block_height is None:
             last_valid_block_height = await self._upper_bound_last_valid(tx)
-        return prepared_tx(TxKind.SWAP, tx, last_valid_block_height)
+        return prepared_tx(TxKind.SWAP, tx, last_valid_block_height, min_slot)
 
     async def _upper_bound_last_valid(self, tx: VersionedTransaction) -> int:
         """A lastValidBlockHeight no lower than the true one: expiry must never come early."""
@@ -103,14 +104,16 @@ class SolanaWallet:
         return last_valid + UNKNOWN_BLOCKHASH_MARGIN
 
     async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+        # Read before signing: no transaction signed after it can land in it or earlier.
+        min_slot = await self.sender.finalized_slot()
         if destination == Destination.BURN:
             tx, last_valid = await self.settler.burn(token_amount)
-            return prepared_tx(TxKind.BURN, tx, last_valid)
+            return prepared_tx(TxKind.BURN, tx, last_valid, min_slot)
         if destination == Destination.TREASURY:
             if self.treasury is None:
                 raise ConfigError(["settling to the treasury needs a treasury public key"])
             tx, last_valid = await self.settler.transfer(token_amount, self.treasury)
-            return prepared_tx(TxKind.TRANSFER, tx, last_valid)
+            return prepared_tx(TxKind.TRANSFER, tx, last_valid, min_slot)
         raise ValueError(f"nothing to sign for destination {destination.value!r}")
 
     async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
@@ -122,9 +125,10 @@ class SolanaWallet:
                 from_pubkey=self.pubkey, to_pubkey=Pubkey.from_string(to), lamports=lamports
             )
         )
+        min_slot = await self.sender.finalized_slot()
         blockhash, last_valid = await self._rpc.get_latest_blockhash()
         tx = signed_transaction(self.__keypair, [instruction], blockhash)
-        return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid)
+        return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid, min_slot)
 
     async def land(self, tx: PreparedTx) -> Landing:
         return await self.sender.land(tx)
