@@ -38,8 +38,17 @@ from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
 from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
-from flywheel.intent_journal import IntentJournal, in_flight
-from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
+from flywheel.intent_journal import BalanceAudit, BalanceMismatch, IntentJournal, in_flight
+from flywheel.ports import (
+    AdsEngine,
+    Dex,
+    ExecutorBalances,
+    FeeSource,
+    PriceFeed,
+    ReportSink,
+    Store,
+    Wallet,
+)
 
 log = structlog.get_logger("flywheel.epoch")
 
@@ -73,6 +82,8 @@ class EpochRunner:
         mode: EpochMode = EpochMode.LIVE,
         clock: Callable[[], datetime] = utc_now,
         on_step: StepObserver | None = None,
+        balances: ExecutorBalances | None = None,
+        executor_collects_fees: bool = False,
     ) -> None:
         self.store = store
         self.fee_source = fee_source
@@ -85,7 +96,11 @@ class EpochRunner:
         self.mode = mode
         self.clock = clock
         self.on_step = on_step
-        self.journal = IntentJournal(store, wallet)
+        # The chain checks the journal (live only: a rehearsal's wallet moves nothing).
+        self.audit = None
+        if balances is not None and mode is EpochMode.LIVE:
+            self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
+        self.journal = IntentJournal(store, wallet, self.audit)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "detect": self._detect,
@@ -166,8 +181,10 @@ class EpochRunner:
     # ------------------------------------------------------------------ steps
 
     async def _reconcile(self, state: EpochState) -> None:
-        """Resolve every journaled transaction before deciding anything new."""
+        """Resolve every journaled transaction, then check the balances, before anything new."""
         await self.journal.reconcile(state)
+        if self.audit is not None:
+            await self.audit.check(state, "at the start of the epoch")
 
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())
@@ -280,7 +297,8 @@ class EpochRunner:
                     f" (last: {current.status}{': ' + current.error if current.error else ''})"
                 )
             # Expired (provably never executed) or failed on-chain (only the fee was paid):
-            # a fresh quote and a fresh signature are now safe.
+            # a fresh quote and a fresh signature are now safe, once the balances agree.
+            await self.journal.before_resign(state, current)
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)
             quote = await self._sized_quote(state, state.buyback_planned_lamports)
             if quote is None or not await self._prepare_swap(state, quote):
@@ -367,7 +385,23 @@ class EpochRunner:
             then="it stays in the executor as the ads reserve",
         )
 
+    async def _end_balance_check(self, state: EpochState) -> None:
+        """At the end of the epoch: a mismatch fails it; a hiccup leaves it to the next start."""
+        if self.audit is None or any(e.kind == BalanceMismatch.__name__ for e in state.errors):
+            return
+        try:
+            await self.audit.check_and_advance(state, "at the end of the epoch")
+        except BalanceMismatch as exc:
+            log.error("balances.mismatch", epoch_id=state.id, error=str(exc))
+            state.errors.append(
+                EpochError(step="report", kind=type(exc).__name__, message=str(exc))
+            )
+        except FlywheelError as exc:
+            # The checkpoint stays where it was: the next start compares from there.
+            log.warning("balances.unchecked", epoch_id=state.id, error=str(exc))
+
     async def _report(self, state: EpochState) -> None:
+        await self._end_balance_check(state)
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
         state.finished_at = state.finished_at or self.clock()
         # The report is the step's own effect: it shows the step as done, as it will be.

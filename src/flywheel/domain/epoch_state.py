@@ -48,6 +48,7 @@ class IntentRecord(BaseModel):
     fee_lamports: int = 0
     sol_delta: int = 0
     token_delta: int = 0
+    slot: int | None = None  # where it executed (confirmed or failed): the balance check's clock
 
 
 class EpochError(BaseModel):

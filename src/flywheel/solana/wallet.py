@@ -7,13 +7,23 @@ is not in any repr, log line or error.
 
 from __future__ import annotations
 
+from solders.account_decoder import UiAccountEncoding
+from solders.commitment_config import CommitmentLevel
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.rpc.config import (
+    RpcAccountInfoConfig,
+    RpcContextConfig,
+    RpcTokenAccountsFilterMint,
+)
+from solders.rpc.requests import GetBalance, GetTokenAccountsByOwner
+from solders.rpc.responses import GetBalanceResp, GetTokenAccountsByOwnerResp
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from flywheel.domain.balances import BalanceReading
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote, TxKind
-from flywheel.errors import ConfigError, GuardRefused
+from flywheel.errors import ConfigError, GuardRefused, OperationalError
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, GuardReport, SwapGuard, token_snapshot
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
@@ -72,6 +82,42 @@ class SolanaWallet:
         account = await self._rpc.get_account_info(source_account(mint, self.pubkey))
         held = token_snapshot(account)
         return 0 if held is None else held.amount
+
+    async def executor_balances(self) -> BalanceReading:
+        """SOL and every token account of the mint the executor owns, in one batch.
+
+        Summed over all its accounts, as a transaction's token balances are: tokens sent to
+        any account of the executor count.
+        """
+        confirmed = CommitmentLevel.Confirmed
+        balance, accounts = await self._rpc.batch(
+            [
+                GetBalance(self.pubkey, RpcContextConfig(commitment=confirmed), 0),
+                GetTokenAccountsByOwner(
+                    self.pubkey,
+                    RpcTokenAccountsFilterMint(self.token_mint),
+                    RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64, commitment=confirmed),
+                    1,
+                ),
+            ],
+            [GetBalanceResp, GetTokenAccountsByOwnerResp],
+        )
+        tokens = 0
+        for keyed in accounts.value:
+            held = token_snapshot(keyed.account)
+            if held is None or held.mint != self.token_mint or held.owner != self.pubkey:
+                raise OperationalError(
+                    f"the RPC listed {keyed.pubkey} as a token account of the executor, but it "
+                    "is not one: the node's answers cannot be used to check the balances"
+                )
+            tokens += held.amount
+        return BalanceReading(
+            executor=str(self.pubkey),
+            mint=str(self.token_mint),
+            sol_lamports=int(balance.value),
+            token_units=tokens,
+            slot=int(balance.context.slot),
+        )
 
     async def check_swap(self, unsigned_tx: bytes, quote: Quote) -> GuardReport:
         """The guard alone (simulate mode uses it): figures, or GuardRefused."""
