@@ -406,7 +406,16 @@ class EpochRunner:
         state.finished_at = state.finished_at or self.clock()
         # The report is the step's own effect: it shows the step as done, as it will be.
         written = state.model_copy(update={"steps_done": [*state.steps_done, "report"]})
-        state.report_path = self.reports.write_epoch(written)
+        try:
+            state.report_path = self.reports.write_epoch(written)
+        except FlywheelError as exc:
+            # The money has moved as the journal says; only the file is missing. The epoch
+            # ends failed (so it is looked at), with the reason in the state database.
+            log.error("epoch.report_unwritten", epoch_id=state.id, error=str(exc))
+            state.status = EpochStatus.FAILED
+            state.errors.append(
+                EpochError(step="report", kind=type(exc).__name__, message=str(exc))
+            )
         log.info(
             "epoch.finished",
             epoch_id=state.id,

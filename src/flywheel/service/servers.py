@@ -14,13 +14,20 @@ import socket
 from collections.abc import Generator
 from typing import Any
 
+import structlog
 import uvicorn
 
+from flywheel.config.parsers import host_warning
 from flywheel.errors import OperationalError
+
+log = structlog.get_logger("flywheel.service")
 
 
 def bind_socket(host: str, port: int, variable: str) -> socket.socket:
     """A listening TCP socket on host:port; `variable` names the setting in the error."""
+    warning = host_warning(host)
+    if warning is not None:
+        log.warning("service.listening_everywhere", variable=variable, detail=warning)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
     # and without it every keep-alive response waits ~40 ms for a delayed ACK (Nagle).
