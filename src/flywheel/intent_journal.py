@@ -228,11 +228,11 @@ class IntentJournal:
             if slot == "swap":
                 state.swap_intents.append(record)
             elif slot == "settle":
-                state.settle_intent = record
                 state.settle_attempts = attempts(state, slot) + 1
+                state.settle_intent = record
             else:
-                state.ads_transfer_intent = record
                 state.ads_transfer_attempts = attempts(state, slot) + 1
+                state.ads_transfer_intent = record
             self.store.save_epoch(state)
         return record
 
