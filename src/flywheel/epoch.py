@@ -38,7 +38,7 @@ from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
 from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
-from flywheel.intent_journal import BalanceAudit, BalanceMismatch, IntentJournal, in_flight
+from flywheel.intent_journal import BalanceAudit, IntentJournal, in_flight
 from flywheel.ports import (
     AdsEngine,
     Dex,
@@ -385,23 +385,9 @@ class EpochRunner:
             then="it stays in the executor as the ads reserve",
         )
 
-    async def _end_balance_check(self, state: EpochState) -> None:
-        """At the end of the epoch: a mismatch fails it; a hiccup leaves it to the next start."""
-        if self.audit is None or any(e.kind == BalanceMismatch.__name__ for e in state.errors):
-            return
-        try:
-            await self.audit.check_and_advance(state, "at the end of the epoch")
-        except BalanceMismatch as exc:
-            log.error("balances.mismatch", epoch_id=state.id, error=str(exc))
-            state.errors.append(
-                EpochError(step="report", kind=type(exc).__name__, message=str(exc))
-            )
-        except FlywheelError as exc:
-            # The checkpoint stays where it was: the next start compares from there.
-            log.warning("balances.unchecked", epoch_id=state.id, error=str(exc))
-
     async def _report(self, state: EpochState) -> None:
-        await self._end_balance_check(state)
+        if self.audit is not None:
+            await self.audit.at_the_end(state)
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
         state.finished_at = state.finished_at or self.clock()
         # The report is the step's own effect: it shows the step as done, as it will be.

@@ -23,9 +23,9 @@ from flywheel.domain.balances import (
     Movement,
     check_balances,
 )
-from flywheel.domain.epoch_state import EpochState, IntentRecord
+from flywheel.domain.epoch_state import EpochError, EpochState, IntentRecord
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
-from flywheel.errors import OperationalError, TemporaryError
+from flywheel.errors import FlywheelError, OperationalError, TemporaryError
 from flywheel.ports import ExecutorBalances, Store, Wallet
 
 log = structlog.get_logger("flywheel.journal")
@@ -162,9 +162,22 @@ class BalanceAudit:
             )
         return result
 
-    async def check_and_advance(self, state: EpochState, moment: str) -> None:
-        """Check; when it checks out, the chain's figures become the next checkpoint."""
-        result = await self.check(state, moment)
+    async def at_the_end(self, state: EpochState) -> None:
+        """The end-of-epoch check: when it checks out, the chain's figures become the next
+        checkpoint; a mismatch fails the epoch; a hiccup leaves it to the next start."""
+        if any(e.kind == BalanceMismatch.__name__ for e in state.errors):
+            return  # already stopped for it: the checkpoint stays where the mismatch began
+        try:
+            result = await self.check(state, "at the end of the epoch")
+        except BalanceMismatch as exc:
+            log.error("balances.mismatch", epoch_id=state.id, error=str(exc))
+            state.errors.append(
+                EpochError(step="report", kind=type(exc).__name__, message=str(exc))
+            )
+            return
+        except FlywheelError as exc:
+            log.warning("balances.unchecked", epoch_id=state.id, error=str(exc))
+            return
         if result is not None:
             save_checkpoint(self.store, result.observed, movements(self._intents_since(state)))
 

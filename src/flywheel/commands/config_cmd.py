@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from flywheel.config.parsers import host_warning
+from flywheel.config.places import host_warning
 from flywheel.config.settings import Settings, resolve_env_file
 
 

@@ -24,9 +24,6 @@ from flywheel.config.parsers import (
     parse_choice,
     parse_decimal,
     parse_destination,
-    parse_directory,
-    parse_file_path,
-    parse_host,
     parse_http_url,
     parse_int,
     parse_keypair_path,
@@ -42,6 +39,7 @@ from flywheel.config.parsers import (
     parse_token_mint,
     parse_wallet,
 )
+from flywheel.config.places import parse_directory, parse_file_path, parse_host
 from flywheel.config.secrets import redact_url
 from flywheel.domain.ads import Targeting
 

@@ -24,7 +24,7 @@ import structlog
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from flywheel.config.parsers import host_warning
+from flywheel.config.places import host_warning
 from flywheel.errors import OperationalError
 
 log = structlog.get_logger("flywheel.service")
