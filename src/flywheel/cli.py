@@ -7,6 +7,7 @@ Each command group lives in its own module under `flywheel.commands` and registe
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Annotated
 
@@ -44,8 +45,10 @@ def _root(
     """Run a Solana token's fee flywheel: detect fees, buy back and burn, fund X ads."""
 
 
+@functools.cache
 def _register_commands() -> None:
     # Imported here, not at the top, so a broken optional group cannot stop `--help`.
+    # Once per process: `main` called again (in-process tests) must not add every group again.
     from flywheel.commands import register_all
 
     register_all(app)

@@ -347,6 +347,8 @@ async def open_flywheel(
             policy=epoch_policy(settings),
             mode=mode,
             on_step=on_step,
+            balances=live_wallet,
+            executor_collects_fees=settings.fee_collector_pubkey == keypair.pubkey(),
         )
         yield Flywheel(
             settings=settings,

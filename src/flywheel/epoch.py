@@ -52,10 +52,11 @@ from flywheel.errors import (
     SlippageExceeded,
     StaleTransaction,
 )
-from flywheel.intent_journal import IntentJournal, in_flight
+from flywheel.intent_journal import BalanceAudit, IntentJournal, in_flight
 from flywheel.ports import (
     AdsEngine,
     Dex,
+    ExecutorBalances,
     FeeSource,
     PriceFeed,
     ReportSink,
@@ -92,6 +93,8 @@ class EpochRunner:
         mode: EpochMode = EpochMode.LIVE,
         clock: Callable[[], datetime] = utc_now,
         on_step: StepObserver | None = None,
+        balances: ExecutorBalances | None = None,
+        executor_collects_fees: bool = False,
     ) -> None:
         self.store = store
         self.fee_source = fee_source
@@ -104,7 +107,11 @@ class EpochRunner:
         self.mode = mode
         self.clock = clock
         self.on_step = on_step
-        self.journal = IntentJournal(store, wallet)
+        # The chain checks the journal (live only: a rehearsal's wallet moves nothing).
+        self.audit = None
+        if balances is not None and mode is EpochMode.LIVE:
+            self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
+        self.journal = IntentJournal(store, wallet, self.audit)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "detect": self._detect,
@@ -145,7 +152,13 @@ class EpochRunner:
         bound = log.bind(epoch_id=state.id, mode=state.mode.value)
         if state.steps_done:
             bound.info("epoch.resume", after=state.steps_done[-1])
-            await self.journal.reconcile(state)
+            try:
+                await self.journal.reconcile(state)
+            except FlywheelError as exc:
+                raise InFlight(
+                    f"epoch {state.id} could not reconcile its journal: {exc}; it stays open"
+                    " and is reconciled and resumed on the next run"
+                ) from exc
         for step in STEPS:
             if step in state.steps_done:
                 continue
@@ -179,8 +192,10 @@ class EpochRunner:
     # ------------------------------------------------------------------ steps
 
     async def _reconcile(self, state: EpochState) -> None:
-        """Resolve every journaled transaction before deciding anything new."""
+        """Resolve every journaled transaction, then check the balances, before anything new."""
         await self.journal.reconcile(state)
+        if self.audit is not None:
+            await self.audit.check(state, "at the start of the epoch")
 
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())
@@ -340,7 +355,8 @@ class EpochRunner:
                     raise SlippageExceeded(f"Slippage exceeds maximum: {what}")
                 raise OperationalError(what)
             # Expired (provably never executed) or failed on-chain (only the fee was paid):
-            # a fresh quote and a fresh signature are now safe.
+            # a fresh quote and a fresh signature are now safe, once the balances agree.
+            await self.journal.before_resign(state, current)
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)
             quote = await self._sized_quote(state, state.buyback_planned_lamports)
             if quote is None or not await self._prepare_swap(state, quote):
@@ -432,11 +448,22 @@ class EpochRunner:
         )
 
     async def _report(self, state: EpochState) -> None:
+        if self.audit is not None:
+            await self.audit.at_the_end(state)
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
         state.finished_at = state.finished_at or self.clock()
         # The report is the step's own effect: it shows the step as done, as it will be.
         written = state.model_copy(update={"steps_done": [*state.steps_done, "report"]})
-        state.report_path = self.reports.write_epoch(written)
+        try:
+            state.report_path = self.reports.write_epoch(written)
+        except FlywheelError as exc:
+            # The money has moved as the journal says; only the file is missing. The epoch
+            # ends failed (so it is looked at), with the reason in the state database.
+            log.error("epoch.report_unwritten", epoch_id=state.id, error=str(exc))
+            state.status = EpochStatus.FAILED
+            state.errors.append(
+                EpochError(step="report", kind=type(exc).__name__, message=str(exc))
+            )
         log.info(
             "epoch.finished",
             epoch_id=state.id,

@@ -8,13 +8,27 @@ executing it again, so after a crash the journal is simply landed again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Literal, TypeVar
 
-from flywheel.domain.epoch_state import EpochState, IntentRecord, IntentStatus
+import structlog
+
+from flywheel.domain.balances import (
+    BalanceCheck,
+    BalanceReading,
+    Checkpoint,
+    Inflow,
+    Movement,
+    check_balances,
+)
+from flywheel.domain.epoch_state import EpochError, EpochState, IntentRecord, IntentStatus
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
-from flywheel.errors import OperationalError
-from flywheel.ports import Store, Wallet
+from flywheel.errors import FlywheelError, OperationalError, TemporaryError
+from flywheel.ports import ExecutorBalances, Store, Wallet
+
+log = structlog.get_logger("flywheel.journal")
 
 Slot = Literal["swap", "settle", "ads_transfer"]
 NOT_EXECUTED = (LandingStatus.EXPIRED, LandingStatus.FAILED)
@@ -33,6 +47,16 @@ def in_flight(state: EpochState) -> bool:
 
 def find(state: EpochState, signature: str) -> IntentRecord | None:
     return next((r for r in intents(state) if r.signature == signature), None)
+
+
+def attempts(state: EpochState, slot: Slot) -> int:
+    """Transactions of `slot` signed so far, counted in the state so a restart does not reset
+    them (an epoch journaled before the count was kept has at least its one intent)."""
+    if slot == "swap":
+        return len(state.swap_intents)
+    if slot == "settle":
+        return max(state.settle_attempts, int(state.settle_intent is not None))
+    return max(state.ads_transfer_attempts, int(state.ads_transfer_intent is not None))
 
 
 def _replace(state: EpochState, updated: IntentRecord) -> None:
@@ -55,14 +79,156 @@ def with_landing(record: R, landing: Landing) -> R:
             "fee_lamports": landing.fee_lamports,
             "sol_delta": landing.sol_delta,
             "token_delta": landing.token_delta,
+            "slot": landing.slot,
         }
     )
 
 
+CHECKPOINT_KEY = "executor.balance_checkpoint"
+# Epochs searched for journaled transactions after the checkpoint: it moves at the end of every
+# epoch that checks out, and a stopped epoch signs nothing, so the recent ones are enough.
+CHECKPOINT_EPOCHS = 100
+ACCEPT_COMMAND = "flywheel wallet accept-balances"
+
+
+class BalanceMismatch(OperationalError):
+    """The executor holds what its journal cannot explain: stop before spending again."""
+
+
+def load_checkpoint(store: Store) -> Checkpoint | None:
+    text = store.get_meta(CHECKPOINT_KEY)
+    if text is None:
+        return None
+    saved = json.loads(text)
+    return Checkpoint(BalanceReading(**saved["reading"]), frozenset(saved["accounted"]))
+
+
+def save_checkpoint(store: Store, reading: BalanceReading, moved: list[Movement]) -> None:
+    """`reading` as the checkpoint; `moved` (every executed transaction now) is in it."""
+    text = json.dumps(
+        {"reading": asdict(reading), "accounted": sorted(m.signature for m in moved)},
+        sort_keys=True,
+    )
+    store.set_meta(CHECKPOINT_KEY, text)
+
+
+def movements(intents_: list[IntentRecord]) -> list[Movement]:
+    executed = (LandingStatus.CONFIRMED.value, LandingStatus.FAILED.value)
+    return [
+        Movement(r.signature, r.slot, r.sol_delta, r.token_delta)
+        for r in intents_
+        if r.status in executed
+    ]
+
+
+class BalanceAudit:
+    """The chain checks the journal: before a re-sign, at the start and end of every epoch."""
+
+    def __init__(self, store: Store, reader: ExecutorBalances, *, collects_fees: bool) -> None:
+        self.store = store
+        self.reader = reader
+        self.collects_fees = collects_fees
+
+    async def check(self, state: EpochState, moment: str) -> BalanceCheck | None:
+        """The comparison, or None when this reading became the first checkpoint.
+
+        Raises BalanceMismatch with the figures when the chain disagrees with the journal.
+        """
+        observed = await self.reader.executor_balances()
+        checkpoint = load_checkpoint(self.store)
+        moved = movements(self._intents_since(state))
+        if checkpoint is None or not checkpoint.reading.same_wallet(observed):
+            save_checkpoint(self.store, observed, moved)
+            log.info("balances.checkpoint_started", epoch_id=state.id, **asdict(observed))
+            return None
+        result = check_balances(checkpoint, observed, moved, self._inflows())
+        if result.stale:
+            raise TemporaryError(
+                f"{moment}: the RPC node's balances (slot {observed.slot}) are older than a "
+                "transaction of ours it should include; the balances are checked again later"
+            )
+        if not result.ok:
+            raise BalanceMismatch(
+                f"{moment}: the executor's balances on chain do not match the journal: "
+                f"{result.describe()}. Nothing more is spent until this is explained: find the "
+                "transactions that moved them (an explorer on the executor's address; a swap "
+                "the RPC node hid means SOLANA_RPC_URL is not to be trusted); once explained, "
+                f"run `{ACCEPT_COMMAND}` to take the chain's figures as the new checkpoint"
+            )
+        if result.sol_unexplained > 0:
+            log.info(
+                "balances.sol_surplus",
+                epoch_id=state.id,
+                lamports=result.sol_unexplained,
+                note="fees not yet detected or a top-up: nothing of ours is missing",
+            )
+        return result
+
+    async def at_the_end(self, state: EpochState) -> None:
+        """The end-of-epoch check: when it checks out, the chain's figures become the next
+        checkpoint; a mismatch fails the epoch; a hiccup leaves it to the next start."""
+        if any(e.kind == BalanceMismatch.__name__ for e in state.errors):
+            return  # already stopped for it: the checkpoint stays where the mismatch began
+        try:
+            result = await self.check(state, "at the end of the epoch")
+        except BalanceMismatch as exc:
+            log.error("balances.mismatch", epoch_id=state.id, error=str(exc))
+            state.errors.append(
+                EpochError(step="report", kind=type(exc).__name__, message=str(exc))
+            )
+            return
+        except FlywheelError as exc:
+            log.warning("balances.unchecked", epoch_id=state.id, error=str(exc))
+            return
+        if result is not None:
+            save_checkpoint(self.store, result.observed, movements(self._intents_since(state)))
+
+    def _intents_since(self, state: EpochState) -> list[IntentRecord]:
+        found = intents(state)
+        for epoch in self.store.epochs(limit=CHECKPOINT_EPOCHS):
+            if epoch.id != state.id:
+                found += intents(epoch)
+        return found
+
+    def _inflows(self) -> list[Inflow]:
+        if not self.collects_fees:
+            return []
+        return [Inflow(r.signature, r.slot, r.lamports) for r in self.store.receipts()]
+
+
+async def accept_balances(
+    store: Store, reader: ExecutorBalances
+) -> tuple[Checkpoint | None, BalanceReading]:
+    """The operator's answer to a BalanceMismatch: the chain's figures become the checkpoint.
+
+    Refused while a transaction is in flight: its effect would be neither in nor out.
+    """
+    pending = store.pending_intents()
+    if pending:
+        raise OperationalError(
+            f"{len(pending)} journaled transaction(s) are in flight (first: "
+            f"{pending[0][1].signature}): run `flywheel epoch` until they are reconciled,"
+            " then accept the balances"
+        )
+    previous = load_checkpoint(store)
+    reading = await reader.executor_balances()
+    recent: list[IntentRecord] = []
+    for epoch in store.epochs(limit=CHECKPOINT_EPOCHS):
+        recent += intents(epoch)
+    save_checkpoint(store, reading, movements(recent))
+    return previous, reading
+
+
 class IntentJournal:
-    def __init__(self, store: Store, wallet: Wallet) -> None:
+    def __init__(self, store: Store, wallet: Wallet, audit: BalanceAudit | None = None) -> None:
         self.store = store
         self.wallet = wallet
+        self.audit = audit
+
+    async def before_resign(self, state: EpochState, record: IntentRecord | None) -> None:
+        """An expired transaction may be replaced only if the balances show it did nothing."""
+        if self.audit is not None and record is not None and record.status == "expired":
+            await self.audit.check(state, f"before re-signing the expired {record.kind}")
 
     def record(self, state: EpochState, prepared: PreparedTx, slot: Slot) -> IntentRecord:
         """Journal `prepared` with the epoch's other changes, before it is ever sent."""
@@ -70,14 +236,17 @@ class IntentJournal:
             kind=prepared.kind.value,
             signature=prepared.signature,
             last_valid_block_height=prepared.last_valid_block_height,
+            min_slot=prepared.min_slot,
         )
         with self.store.transaction():
             self.store.add_intent(state.id, prepared)
             if slot == "swap":
                 state.swap_intents.append(record)
             elif slot == "settle":
+                state.settle_attempts = attempts(state, slot) + 1
                 state.settle_intent = record
             else:
+                state.ads_transfer_attempts = attempts(state, slot) + 1
                 state.ads_transfer_intent = record
             self.store.save_epoch(state)
         return record
@@ -98,6 +267,7 @@ class IntentJournal:
                     kind=tx.kind.value,
                     signature=tx.signature,
                     last_valid_block_height=tx.last_valid_block_height,
+                    min_slot=tx.min_slot,
                 )
                 self.store.update_intent(tx.signature, with_landing(orphan, landing))
 
@@ -111,15 +281,17 @@ class IntentJournal:
         what: str,
         then: str,
     ) -> IntentRecord:
-        """Land one transaction of `slot`, re-preparing only after one provably did not execute."""
-        attempts = 0
+        """Land one transaction of `slot`, re-preparing only after one provably did not execute.
+
+        Attempts are counted in the state: `max_attempts` holds across crashes and restarts.
+        """
         while True:
             record = state.settle_intent if slot == "settle" else state.ads_transfer_intent
             if record is None or record.status in NOT_EXECUTED:
-                attempts += 1
-                if attempts > max_attempts:
+                if attempts(state, slot) >= max_attempts:
                     last = "" if record is None else f" (last: {record.status} {record.error})"
                     raise OperationalError(f"{what} failed {max_attempts} times{last}; {then}")
+                await self.before_resign(state, record)
                 record = self.record(state, await prepare(), slot)
             if record.status == IntentStatus.PENDING:
                 record = await self.land(state, record)

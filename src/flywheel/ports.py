@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from flywheel.domain.ads import AdsOutcome, CampaignSpec
+from flywheel.domain.balances import BalanceReading
 from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
 from flywheel.domain.fees import FeeBatch, FeeReceipt, ReceiptStatus
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote
@@ -80,6 +81,14 @@ class Wallet(Protocol):
         ...
 
 
+class ExecutorBalances(Protocol):
+    """The executor's balances as the chain shows them, for checking the journal."""
+
+    async def executor_balances(self) -> BalanceReading:
+        """SOL and the token mint's units (all the executor's accounts of it), at one slot."""
+        ...
+
+
 class AdsEngine(Protocol):
     mode: str
 
@@ -124,6 +133,10 @@ class Store(Protocol):
     ) -> int: ...
     def ads_available_micro_usd(self) -> int: ...
     def has_ads_entry(self, epoch_id: str, kind: str) -> bool: ...
+
+    # small named values (the balance checkpoint)
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
 
     # transaction intents: the exactly-once journal
     def add_intent(self, epoch_id: str, tx: PreparedTx) -> None: ...

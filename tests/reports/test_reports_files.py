@@ -16,6 +16,7 @@ from solders.keypair import Keypair
 
 from flywheel.domain.epoch_state import EpochError, EpochMode, EpochState, EpochStatus
 from flywheel.domain.trade import Quote
+from flywheel.errors import OperationalError
 from flywheel.ports import ReportSink
 from flywheel.reports.files import (
     ReportDirectory,
@@ -84,7 +85,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
     blocked = epoch_report("e-blocked1")
     squatter = tmp_path / "epoch-20261128T120000Z-blocked1.json"
     squatter.mkdir()
-    with pytest.raises(OSError):  # noqa: PT011 - the OS decides which subclass
+    with pytest.raises(OperationalError, match=r"cannot write .*free disk space"):
         write_report(tmp_path, blocked)
     assert sorted(os.listdir(tmp_path)) == sorted([path.name, squatter.name])
     assert path.read_bytes() == before

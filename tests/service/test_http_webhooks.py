@@ -57,13 +57,44 @@ async def test_failed_attempts_are_rate_limited_per_client(world: EpochWorld) ->
                 for _ in range(12)
             ]
             assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
-            blocked = await attacker.post("/webhook/trigger", headers=auth())
-            assert blocked.status_code == 429, "blocked even with the right token"
+            blocked = await attacker.post("/webhook/trigger", headers=auth("guess" * 8))
+            assert blocked.status_code == 429
             assert int(blocked.headers["retry-after"]) >= 1
+            # The limiter limits failures: the right secret is never refused by it.
+            right = await attacker.post("/webhook/reset-circuit-breaker", headers=auth())
+            assert right.status_code == 200, right.text
         # Another client (127.0.0.1) is not affected.
         response = await run.http.post("/webhook/reset-circuit-breaker", headers=auth())
         assert response.status_code == 200
         assert response.json() == {"circuitBreaker": "closed", "previous": "closed"}
+
+
+async def test_the_operator_is_accepted_during_a_flood_from_the_same_address(
+    world: EpochWorld,
+) -> None:
+    # Behind Docker's port publishing every client has the same address: ten bad tokens for
+    # each good one must not lock the operator out.
+    async with serving(make_service(world)) as run:
+        operator_codes = []
+        for _ in range(18):
+            for _ in range(10):
+                await run.http.post("/webhook/trigger", headers=auth("flood" * 8))
+            reset = await run.http.post("/webhook/reset-circuit-breaker", headers=auth())
+            operator_codes.append(reset.status_code)
+        flooded = await run.http.post("/webhook/trigger", headers=auth("flood" * 8))
+        assert flooded.status_code == 429
+    assert operator_codes == [200] * 18
+
+
+def test_the_limiter_has_a_global_ceiling() -> None:
+    now = [0.0]
+    limiter = FailureLimiter(limit=10, global_limit=5, now=lambda: now[0])
+    for client in ("a", "b", "c", "d", "e"):
+        assert limiter.retry_after(client) is None
+        limiter.record_failure(client)
+    assert limiter.retry_after("f") == 60, "a client never seen is limited by the ceiling"
+    now[0] = 61
+    assert limiter.retry_after("f") is None
 
 
 def test_the_limiter_forgets_after_its_window() -> None:

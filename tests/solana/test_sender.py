@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from solders.hash import Hash
@@ -20,7 +20,7 @@ from flywheel.domain.trade import LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError, TemporaryError
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.rpc import RpcClient
-from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
+from flywheel.solana.sender import ExpiryUnproven, Sender, prepared_tx, sign_versioned
 
 SOL = 1_000_000_000
 FEE = 5_000
@@ -39,11 +39,23 @@ def sender(rpc: RpcClient, sandbox: Sandbox, **kwargs: float) -> Sender:
 
 
 async def payment(rpc: RpcClient, payer: Keypair, to: Pubkey, lamports: int) -> PreparedTx:
-    """Our own transaction, prepared the way the wallet does: blockhash at confirmed, signed."""
+    """Our own transaction, prepared the way the wallet does: slot and blockhash, signed."""
+    min_slot = await Sender(rpc, payer.pubkey(), Pubkey.new_unique()).finalized_slot()
     blockhash, last_valid = await rpc.get_latest_blockhash()
     ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=to, lamports=lamports))
     tx = VersionedTransaction(MessageV0.try_compile(payer.pubkey(), [ix], [], blockhash), [payer])
-    return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid)
+    return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid, min_slot)
+
+
+def chain_sleep(sandbox: Sandbox, slept: list[float]) -> Callable[[float], Awaitable[None]]:
+    """An injected sleep: the chain moves a block on instead of the test waiting."""
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        sandbox.chain.advance(1)
+        await asyncio.sleep(0)
+
+    return sleep
 
 
 async def test_lands_once_and_a_second_land_finds_it(sandbox: Sandbox, rpc: RpcClient) -> None:
@@ -117,6 +129,59 @@ async def test_expired_only_once_the_block_height_has_passed(
     assert sandbox.chain.block_height() > tx.last_valid_block_height
     assert heights[0] <= tx.last_valid_block_height  # it was valid when the clock started
     assert sandbox.chain.balance(sandbox.executor.pubkey()) == 2 * SOL  # never executed
+
+
+async def test_expiry_is_read_twice_at_different_heights(sandbox: Sandbox, rpc: RpcClient) -> None:
+    sandbox.faults.update(drop_sends_rate=1.0, blockhash_lifetime_blocks=3)
+    tx = await payment(rpc, sandbox.executor, Pubkey.new_unique(), SOL)
+    slept: list[float] = []
+    quick = Sender(
+        rpc,
+        sandbox.executor.pubkey(),
+        sandbox.token_mint,
+        resend_interval=0.5,
+        sleep=chain_sleep(sandbox, slept),
+    )
+    landing = await quick.land(tx)
+    assert landing.status == LandingStatus.EXPIRED
+    heights = [int(h) for h in landing.error.split("heights [")[1].split("]")[0].split(", ")]
+    assert len(heights) == 2
+    assert tx.last_valid_block_height < heights[0] < heights[1]
+    assert 0.5 in slept  # the readings are a resend interval apart, on the injected clock
+    assert f"reaches back to slot {tx.min_slot}" in landing.error
+    assert sandbox.chain.balance(sandbox.executor.pubkey()) == 2 * SOL
+
+
+async def test_a_node_with_short_history_cannot_declare_expiry(
+    sandbox: Sandbox, rpc: RpcClient
+) -> None:
+    sandbox.faults.update(drop_sends_rate=1.0, blockhash_lifetime_blocks=3, rpc_short_history=True)
+    tx = await payment(rpc, sandbox.executor, Pubkey.new_unique(), SOL)
+    quick = Sender(
+        rpc, sandbox.executor.pubkey(), sandbox.token_mint, sleep=chain_sleep(sandbox, [])
+    )
+    with pytest.raises(ExpiryUnproven, match="SOLANA_RPC_URL") as raised:
+        await quick.land(tx)
+    assert "minimumLedgerSlot" in str(raised.value)
+    assert f"reaching back to slot {tx.min_slot}" in str(raised.value)
+    # The same node, its history complete again, proves it.
+    sandbox.faults.update(rpc_short_history=False)
+    assert (await quick.land(tx)).status == LandingStatus.EXPIRED
+
+
+async def test_without_a_journaled_slot_the_history_asked_for_is_longer(
+    sandbox: Sandbox, rpc: RpcClient
+) -> None:
+    # An intent journaled before min_slot was kept: only lastValidBlockHeight bounds its slot,
+    # and the sandbox's history (from its first slot) does not reach that far back.
+    sandbox.faults.update(drop_sends_rate=1.0, blockhash_lifetime_blocks=3)
+    tx = await payment(rpc, sandbox.executor, Pubkey.new_unique(), SOL)
+    legacy = dataclasses.replace(tx, min_slot=None)
+    quick = Sender(
+        rpc, sandbox.executor.pubkey(), sandbox.token_mint, sleep=chain_sleep(sandbox, [])
+    )
+    with pytest.raises(ExpiryUnproven, match="cannot prove"):
+        await quick.land(legacy)
 
 
 async def test_land_survives_rpc_storms(sandbox: Sandbox, rpc: RpcClient) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from flywheel.config.places import host_warning
 from flywheel.config.settings import Settings, resolve_env_file
 
 
@@ -44,6 +45,9 @@ def check(
         console = Console(width=200, soft_wrap=True)
     console.print(configuration_table(settings, path))
     console.print(Text(f"executor public key: {settings.executor_pubkey()}"))
+    warning = host_warning(settings.http_host)
+    if warning is not None:
+        console.print(Text(f"warning: {warning}", style="yellow"))
     console.print(Text("configuration OK", style="bold green"))
 
 

@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
     wallet = typer.Typer(name="wallet", help="Executor wallet operations.", no_args_is_help=True)
     wallet.command("new")(new)
     wallet.command("sweep")(sweep)
+    wallet.command("accept-balances")(accept_balances)
     app.add_typer(wallet, name="wallet")
 
 
@@ -98,3 +99,61 @@ async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
     for landing in landings:
         out.print(Text(f"{landing.status.value}: {landing.signature}"))
     out.print(Text("Executor swept. Point EXECUTOR_KEYPAIR_PATH at the new wallet's keypair."))
+
+
+def accept_balances(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Take the executor's balances on chain as what the journal expects from now on.
+
+    Epochs stop when the executor holds SOL or tokens its journal cannot explain. Once you know
+    why (tokens sent in by hand, a swap an RPC node hid), run this to start checking from the
+    chain's figures again. It changes the check's starting point, never the chain.
+    """
+    from flywheel.errors import EpochLocked
+    from flywheel.service.epoch_lock import epoch_lock, lock_path_for
+
+    settings = load_settings(env_file)
+    try:
+        with epoch_lock(lock_path_for(settings.state_db_path)):
+            asyncio.run(_accept_balances(settings, yes))
+    except EpochLocked:
+        raise OperationalError(
+            "an epoch is running on this state: wait for it to finish, then accept the balances"
+        ) from None
+
+
+async def _accept_balances(settings: Settings, yes: bool) -> None:
+    from flywheel.intent_journal import accept_balances as accept
+    from flywheel.persistence.store import SqliteStore
+    from flywheel.solana.rpc import RpcClient
+    from flywheel.solana.wallet import SolanaWallet
+
+    keypair = settings.load_executor_keypair()
+    out = console()
+    with SqliteStore.open(settings.state_db_path) as store:
+        async with RpcClient(settings.solana_rpc_url) as rpc:
+            wallet = SolanaWallet(rpc, keypair, settings.token_mint)
+            if not yes:
+                now = await wallet.executor_balances()
+                out.print(
+                    f"On chain now: {format_sol(now.sol_lamports)} and {now.token_units} token "
+                    f"units (slot {now.slot})."
+                )
+                if not typer.confirm("Take these as the journal's figures?", default=False):
+                    out.print("Nothing was changed.")
+                    raise typer.Exit(1)
+            previous, reading = await accept(store, wallet)
+    before = (
+        "none"
+        if previous is None
+        else f"{previous.reading.sol_lamports} lamports, {previous.reading.token_units} tokens"
+        f" at slot {previous.reading.slot}"
+    )
+    out.print(
+        Text(
+            f"Balance checkpoint: was {before}; now {reading.sol_lamports} lamports, "
+            f"{reading.token_units} tokens at slot {reading.slot}. Epochs check from here."
+        )
+    )

@@ -29,16 +29,26 @@ from flywheel.config.parsers import (
     parse_keypair_path,
     parse_optional_pubkey,
     parse_optional_sol,
+    parse_optional_wallet,
     parse_path,
     parse_post_id,
     parse_pubkey,
+    parse_secret,
+    parse_secret_list,
     parse_targeting,
+    parse_token_mint,
+    parse_wallet,
 )
+from flywheel.config.places import parse_directory, parse_file_path, parse_host
 from flywheel.config.secrets import redact_url
 from flywheel.domain.ads import Targeting
 from flywheel.domain.money import MICRO_USD_DECIMALS, SOL_DECIMALS
 
 LAMPORTS_PER_SOL_DECIMALS = SOL_DECIMALS  # domain/money's, so validation and conversion agree
+# SQLite's largest integer: every count and amount we store must fit.
+MAX_STORED_INT = 2**63 - 1
+SECONDS_PER_DAY = 86_400
+HOURS_PER_YEAR = 8_760
 
 AdsEngineMode = Literal["dry-run", "manual", "api"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -64,10 +74,21 @@ def _validated(function: Callable[..., Any], **options: Any) -> PlainValidator:
 HttpUrl = Annotated[str, _validated(parse_http_url), Shown(redact_url)]
 KeypairPath = Annotated[Path, _validated(parse_keypair_path)]
 PubkeyValue = Annotated[Pubkey, _validated(parse_pubkey)]
-Secret = Annotated[SecretStr | None, Shown(_hidden)]
+Secret = Annotated[SecretStr | None, _validated(parse_secret), Shown(_hidden)]
+SecretList = Annotated[SecretStr | None, _validated(parse_secret_list), Shown(_hidden)]
+WalletValue = Annotated[Pubkey, _validated(parse_wallet)]
+MintValue = Annotated[Pubkey, _validated(parse_token_mint)]
+OptionalWallet = Annotated[Pubkey | None, _validated(parse_optional_wallet)]
+Host = Annotated[str, _validated(parse_host)]
+Directory = Annotated[Path, _validated(parse_directory)]
+FilePath = Annotated[Path, _validated(parse_file_path)]
+# Intervals and jitters within a day: a longer one is a typo, and breaks date arithmetic.
+IntervalSeconds = Annotated[int, _validated(parse_int, low=1, high=SECONDS_PER_DAY)]
+JitterSeconds = Annotated[int, _validated(parse_int, low=0, high=SECONDS_PER_DAY)]
+Hours = Annotated[int, _validated(parse_int, low=1, high=HOURS_PER_YEAR)]
 Percent = Annotated[int, _validated(parse_int, low=0, high=100)]
 Bps = Annotated[int, _validated(parse_int, low=0, high=10_000)]
-PositiveInt = Annotated[int, _validated(parse_int, low=1)]
+PositiveInt = Annotated[int, _validated(parse_int, low=1, high=MAX_STORED_INT)]
 DeadlineSeconds = Annotated[int, _validated(parse_int, low=1, high=3_600)]
 Flag = Annotated[bool, _validated(parse_bool)]
 UsdAmount = Annotated[
@@ -93,7 +114,7 @@ def _optional_http_url(value: object) -> str | None:
 OptionalHttpUrl = Annotated[str | None, _validated(_optional_http_url), Shown(redact_url)]
 FeeStartChoice = Annotated[Literal["now", "all"], _validated(parse_choice, choices=("now", "all"))]
 OptionalSol = Annotated[Decimal | None, _validated(parse_optional_sol)]
-NonNegativeInt = Annotated[int, _validated(parse_int, low=0)]
+NonNegativeInt = Annotated[int, _validated(parse_int, low=0, high=MAX_STORED_INT)]
 Port = Annotated[int, _validated(parse_int, low=1, high=65_535)]
 DestinationValue = Annotated[str, _validated(parse_destination)]
 # NoDecode: our parser reads the JSON, so a malformed value gets a one-line problem, not a trace.

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from solders.pubkey import Pubkey
 
 from flywheel.domain.ads import Targeting
@@ -31,6 +31,12 @@ class InvalidValue(ValueError):
 # --- validators: each takes the raw text (or an already-typed value) and returns the type ----
 
 
+# Longer than any value we accept; checked before converting, so a 5,000-digit number gets
+# our one line instead of Python's int-conversion limit message.
+MAX_NUMBER_CHARS = 40
+SECONDS_PER_DAY = 86_400
+
+
 def parse_int(value: object, *, low: int, high: int | None = None) -> int:
     """A whole number in [low, high]; decimal digits only, so '1e3', '7.5' and '0x10' fail."""
     wanted = (
@@ -39,7 +45,9 @@ def parse_int(value: object, *, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidValue("is not a whole number", f"use {wanted}")
     if isinstance(value, str):
-        if not re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+        if len(value.strip()) > MAX_NUMBER_CHARS:
+            raise InvalidValue(f"is longer than {MAX_NUMBER_CHARS} characters", f"use {wanted}")
+        if not re.fullmatch(r"[+-]?[0-9]+", value.strip(), flags=re.ASCII):
             raise InvalidValue("is not a whole number", f"use {wanted}")
         value = int(value.strip())
     if value < low or (high is not None and value > high):
@@ -59,7 +67,7 @@ def parse_bool(value: object) -> bool:
     raise InvalidValue("is not a boolean", "use true or false (1/0 and yes/no also work)")
 
 
-_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", flags=re.ASCII)
 
 
 def parse_decimal(value: object, *, places: int, positive: bool, unit: str) -> Decimal:
@@ -70,6 +78,8 @@ def parse_decimal(value: object, *, places: int, positive: bool, unit: str) -> D
         # A float has already lost the exact amount; money arrives as text or Decimal.
         raise InvalidValue("is a float, not an exact decimal", f"use {wanted}")
     if isinstance(value, str):
+        if len(value.strip()) > MAX_NUMBER_CHARS:
+            raise InvalidValue(f"is longer than {MAX_NUMBER_CHARS} characters", f"use {wanted}")
         if not _DECIMAL_TEXT.fullmatch(value.strip()):
             raise InvalidValue("is not a decimal number", f"use {wanted}")
         value = Decimal(value.strip())
@@ -124,13 +134,25 @@ def parse_choice(value: object, *, choices: tuple[str, ...]) -> str:
     raise InvalidValue("is not an allowed value", f"use one of: {', '.join(choices)}")
 
 
+MAX_PATH_CHARS = 4095  # Linux's PATH_MAX less the terminating NUL
+MAX_NAME_CHARS = 255
+
+
 def parse_path(value: object) -> Path:
     """A filesystem path; `~` is expanded because a .env file is not read by a shell."""
     if isinstance(value, str) and value.strip() and "\0" not in value:
         value = Path(value.strip())
     if not isinstance(value, Path):
         raise InvalidValue("is not a path", "use a file or directory path")
-    return value.expanduser()
+    try:
+        path = value.expanduser()
+    except RuntimeError:  # ~user of a user that does not exist
+        raise InvalidValue(
+            "names a home directory that does not exist", "use a full path"
+        ) from None
+    if len(str(path)) > MAX_PATH_CHARS or any(len(p) > MAX_NAME_CHARS for p in path.parts):
+        raise InvalidValue("is too long for the filesystem", "use a shorter path")
+    return path
 
 
 def parse_keypair_path(value: object) -> Path:
@@ -155,12 +177,13 @@ def parse_destination(value: object) -> str:
     if isinstance(value, str) and value.strip().lower() in {"burn", "hold"}:
         return value.strip().lower()
     try:
-        return str(parse_pubkey(value))
+        parse_pubkey(value)
     except InvalidValue:
         raise InvalidValue(
             "is neither burn, hold nor a wallet address",
             "use burn, hold, or the base58 address of the treasury wallet",
         ) from None
+    return str(parse_wallet(value))
 
 
 def parse_targeting(value: object) -> Targeting:
@@ -203,6 +226,12 @@ def parse_optional_pubkey(value: object) -> Pubkey | None:
     return parse_pubkey(value)
 
 
+def parse_optional_wallet(value: object) -> Pubkey | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_wallet(value)
+
+
 def parse_account_id(value: object) -> str | None:
     """An X Ads account id (letters and digits, as in ads.x.com's URL), or nothing."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -212,3 +241,78 @@ def parse_account_id(value: object) -> str | None:
     raise InvalidValue(
         "is not an ads account id", "use the id shown in X Ads Manager's URL (letters and digits)"
     )
+
+
+# --- secrets and addresses that are not wallets ---------------------------------------------
+
+
+def parse_secret(value: object) -> SecretStr | None:
+    """A key or token: printable ASCII without spaces (what HTTP headers and signatures carry)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    fix = "copy the key again: it must be printable ASCII without spaces"
+    if not isinstance(value, str):
+        raise InvalidValue("is not text", fix)
+    text = value.strip()
+    if not all("!" <= c <= "~" for c in text):
+        raise InvalidValue("has spaces, control or non-ASCII characters", fix)
+    return SecretStr(text)
+
+
+def parse_secret_list(value: object) -> SecretStr | None:
+    """Printable ASCII items separated by commas or spaces (NOTIFY_URLS)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    fix = "use apprise URLs (printable ASCII; percent-encode anything else), comma separated"
+    if not isinstance(value, str):
+        raise InvalidValue("is not text", fix)
+    text = value.strip()
+    if not all("!" <= c <= "~" or c == " " for c in text):
+        raise InvalidValue("has control or non-ASCII characters", fix)
+    return SecretStr(text)
+
+
+WRAPPED_SOL = "So11111111111111111111111111111111111111112"
+# Programs and sysvars: never a token's mint, a wallet to collect fees in or to pay.
+NOT_WALLETS = {
+    "11111111111111111111111111111111": "the system program",
+    WRAPPED_SOL: "wrapped SOL's mint",
+    "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA": "the SPL Token program",
+    "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb": "the Token-2022 program",
+    "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL": "the associated token account program",
+    "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr": "the memo program",
+    "Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo": "the memo program (v1)",
+    "ComputeBudget111111111111111111111111111111": "the compute budget program",
+    "JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4": "Jupiter's swap program",
+    "BPFLoaderUpgradeab1e11111111111111111111111": "the upgradeable BPF loader",
+    "BPFLoader2111111111111111111111111111111111": "the BPF loader",
+    "Vote111111111111111111111111111111111111111": "the vote program",
+    "Stake11111111111111111111111111111111111111": "the stake program",
+    "AddressLookupTab1e1111111111111111111111111": "the address lookup table program",
+    "SysvarRent111111111111111111111111111111111": "the rent sysvar",
+    "SysvarC1ock11111111111111111111111111111111": "the clock sysvar",
+}
+
+
+def parse_wallet(value: object) -> Pubkey:
+    """A public key that can hold SOL for us: not a program, a sysvar or wrapped SOL's mint."""
+    key = parse_pubkey(value)
+    what = NOT_WALLETS.get(str(key))
+    if what is not None:
+        raise InvalidValue(f"is {what}, not a wallet", "use the base58 address of a wallet")
+    return key
+
+
+def parse_token_mint(value: object) -> Pubkey:
+    """The token bought back: never wrapped SOL (a SOL -> SOL swap) nor a program."""
+    key = parse_pubkey(value)
+    what = NOT_WALLETS.get(str(key))
+    if what is not None:
+        raise InvalidValue(
+            f"is {what}, not the token's mint", "use the mint address of the token bought back"
+        )
+    return key

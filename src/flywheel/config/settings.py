@@ -40,28 +40,35 @@ from flywheel.config.fields import (
     Bps,
     DeadlineSeconds,
     DestinationValue,
+    Directory,
     FeeStartChoice,
+    FilePath,
     Flag,
     Format,
-    FsPath,
+    Host,
+    Hours,
     HttpUrl,
+    IntervalSeconds,
+    JitterSeconds,
     KeypairPath,
     Level,
+    MintValue,
     NonNegativeInt,
     Objective,
     OptionalHttpUrl,
-    OptionalPubkey,
     OptionalSol,
+    OptionalWallet,
     Percent,
     Port,
     PositiveInt,
     PostId,
-    PubkeyValue,
     Secret,
+    SecretList,
     SolAmount,
     SwapApi,
     TargetingValue,
     UsdAmount,
+    WalletValue,
     marker,
     printable,
     problem_line,
@@ -144,10 +151,10 @@ class Settings(BaseSettings):
     executor_keypair_path: KeypairPath = Field(
         description="the executor's solana-keygen keypair file (mode 600); it signs and pays"
     )
-    fee_collector_pubkey: PubkeyValue = Field(
+    fee_collector_pubkey: WalletValue = Field(
         description="the wallet where the token's trading fees arrive (base58 address)"
     )
-    token_mint: PubkeyValue = Field(description="the mint address of the token bought back")
+    token_mint: MintValue = Field(description="the mint address of the token bought back")
     jupiter_api_url: HttpUrl = Field("https://api.jup.ag", description="the Jupiter API base URL")
     jupiter_api_key: Secret = Field(None, description="the Jupiter API key (keyless if unset)")
     jupiter_swap_api: SwapApi = Field(
@@ -196,7 +203,7 @@ class Settings(BaseSettings):
         "burn", description="what happens to bought tokens: burn, hold, or a treasury address"
     )
     # Ads campaign spec
-    ads_duration_hours: PositiveInt = Field(24, description="how long each campaign runs (hours)")
+    ads_duration_hours: Hours = Field(24, description="how long each campaign runs (hours)")
     ads_targeting: TargetingValue = Field(
         Targeting(), description="JSON with locations, languages, interests and keywords"
     )
@@ -205,7 +212,7 @@ class Settings(BaseSettings):
     ads_min_budget_usd: UsdAmount = Field(
         Decimal("10"), description="smaller ads budgets accrue to later epochs (USD > 0)"
     )
-    ads_treasury_pubkey: OptionalPubkey = Field(
+    ads_treasury_pubkey: OptionalWallet = Field(
         None, description="send each epoch's ads SOL here (unset: keep it in the executor)"
     )
     # X Ads API (ADS_ENGINE_MODE=api)
@@ -231,34 +238,36 @@ class Settings(BaseSettings):
         "(plus any rate-limit wait the API asks for)",
     )
     # Scheduling
-    epoch_interval_seconds: PositiveInt = Field(3600, description="seconds between epochs (> 0)")
+    epoch_interval_seconds: IntervalSeconds = Field(
+        3600, description="seconds between epochs (1-86400)"
+    )
     enable_scheduler: Flag = Field(True, description="run epochs on the interval (true/false)")
-    epoch_jitter_seconds: NonNegativeInt = Field(
-        0, description="up to this many random seconds added to each interval (>= 0)"
+    epoch_jitter_seconds: JitterSeconds = Field(
+        0, description="up to this many random seconds added to each interval (0-86400)"
     )
     # Service
     circuit_breaker_threshold: PositiveInt = Field(
         3, description="consecutive failed epochs that open the circuit breaker (>= 1)"
     )
-    circuit_breaker_timeout_seconds: PositiveInt = Field(
-        3600, description="seconds the breaker stays open before one trial epoch (>= 1)"
+    circuit_breaker_timeout_seconds: IntervalSeconds = Field(
+        3600, description="seconds the breaker stays open before one trial epoch (1-86400)"
     )
-    http_host: str = Field(
+    http_host: Host = Field(
         "127.0.0.1", description="address of the health/webhook server (0.0.0.0 in Docker)"
     )
     http_port: Port = Field(3000, description="port of the health/webhook server (1-65535)")
     metrics_port: Port = Field(9090, description="port of the Prometheus /metrics server")
-    notify_urls: Secret = Field(
+    notify_urls: SecretList = Field(
         None, description="apprise URLs for alerts, comma or space separated (unset: none)"
     )
     min_executor_balance_sol: SolAmount = Field(
         Decimal("0.1"), description="alert when the executor holds fewer SOL than this"
     )
     # State
-    state_db_path: FsPath = Field(
+    state_db_path: FilePath = Field(
         Path("data/flywheel.sqlite"), description="the SQLite state database file"
     )
-    reports_dir: FsPath = Field(Path("reports"), description="where JSON reports are written")
+    reports_dir: Directory = Field(Path("reports"), description="where JSON reports are written")
     # Webhook
     webhook_secret: Secret = Field(
         None, description="bearer token for the /webhook endpoints (disabled if unset)"

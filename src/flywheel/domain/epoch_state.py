@@ -59,12 +59,14 @@ class IntentRecord(BaseModel):
     kind: str
     signature: str
     last_valid_block_height: int
+    min_slot: int | None = None  # see PreparedTx.min_slot
     # An IntentStatus value; typed str so that a Landing's status (the same strings) fits too.
     status: str = IntentStatus.PENDING
     error: str = ""
     fee_lamports: int = 0
     sol_delta: int = 0
     token_delta: int = 0
+    slot: int | None = None  # where it executed (confirmed or failed): the balance check's clock
 
 
 class EpochError(BaseModel):
@@ -103,6 +105,7 @@ class EpochState(BaseModel):
     buyback_spent_lamports: int = 0
     tokens_bought: int = 0
     settle_intent: IntentRecord | None = None
+    settle_attempts: int = 0  # settles signed, across processes: the limit holds over crashes
     # Bought by earlier epochs and not yet settled (a burn that failed): settled with this one's.
     tokens_carried_in: int = 0
     tokens_settled: int = 0
@@ -115,6 +118,7 @@ class EpochState(BaseModel):
     # ads
     ads_reserved_lamports: int = 0
     ads_transfer_intent: IntentRecord | None = None
+    ads_transfer_attempts: int = 0
     ads: AdsOutcome | None = None
 
     errors: list[EpochError] = Field(default_factory=list)

@@ -98,6 +98,9 @@ class PreparedTx:
     signature: str
     raw: bytes
     last_valid_block_height: int
+    # A finalized slot read before the first send (None for intents journaled before it was
+    # kept): the expiry proof needs a node whose history reaches back to it.
+    min_slot: int | None = None
 
 
 class LandingStatus(StrEnum):

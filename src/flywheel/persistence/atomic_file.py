@@ -13,8 +13,21 @@ import os
 import tempfile
 from pathlib import Path
 
+from flywheel.errors import OperationalError
+
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write `data` to `path` atomically; a full disk or a permission is an OperationalError."""
+    try:
+        _write(path, data, mode)
+    except OSError as exc:
+        raise OperationalError(
+            f"cannot write {path} ({exc.strerror or type(exc).__name__}): free disk space or "
+            f"fix the permissions of {path.parent}, then run again"
+        ) from exc
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)

@@ -246,6 +246,7 @@ class SqliteStore(SqliteDatabase):
             kind=tx.kind.value,
             signature=tx.signature,
             last_valid_block_height=tx.last_valid_block_height,
+            min_slot=tx.min_slot,
         )
         now = iso_utc(self._now())
         with self.transaction():
@@ -289,16 +290,19 @@ class SqliteStore(SqliteDatabase):
             f"SELECT {_INTENT_COLUMNS} FROM intents WHERE {where} ORDER BY created_at, rowid",  # noqa: S608
             params,
         )
-        return [
-            StoredIntent(
-                epoch_id=str(epoch_id),
-                tx=PreparedTx(TxKind(kind), str(sig), bytes(raw), int(height)),
-                record=IntentRecord.model_validate_json(record),
-                created_at=datetime.fromisoformat(created),
-                updated_at=datetime.fromisoformat(updated),
+        stored = []
+        for epoch_id, kind, sig, raw, height, record_json, created, updated in rows:
+            record = IntentRecord.model_validate_json(record_json)
+            stored.append(
+                StoredIntent(
+                    epoch_id=str(epoch_id),
+                    tx=PreparedTx(TxKind(kind), str(sig), bytes(raw), int(height), record.min_slot),
+                    record=record,
+                    created_at=datetime.fromisoformat(created),
+                    updated_at=datetime.fromisoformat(updated),
+                )
             )
-            for epoch_id, kind, sig, raw, height, record, created, updated in rows
-        ]
+        return stored
 
     def pending_intents(self) -> list[tuple[str, PreparedTx]]:
         """(epoch id, transaction) for every intent not yet known to have landed or expired."""

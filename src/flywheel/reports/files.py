@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from flywheel.domain.epoch_state import EpochState
+from flywheel.errors import OperationalError
 from flywheel.persistence.atomic_file import write_atomic
 from flywheel.reports.models import EpochReport
 from flywheel.reports.snapshot import SnapshotReport
@@ -62,7 +63,13 @@ def render(report: EpochReport | SnapshotReport) -> str:
 
 def write_report(directory: Path, report: EpochReport | SnapshotReport) -> Path:
     """Write `report` into `directory` (created if missing); return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OperationalError(
+            f"cannot create the reports directory {directory} ({exc.strerror}): fix REPORTS_DIR"
+            " or its permissions, then run again"
+        ) from exc
     path = directory / report_filename(report)
     if isinstance(report, SnapshotReport):
         path = _free_name(path)

@@ -40,6 +40,10 @@ class Faults:
     overspend_lamports: int = 0  # DEX: the swap pays the pool this much more than inAmount
     swap_delegate: bool = False  # DEX: the swap makes the attacker delegate of the executor's ATA
     swap_close_authority: bool = False  # DEX: ... or the close authority of the executor's ATA
+    # RPC lies about history: null for every status, transaction and address-history entry of
+    # transactions this key signed (while claiming full history), to try the expiry proof.
+    rpc_hide_signer: str = ""
+    rpc_short_history: bool = False  # RPC: history starts at the current slot (a fresh node)
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
@@ -111,6 +115,10 @@ class Faults:
                 if rate < 0.0:
                     raise ValueError(f"{name} must be >= 0")
                 out[name] = rate
+            elif isinstance(default, str):
+                if not isinstance(value, str):
+                    raise ValueError(f"{name} must be a string")
+                out[name] = value
             else:
                 out[name] = value
         short = out.get("short_delivery_bps", 0)

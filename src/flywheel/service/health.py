@@ -27,6 +27,17 @@ def iso_z(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def to_the_minute(shown: object) -> object:
+    """An ISO time as /health shows it (to the second), cut to the minute; others unchanged."""
+    if not isinstance(shown, str):
+        return shown
+    try:
+        moment = datetime.strptime(shown, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return shown
+    return moment.strftime("%Y-%m-%dT%H:%M:00Z")
+
+
 @dataclass(frozen=True)
 class HealthFacts:
     now: float

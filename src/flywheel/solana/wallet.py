@@ -7,13 +7,23 @@ is not in any repr, log line or error.
 
 from __future__ import annotations
 
+from solders.account_decoder import UiAccountEncoding
+from solders.commitment_config import CommitmentLevel
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.rpc.config import (
+    RpcAccountInfoConfig,
+    RpcContextConfig,
+    RpcTokenAccountsFilterMint,
+)
+from solders.rpc.requests import GetBalance, GetTokenAccountsByOwner
+from solders.rpc.responses import GetBalanceResp, GetTokenAccountsByOwnerResp
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from flywheel.domain.balances import BalanceReading
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote, TxKind
-from flywheel.errors import ConfigError, GuardRefused
+from flywheel.errors import ConfigError, GuardRefused, OperationalError
 from flywheel.solana.guard import (
     DEFAULT_MAX_PRIORITY_FEE_LAMPORTS,
     DEFAULT_MAX_SLIPPAGE_BPS,
@@ -93,6 +103,42 @@ class SolanaWallet:
         held = token_snapshot(account)
         return 0 if held is None else held.amount
 
+    async def executor_balances(self) -> BalanceReading:
+        """SOL and every token account of the mint the executor owns, in one batch.
+
+        Summed over all its accounts, as a transaction's token balances are: tokens sent to
+        any account of the executor count.
+        """
+        confirmed = CommitmentLevel.Confirmed
+        balance, accounts = await self._rpc.batch(
+            [
+                GetBalance(self.pubkey, RpcContextConfig(commitment=confirmed), 0),
+                GetTokenAccountsByOwner(
+                    self.pubkey,
+                    RpcTokenAccountsFilterMint(self.token_mint),
+                    RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64, commitment=confirmed),
+                    1,
+                ),
+            ],
+            [GetBalanceResp, GetTokenAccountsByOwnerResp],
+        )
+        tokens = 0
+        for keyed in accounts.value:
+            held = token_snapshot(keyed.account)
+            if held is None or held.mint != self.token_mint or held.owner != self.pubkey:
+                raise OperationalError(
+                    f"the RPC listed {keyed.pubkey} as a token account of the executor, but it "
+                    "is not one: the node's answers cannot be used to check the balances"
+                )
+            tokens += held.amount
+        return BalanceReading(
+            executor=str(self.pubkey),
+            mint=str(self.token_mint),
+            sol_lamports=int(balance.value),
+            token_units=tokens,
+            slot=int(balance.context.slot),
+        )
+
     async def check_swap(
         self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
     ) -> GuardReport:
@@ -118,10 +164,11 @@ class SolanaWallet:
         """Guard, then sign. Pass the API's lastValidBlockHeight when it gave one, and the burn
         our composition put in the same transaction."""
         await self.check_swap(unsigned_tx, quote, burn_amount=burn_amount)
+        min_slot = await self.sender.finalized_slot()
         tx = sign_versioned(VersionedTransaction.from_bytes(unsigned_tx), self.__keypair)
         if last_valid_block_height is None:
             last_valid_block_height = await self._upper_bound_last_valid(tx)
-        return prepared_tx(TxKind.SWAP, tx, last_valid_block_height)
+        return prepared_tx(TxKind.SWAP, tx, last_valid_block_height, min_slot)
 
     async def _upper_bound_last_valid(self, tx: VersionedTransaction) -> int:
         """A lastValidBlockHeight no lower than the true one: expiry must never come early."""
@@ -131,14 +178,16 @@ class SolanaWallet:
         return last_valid + UNKNOWN_BLOCKHASH_MARGIN
 
     async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+        # Read before signing: no transaction signed after it can land in it or earlier.
+        min_slot = await self.sender.finalized_slot()
         if destination == Destination.BURN:
             tx, last_valid = await self.settler.burn(token_amount)
-            return prepared_tx(TxKind.BURN, tx, last_valid)
+            return prepared_tx(TxKind.BURN, tx, last_valid, min_slot)
         if destination == Destination.TREASURY:
             if self.treasury is None:
                 raise ConfigError(["settling to the treasury needs a treasury public key"])
             tx, last_valid = await self.settler.transfer(token_amount, self.treasury)
-            return prepared_tx(TxKind.TRANSFER, tx, last_valid)
+            return prepared_tx(TxKind.TRANSFER, tx, last_valid, min_slot)
         raise ValueError(f"nothing to sign for destination {destination.value!r}")
 
     async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
@@ -150,9 +199,10 @@ class SolanaWallet:
                 from_pubkey=self.pubkey, to_pubkey=Pubkey.from_string(to), lamports=lamports
             )
         )
+        min_slot = await self.sender.finalized_slot()
         blockhash, last_valid = await self._rpc.get_latest_blockhash()
         tx = signed_transaction(self.__keypair, [instruction], blockhash)
-        return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid)
+        return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid, min_slot)
 
     async def land(self, tx: PreparedTx) -> Landing:
         return await self.sender.land(tx)

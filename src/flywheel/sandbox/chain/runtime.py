@@ -94,6 +94,10 @@ class SandboxChain:
             self._sync()
             return self._synced_slot
 
+    def first_slot(self) -> int:
+        """The chain's first slot: the sandbox keeps every transaction since."""
+        return self._clock.start_slot
+
     def block_height(self) -> int:
         with self.lock:
             self._sync()

@@ -13,6 +13,7 @@ from solders.transaction_status import (
     TransactionErrorType,
 )
 
+from flywheel.sandbox.chain.ledger import TxRecord
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.chain.tokens import (
     TOKEN_PROGRAMS,
@@ -90,6 +91,26 @@ def get_version(chain: SandboxChain, params: list[Json]) -> Json:
 @method("getSlot")
 def get_slot(chain: SandboxChain, params: list[Json]) -> Json:
     return chain.slot()
+
+
+@method("getFirstAvailableBlock")
+def get_first_available_block(chain: SandboxChain, params: list[Json]) -> Json:
+    return chain.slot() if chain.faults.rpc_short_history else chain.first_slot()
+
+
+@method("minimumLedgerSlot")
+def minimum_ledger_slot(chain: SandboxChain, params: list[Json]) -> Json:
+    return chain.slot() if chain.faults.rpc_short_history else chain.first_slot()
+
+
+def _hidden(chain: SandboxChain, record: TxRecord | None) -> bool:
+    """The `rpc_hide_signer` fault: the node answers as if it never saw this transaction."""
+    hide = chain.faults.rpc_hide_signer
+    if record is None or not hide:
+        return False
+    message = record.tx.message
+    signers = message.account_keys[: message.header.num_required_signatures]
+    return any(str(key) == hide for key in signers)
 
 
 @method("getBlockHeight")
@@ -310,7 +331,7 @@ def get_signature_statuses(chain: SandboxChain, params: list[Json]) -> Json:
         statuses: list[Json] = []
         for sig in sigs:
             found = chain.signature_status(sig, search_history=search)
-            if found is None:
+            if found is None or _hidden(chain, chain.get_transaction(sig)):
                 statuses.append(None)
                 continue
             slot, err, confirmation = found
@@ -337,7 +358,7 @@ def get_signatures_for_address(chain: SandboxChain, params: list[Json]) -> Json:
     before = None if cfg.get("before") is None else p.signature(cfg["before"])
     until = None if cfg.get("until") is None else p.signature(cfg["until"])
     records = chain.signatures_for_address(address, before=before, until=until, limit=limit)
-    return [signature_info_json(r) for r in records]
+    return [signature_info_json(r) for r in records if not _hidden(chain, r)]
 
 
 @method("getTransaction")
@@ -351,7 +372,7 @@ def get_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     if max_version is not None:
         p.integer(max_version, "maxSupportedTransactionVersion")
     record = chain.get_transaction(sig)
-    if record is None:
+    if record is None or _hidden(chain, record):
         return None
     if record.version != "legacy" and max_version is None:
         raise RpcError(-32015, _UNSUPPORTED_VERSION)
