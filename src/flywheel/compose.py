@@ -31,6 +31,7 @@ from flywheel.domain.policy import EpochPolicy
 from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
 from flywheel.jupiter.client import JupiterClient
+from flywheel.persistence.ownership import binding_problems, record_own_addresses
 from flywheel.persistence.store import SqliteStore
 from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
@@ -205,25 +206,75 @@ def copy_live_state(live: Path, simulate: Path) -> None:
 
 
 def fee_source(
-    settings: Settings, rpc: RpcClient, executor: Pubkey, progress: Progress | None = None
+    settings: Settings,
+    rpc: RpcClient,
+    executor: Pubkey,
+    progress: Progress | None = None,
+    own_addresses: frozenset[str] = frozenset(),
 ) -> WalletWatcherFeeSource:
     return WalletWatcherFeeSource(
         rpc,
         fee_collector=settings.fee_collector_pubkey,
         executor=executor,
         start=settings.fee_start,
+        own_addresses=own_addresses,
         progress=progress,
     )
 
 
+def own_wallet_roles(settings: Settings, executor: Pubkey) -> dict[str, str | None]:
+    def text(key: Pubkey | None) -> str | None:
+        return None if key is None else str(key)
+
+    return {
+        "executor": str(executor),
+        "fee_collector": str(settings.fee_collector_pubkey),
+        "treasury": text(settings.treasury_pubkey),
+        "ads_treasury": text(settings.ads_treasury_pubkey),
+    }
+
+
+def bind_state(
+    settings: Settings,
+    store: SqliteStore,
+    executor: Pubkey,
+    *,
+    write: bool = True,
+    check: bool = True,
+) -> frozenset[str]:
+    """Check (and on first use record) the wallets the state belongs to; its own addresses.
+
+    ConfigError when FEE_COLLECTOR_PUBKEY or TOKEN_MINT differ from the state's."""
+    problems = (
+        binding_problems(
+            store,
+            collector=str(settings.fee_collector_pubkey),
+            mint=str(settings.token_mint),
+            bind=write,
+        )
+        if check
+        else []
+    )
+    if problems:
+        raise ConfigError(problems)
+    roles = own_wallet_roles(settings, executor)
+    if write:
+        return record_own_addresses(store, roles)
+    known = {a.address for a in store.own_addresses()}
+    return frozenset(known | {a for a in roles.values() if a is not None})
+
+
 @asynccontextmanager
 async def open_fee_reader(
-    settings: Settings,
+    settings: Settings, own_addresses: frozenset[str] = frozenset()
 ) -> AsyncIterator[tuple[RpcClient, WalletWatcherFeeSource]]:
     """The RPC client and fee source alone, for read-only questions (`fetch-fees`)."""
     rpc = RpcClient(settings.solana_rpc_url)
     try:
-        yield rpc, fee_source(settings, rpc, settings.executor_pubkey())
+        yield (
+            rpc,
+            fee_source(settings, rpc, settings.executor_pubkey(), own_addresses=own_addresses),
+        )
     finally:
         await rpc.close()
 
@@ -259,6 +310,7 @@ async def open_flywheel(
         reports = ReportDirectory(settings.reports_dir)
     async with AsyncExitStack() as stack:
         store = stack.enter_context(SqliteStore.open(db_path))
+        own = bind_state(settings, store, keypair.pubkey())
         rpc = RpcClient(settings.solana_rpc_url, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
         jupiter = JupiterClient(
@@ -274,7 +326,7 @@ async def open_flywheel(
         stack.push_async_callback(jupiter.aclose)
         live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
-        fees = fee_source(settings, rpc, keypair.pubkey(), progress)
+        fees = fee_source(settings, rpc, keypair.pubkey(), progress, own)
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
         runner = EpochRunner(
             store=store,

@@ -32,7 +32,7 @@ from flywheel.domain.epoch_state import (
     EpochState,
     EpochStatus,
 )
-from flywheel.domain.fees import FeeReceipt, ReceiptStatus
+from flywheel.domain.fees import FeeReceipt, ReceiptStatus, screen
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
@@ -169,6 +169,9 @@ class EpochRunner:
         with self.store.transaction():
             self.store.add_receipts(available, ReceiptStatus.AVAILABLE, batch.new_cursor)
             self.store.add_receipts(quarantined, ReceiptStatus.QUARANTINED, batch.new_cursor)
+            if self.store.add_internal_transfers(batch.internal, state.id):
+                state.internal_signatures += [t.signature for t in batch.internal]
+                state.internal_lamports += sum(t.lamports for t in batch.internal)
             # Accumulate: if a crash repeats this step, what was claimed before stays counted.
             claimed = self.store.claim_available_receipts(state.id)
             state.fees_in_lamports += sum(r.lamports for r in claimed)
@@ -186,13 +189,11 @@ class EpochRunner:
 
     def _screen(self, receipts: list[FeeReceipt]) -> tuple[list[FeeReceipt], list[FeeReceipt]]:
         """Runbook scenario 7: hold back inflows too large to be plain trading fees."""
-        single = self.policy.max_single_fee_lamports
-        available = [r for r in receipts if single is None or r.lamports <= single]
-        quarantined = [r for r in receipts if single is not None and r.lamports > single]
-        per_epoch = self.policy.max_fees_per_epoch_lamports
-        if per_epoch is not None and sum(r.lamports for r in available) > per_epoch:
-            quarantined, available = quarantined + available, []
-        return available, quarantined
+        return screen(
+            receipts,
+            max_single_lamports=self.policy.max_single_fee_lamports,
+            max_per_epoch_lamports=self.policy.max_fees_per_epoch_lamports,
+        )
 
     async def _allocate(self, state: EpochState) -> None:
         price = await self.prices.sol_usd()

@@ -94,6 +94,8 @@ def test_open_creates_directory_and_a_durable_wal_database(db: Path, store: Sqli
         "intents",
         "circuit_breaker",
         "ads_ledger",
+        "own_addresses",
+        "internal_transfers",
     }
 
 
@@ -165,18 +167,19 @@ def test_an_unusable_path_is_a_state_error(tmp_path: Path) -> None:
 def test_migrations_run_forward_in_order_and_a_failing_one_rolls_back(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, path) == 1
+    n = len(MIGRATIONS)
+    assert migrate(conn, path) == n
     conn.execute("INSERT INTO meta(key, value) VALUES ('kept', 'yes')")
-    v2 = ("CREATE TABLE extra (x INTEGER)", "INSERT INTO extra VALUES (42)")
-    broken_v3 = ("CREATE TABLE half (x INTEGER)", "INSERT INTO nowhere VALUES (1)")
-    with pytest.raises(StateError, match="to schema version 3 failed"):
-        migrate(conn, path, [*MIGRATIONS, v2, broken_v3])
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)  # v2 committed on its own
+    extra = ("CREATE TABLE extra (x INTEGER)", "INSERT INTO extra VALUES (42)")
+    broken = ("CREATE TABLE half (x INTEGER)", "INSERT INTO nowhere VALUES (1)")
+    with pytest.raises(StateError, match=f"to schema version {n + 2} failed"):
+        migrate(conn, path, [*MIGRATIONS, extra, broken])
+    assert conn.execute("PRAGMA user_version").fetchone() == (n + 1,)  # committed on its own
     assert conn.execute("SELECT x FROM extra").fetchall() == [(42,)]
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "half" not in names  # v3 left nothing behind
+    assert "half" not in names  # the broken one left nothing behind
     assert conn.execute("SELECT value FROM meta").fetchall() == [("yes",)]
-    assert migrate(conn, path, [*MIGRATIONS, v2]) == 2  # idempotent at the latest version
+    assert migrate(conn, path, [*MIGRATIONS, extra]) == n + 1  # idempotent at the latest
     conn.close()
 
 
@@ -545,3 +548,14 @@ def test_timestamps_are_iso_8601_utc(store: SqliteStore) -> None:
     east = timezone(timedelta(hours=9))
     assert iso_utc(datetime(2026, 5, 1, 21, 0, tzinfo=east)) == "2026-05-01T12:00:00.000000+00:00"
     assert iso_utc(datetime(2026, 5, 1, 12, 0)) == "2026-05-01T12:00:00.000000+00:00"
+
+
+def test_the_database_and_its_wal_are_private_to_the_owner(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "private.sqlite"
+    path.parent.mkdir()
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    with SqliteStore.open(path) as store:
+        store.set_meta("k", "v")
+        for file in (path, Path(f"{path}-wal")):
+            assert file.stat().st_mode & 0o777 == 0o600, file

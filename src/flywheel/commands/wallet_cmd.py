@@ -67,10 +67,20 @@ def sweep(
 
 
 async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
+    from flywheel.service.epoch_lock import epoch_lock, lock_path_for
+
+    # The epoch lock: no epoch (service or `flywheel epoch`) may spend while the sweep moves
+    # the executor's money, nor detect fees half-way through a rotation.
+    with epoch_lock(lock_path_for(settings.state_db_path)):
+        await _sweep_locked(settings, target, yes)
+
+
+async def _sweep_locked(settings: Settings, target: Pubkey, yes: bool) -> None:
+    from flywheel.compose import bind_state
     from flywheel.persistence.store import SqliteStore
     from flywheel.solana.rpc import RpcClient
     from flywheel.solana.sender import Sender
-    from flywheel.solana.sweep import Sweeper
+    from flywheel.solana.sweep import Sweeper, finish_rotation, prepare_rotation
 
     keypair = settings.load_executor_keypair()
     out = console()
@@ -80,6 +90,9 @@ async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
                 "an epoch is unfinished (its transactions may be in flight): stop the service,"
                 " run `flywheel epoch` to finish it, then sweep"
             )
+        # Run again after a rotation finished, the state already follows --to: nothing to bind.
+        rotated = store.bound_collector() == str(target)
+        own = bind_state(settings, store, keypair.pubkey(), write=not rotated, check=not rotated)
         async with RpcClient(settings.solana_rpc_url) as rpc:
             sender = Sender(rpc, keypair.pubkey(), settings.token_mint)
             sweeper = Sweeper(rpc, keypair, store, sender)
@@ -94,7 +107,21 @@ async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
             if not yes and not typer.confirm("Move all of this to the new wallet?", default=False):
                 out.print("Nothing was sent.")
                 raise typer.Exit(1)
+            # Recorded before anything moves: the sweep landing at the new wallet is ours.
+            store.add_own_address(str(target), "executor")
+            moves_collector = settings.fee_collector_pubkey == keypair.pubkey() and not rotated
+            if moves_collector:
+                await prepare_rotation(rpc, store, target)
             landings = await sweeper.sweep(target)
+            if moves_collector:
+                await finish_rotation(settings, rpc, store, keypair.pubkey(), own)
     for landing in landings:
         out.print(Text(f"{landing.status.value}: {landing.signature}"))
     out.print(Text("Executor swept. Point EXECUTOR_KEYPAIR_PATH at the new wallet's keypair."))
+    if moves_collector:
+        out.print(
+            Text(
+                f"The fee collector was the executor: the state now follows {target}."
+                f" Set FEE_COLLECTOR_PUBKEY={target} too, and point the token's fees there."
+            )
+        )

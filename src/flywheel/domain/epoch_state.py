@@ -68,6 +68,9 @@ class EpochState(BaseModel):
     fees_in_lamports: int = 0
     receipt_signatures: list[str] = Field(default_factory=list)
     quarantined_signatures: list[str] = Field(default_factory=list)
+    # SOL our own addresses moved into the collector (a sweep, the collect step): not fees
+    internal_signatures: list[str] = Field(default_factory=list)
+    internal_lamports: int = 0
     detect_requests: int = 0
 
     # allocate

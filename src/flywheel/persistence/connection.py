@@ -10,6 +10,7 @@ than silently joining it. Every sqlite3 error leaves as a StateError naming the 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,14 @@ def _current_task() -> asyncio.Task[Any] | None:
         return asyncio.current_task()
     except RuntimeError:  # no running event loop in this thread
         return None
+
+
+def _private_sidecars(path: Path) -> None:
+    """-wal and -shm left by an older flywheel (or another tool) with a wider mode: 0600."""
+    for suffix in ("-wal", "-shm"):
+        sidecar = Path(f"{path}{suffix}")
+        if sidecar.exists():
+            sidecar.chmod(0o600)
 
 
 class SqliteDatabase:
@@ -71,6 +80,13 @@ class SqliteDatabase:
                 f"cannot create the directory of state database {path}: {exc.strerror}"
             ) from exc
         try:
+            # The state names the wallets and holds signed transactions: the owner's alone.
+            # SQLite gives the -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            path.chmod(0o600)
+        except OSError as exc:
+            raise StateError(f"cannot open state database {path}: {exc.strerror}") from exc
+        try:
             conn = sqlite3.connect(
                 path,
                 timeout=busy_timeout_ms / 1000,
@@ -90,6 +106,7 @@ class SqliteDatabase:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn, path)
+            _private_sidecars(path)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if "not a database" in str(exc):

@@ -19,7 +19,8 @@ from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, Inte
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.trade import PreparedTx, TxKind
 from flywheel.errors import StateError
-from flywheel.persistence.connection import SqliteDatabase, iso_utc
+from flywheel.persistence.connection import iso_utc
+from flywheel.persistence.ownership import OwnershipRecords
 
 FEE_CURSOR_KEY = "fee_cursor"
 ADS_KINDS: tuple[str, ...] = ("accrued", "committed", "spent", "released")
@@ -64,21 +65,11 @@ class AdsEntry:
     at: datetime
 
 
-class SqliteStore(SqliteDatabase):
-    """The `Store` port on SQLite. Build it with `SqliteStore.open(path)`."""
+class SqliteStore(OwnershipRecords):
+    """The `Store` port on SQLite. Build it with `SqliteStore.open(path)`.
 
-    # --- meta --------------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._run(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+    Meta keys, own addresses and internal transfers are `OwnershipRecords`'.
+    """
 
     # --- fee receipts --------------------------------------------------------------------
 

@@ -47,6 +47,11 @@ class FeesSection(ReportSection):
     quarantined_signatures: list[str] = Field(
         description="Transfers held back from spending (suspicious); see the runbook"
     )
+    internal_transfer_signatures: list[str] = Field(
+        default_factory=list,
+        description="SOL the flywheel's own wallets moved into the collector: never a fee",
+    )
+    internal_transfer_lamports: int = Field(default=0, description="Their total")
 
 
 class AllocationSection(ReportSection):
@@ -224,6 +229,8 @@ class EpochReport(ReportSection):
                 receipts=len(state.receipt_signatures),
                 receipt_signatures=list(state.receipt_signatures),
                 quarantined_signatures=list(state.quarantined_signatures),
+                internal_transfer_signatures=list(state.internal_signatures),
+                internal_transfer_lamports=state.internal_lamports,
             ),
             allocation=AllocationSection(
                 sol_usd_price=state.sol_usd_price,
