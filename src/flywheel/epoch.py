@@ -37,7 +37,7 @@ from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
-from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
+from flywheel.errors import FlywheelError, OperationalError, StaleTransaction, StateError
 from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
 
@@ -48,6 +48,12 @@ StepObserver = Callable[[str, EpochState], None]
 
 class InFlight(OperationalError):
     """An error struck while a transaction was in flight; the epoch stays open to reconcile."""
+
+
+def _adopt(state: EpochState, decided: EpochState) -> None:
+    """Make `state` (the runner's object, shared with the caller) what `decided` says."""
+    for name in type(state).model_fields:
+        setattr(state, name, getattr(decided, name))
 
 
 def utc_now() -> datetime:
@@ -136,6 +142,8 @@ class EpochRunner:
             try:
                 await self._steps[step](state)
             except FlywheelError as exc:
+                if isinstance(exc, StateError):
+                    self._reload(state)
                 if in_flight(state):
                     self.store.record_step(state.id, step, "interrupted", str(exc))
                     raise InFlight(
@@ -148,6 +156,12 @@ class EpochRunner:
                 )
             self._complete(state, step)
         return state
+
+    def _reload(self, state: EpochState) -> None:
+        """After a failed database write: the journal in memory becomes the database's again."""
+        stored = self.store.epoch(state.id)
+        if stored is not None:
+            _adopt(state, stored)
 
     def _complete(self, state: EpochState, step: str) -> None:
         state.steps_done.append(step)
@@ -166,19 +180,24 @@ class EpochRunner:
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())
         available, quarantined = self._screen(batch.receipts)
+        # Decided on a copy, adopted only once committed: a failed write must leave the journal
+        # in memory as the database has it, or a later save would count receipts still
+        # available to the next epoch (claimed twice).
+        after = state.model_copy(deep=True)
         with self.store.transaction():
             self.store.add_receipts(available, ReceiptStatus.AVAILABLE, batch.new_cursor)
             self.store.add_receipts(quarantined, ReceiptStatus.QUARANTINED, batch.new_cursor)
             if self.store.add_internal_transfers(batch.internal, state.id):
-                state.internal_signatures += [t.signature for t in batch.internal]
-                state.internal_lamports += sum(t.lamports for t in batch.internal)
+                after.internal_signatures += [t.signature for t in batch.internal]
+                after.internal_lamports += sum(t.lamports for t in batch.internal)
             # Accumulate: if a crash repeats this step, what was claimed before stays counted.
             claimed = self.store.claim_available_receipts(state.id)
-            state.fees_in_lamports += sum(r.lamports for r in claimed)
-            state.receipt_signatures += [r.signature for r in claimed]
-            state.quarantined_signatures += [r.signature for r in quarantined]
-            state.detect_requests += batch.requests
-            self.store.save_epoch(state)
+            after.fees_in_lamports += sum(r.lamports for r in claimed)
+            after.receipt_signatures += [r.signature for r in claimed]
+            after.quarantined_signatures += [r.signature for r in quarantined]
+            after.detect_requests += batch.requests
+            self.store.save_epoch(after)
+        _adopt(state, after)
         if quarantined:
             log.warning(
                 "fees.quarantined",
@@ -198,14 +217,18 @@ class EpochRunner:
     async def _allocate(self, state: EpochState) -> None:
         price = await self.prices.sol_usd()
         balance = await self.wallet.balance_lamports()
+        # The ads ledger's SOL still in the executor is promised: never the buyback's.
+        reserve = self.store.ads_reserve_in_executor_lamports()
         allocation = allocate(
             unspent_lamports=state.input_lamports,
             executor_balance_lamports=balance,
+            ads_reserve_lamports=reserve,
             sol_usd=price,
             policy=self.policy.allocation,
         )
         state.sol_usd_price = None if price is None else str(price)
         state.executor_balance_lamports = balance
+        state.ads_reserve_in_executor_lamports = reserve
         state.buyback_planned_lamports = allocation.buyback_lamports
         state.ads_planned_lamports = allocation.ads_lamports
         state.allocation_note = allocation.reason

@@ -5,6 +5,7 @@
     ├── OperationalError       the work failed and needs a person: stop, look, fix (exit code 1)
     │   ├── GuardRefused       a transaction an API built does something we did not ask for
     │   └── StateError         the state database is unusable or from a newer version
+    │       └── StateFileGone  the file was deleted or replaced while in use: stop the service
     └── TemporaryError         the world hiccupped (RPC 429/5xx, timeouts): retry later
         ├── RateLimited        a service asked us to wait; `retry_after` says how long
         └── StaleTransaction   an API-built transaction's blockhash expired before we signed
@@ -38,6 +39,10 @@ class GuardRefused(OperationalError):
 
 class StateError(OperationalError):
     """The state database cannot be used as it is."""
+
+
+class StateFileGone(StateError):
+    """The state file under an open database was deleted or replaced: nothing may go on."""
 
 
 class TemporaryError(FlywheelError):

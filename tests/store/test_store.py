@@ -383,7 +383,9 @@ def test_two_running_epochs_of_one_mode_are_refused(store: SqliteStore) -> None:
         store.save_epoch(epoch("e1", EpochMode.SIMULATE))
 
 
-def test_carried_lamports_come_from_the_last_finished_epoch(store: SqliteStore) -> None:
+def test_carried_lamports_come_from_the_last_epoch_created(
+    store: SqliteStore,
+) -> None:
     assert store.carried_lamports(EpochMode.LIVE) == 0
     assert store.last_finished_epoch(EpochMode.LIVE) is None
     first = epoch(
@@ -396,12 +398,14 @@ def test_carried_lamports_come_from_the_last_finished_epoch(store: SqliteStore) 
     second = epoch(
         "e2",
         status=EpochStatus.FAILED,
-        finished=T0 + timedelta(hours=2),
+        # A clock a day behind: it "finished" before the first, yet it was created after it.
+        finished=T0 - timedelta(days=1),
         carried_in_lamports=400,
         fees_in_lamports=100,
     )
-    store.save_epoch(second)  # saved out of order: finished_at decides
-    store.save_epoch(first)
+    store.save_epoch(first)  # creation order decides, never the wall clock
+    store.save_epoch(second)
+    store.save_epoch(first)  # saving again keeps its place
     store.save_epoch(epoch("e3", fees_in_lamports=7))  # still running: not finished
     store.save_epoch(epoch("s1", EpochMode.SIMULATE, EpochStatus.SUCCEEDED, T0, fees_in_lamports=9))
     assert store.last_finished_epoch(EpochMode.LIVE) == second

@@ -137,3 +137,16 @@ def test_wallet_new_writes_a_private_keypair_and_never_overwrites(tmp_path):
     assert again.returncode == 1
     assert "already exists" in again.stderr
     assert read_keypair_file(path) == keypair
+
+
+def test_sweep_holds_the_epoch_lock(sandbox, tmp_path):
+    from flywheel.service.epoch_lock import epoch_lock, lock_path_for
+
+    env = flywheel_env(sandbox, tmp_path)
+    executor = sandbox.executor.pubkey()
+    before = sandbox.chain.balance(executor)
+    with epoch_lock(lock_path_for(Path(env["STATE_DB_PATH"]))):  # an epoch is running
+        refused = run_cli(["wallet", "sweep", "--to", str(Keypair().pubkey()), "--yes"], tmp_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert sandbox.chain.balance(executor) == before

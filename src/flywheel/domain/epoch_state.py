@@ -76,6 +76,7 @@ class EpochState(BaseModel):
     # allocate
     sol_usd_price: str | None = None  # Decimal as text: JSON has no decimals
     executor_balance_lamports: int | None = None
+    ads_reserve_in_executor_lamports: int = 0  # the ads ledger's SOL there: not spendable
     buyback_planned_lamports: int = 0
     ads_planned_lamports: int = 0
     allocation_note: str = ""

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from flywheel.errors import StateError
+from flywheel.errors import StateError, StateFileGone
 from flywheel.persistence.schema import migrate
 
 
@@ -40,6 +40,14 @@ def _current_task() -> asyncio.Task[Any] | None:
         return asyncio.current_task()
     except RuntimeError:  # no running event loop in this thread
         return None
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _private_sidecars(path: Path) -> None:
@@ -62,6 +70,7 @@ class SqliteDatabase:
         self._lock = threading.RLock()
         self._depth = 0
         self._owner: asyncio.Task[Any] | None = None
+        self._identity = _file_identity(path)
 
     @classmethod
     def open(
@@ -123,6 +132,19 @@ class SqliteDatabase:
     def path(self) -> Path:
         return self._path
 
+    def verify_file(self) -> None:
+        """StateError when the file at `path` is no longer the one this connection writes to
+        (deleted, or replaced by another file): every write would go to a file nobody reads."""
+        now = _file_identity(self._path)
+        if now == self._identity:
+            return
+        what = "was deleted" if now is None else "was replaced by another file"
+        raise StateFileGone(
+            f"state database {self._path} {what} while in use; nothing more is written. "
+            "Stop the service, find out what happened to the file and restore it (runbook: "
+            "Disaster Recovery) before starting again"
+        )
+
     @property
     def schema_version(self) -> int:
         row = self._one("PRAGMA user_version")
@@ -150,6 +172,7 @@ class SqliteDatabase:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StateError(f"state database {self._path} is closed")
+        self.verify_file()  # one stat: cheaper than any statement, and never a lost write
         if self._depth and _current_task() is not self._owner:
             raise StateError(
                 f"state database {self._path}: a transaction is open in another asyncio task "

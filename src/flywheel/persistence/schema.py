@@ -134,6 +134,11 @@ _V2: Migration = (
         detected_at TEXT NOT NULL
     )
     """,
+    # Creation order, never the wall clock: the previous epoch is the one created before, even
+    # when a clock a day behind finished it "earlier". The rowid is not stable (VACUUM).
+    "ALTER TABLE epochs ADD COLUMN seq INTEGER",
+    "UPDATE epochs SET seq = rowid",
+    "CREATE UNIQUE INDEX epochs_by_seq ON epochs(seq)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
