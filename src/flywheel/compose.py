@@ -36,7 +36,9 @@ from flywheel.persistence.store import SqliteStore
 from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
+from flywheel.solana.chain_state import check_state_against_chain
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
+from flywheel.solana.memo import MemoAnchorer
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.snapshot import take_snapshot
@@ -324,6 +326,10 @@ async def open_flywheel(
             ),
         )
         stack.push_async_callback(jupiter.aclose)
+        anchored = settings.anchor_state and mode is EpochMode.LIVE
+        if anchored:
+            # Before anything can spend: the chain must not know a state newer than ours.
+            await check_state_against_chain(store, rpc, keypair.pubkey())
         live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
         fees = fee_source(settings, rpc, keypair.pubkey(), progress, own)
@@ -339,6 +345,7 @@ async def open_flywheel(
             policy=epoch_policy(settings),
             mode=mode,
             on_step=on_step,
+            anchorer=MemoAnchorer(rpc, keypair) if anchored else None,
         )
         yield Flywheel(
             settings=settings,

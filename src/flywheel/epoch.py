@@ -1,7 +1,7 @@
 """EpochRunner: one epoch, as its list of steps, each recorded before its effects.
 
     reconcile → detect → allocate → buyback.quote → buyback.guard → buyback.send
-              → buyback.settle → ads → report
+              → buyback.settle → ads → anchor → report
 
 Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
 other writes, so a crash resumes from the last completed step. Transactions are journaled as
@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import structlog
 
+from flywheel.anchoring import anchor_epoch
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.allocation import allocate
 from flywheel.domain.epoch_state import (
@@ -39,7 +40,16 @@ from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
 from flywheel.errors import FlywheelError, OperationalError, StaleTransaction, StateError
 from flywheel.intent_journal import IntentJournal, in_flight
-from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
+from flywheel.ports import (
+    AdsEngine,
+    Anchorer,
+    Dex,
+    FeeSource,
+    PriceFeed,
+    ReportSink,
+    Store,
+    Wallet,
+)
 
 log = structlog.get_logger("flywheel.epoch")
 
@@ -79,6 +89,7 @@ class EpochRunner:
         mode: EpochMode = EpochMode.LIVE,
         clock: Callable[[], datetime] = utc_now,
         on_step: StepObserver | None = None,
+        anchorer: Anchorer | None = None,
     ) -> None:
         self.store = store
         self.fee_source = fee_source
@@ -91,6 +102,7 @@ class EpochRunner:
         self.mode = mode
         self.clock = clock
         self.on_step = on_step
+        self.anchorer = anchorer
         self.journal = IntentJournal(store, wallet)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
@@ -101,6 +113,7 @@ class EpochRunner:
             "buyback.send": self._buyback_send,
             "buyback.settle": self._buyback_settle,
             "ads": self._ads,
+            "anchor": self._anchor,
             "report": self._report,
         }
         assert tuple(self._steps) == STEPS
@@ -136,8 +149,9 @@ class EpochRunner:
         for step in STEPS:
             if step in state.steps_done:
                 continue
-            if state.failed and step != "report":
-                continue  # after an error only the report runs: nothing more moves money
+            if state.failed and step not in ("anchor", "report"):
+                # After an error nothing more moves money; what the epoch did is still anchored.
+                continue
             self.store.record_step(state.id, step, "started")
             try:
                 await self._steps[step](state)
@@ -384,6 +398,17 @@ class EpochRunner:
             what=f"sending the ads share to {to}",
             then="it stays in the executor as the ads reserve",
         )
+
+    async def _anchor(self, state: EpochState) -> None:
+        """Witness the epoch's outcome on chain (see `anchoring`): a memo a rebuild starts from."""
+        if self.anchorer is not None:
+            await anchor_epoch(
+                state,
+                self.store,
+                self.wallet,
+                self.anchorer,
+                max_attempts=self.policy.max_settle_attempts,
+            )
 
     async def _report(self, state: EpochState) -> None:
         state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED

@@ -68,6 +68,12 @@ class Wallet(Protocol):
         ...
 
 
+class Anchorer(Protocol):
+    """Signs the memo transaction that anchors an epoch's state on chain."""
+
+    async def prepare_anchor(self, memo: str) -> PreparedTx: ...
+
+
 class AdsEngine(Protocol):
     mode: str
 
@@ -121,6 +127,7 @@ class Store(Protocol):
     def add_intent(self, epoch_id: str, tx: PreparedTx) -> None: ...
     def update_intent(self, signature: str, record: IntentRecord) -> None: ...
     def pending_intents(self) -> list[tuple[str, PreparedTx]]: ...
+    def intent_status(self, signature: str) -> str | None: ...
 
 
 class ReportSink(Protocol):

@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     fee_start: FeeStartChoice = Field(
         "now", description="on first start count fees from now, or all of the history"
     )
+    anchor_state: Flag = Field(
+        True,
+        description="anchor each epoch's state in a memo on chain and check it at start",
+    )
     buyback_destination: DestinationValue = Field(
         "burn", description="what happens to bought tokens: burn, hold, or a treasury address"
     )

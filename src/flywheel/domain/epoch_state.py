@@ -23,6 +23,7 @@ STEPS: tuple[str, ...] = (
     "buyback.send",
     "buyback.settle",
     "ads",
+    "anchor",
     "report",
 )
 
@@ -98,6 +99,10 @@ class EpochState(BaseModel):
     ads_reserved_lamports: int = 0
     ads_transfer_intent: IntentRecord | None = None
     ads: AdsOutcome | None = None
+
+    # anchor: the memo transaction that witnesses this epoch's state on chain
+    anchor_signature: str | None = None
+    anchor_memo: str | None = None
 
     errors: list[EpochError] = Field(default_factory=list)
     report_path: str | None = None

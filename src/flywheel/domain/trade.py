@@ -24,6 +24,7 @@ class TxKind(StrEnum):
     BURN = "burn"
     TRANSFER = "transfer"
     ADS_TRANSFER = "ads-transfer"
+    ANCHOR = "anchor"  # a memo anchoring the epoch's state on chain
 
 
 @dataclass(frozen=True)

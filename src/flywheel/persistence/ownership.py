@@ -76,6 +76,20 @@ class OwnershipRecords(SqliteDatabase):
         )
         return [OwnAddress(str(a), str(r), str(f)) for a, r, f in rows]
 
+    # --- what the intent journal knows (for the chain check) --------------------------------
+
+    def intent_status(self, signature: str) -> str | None:
+        row = self._one("SELECT status FROM intents WHERE signature = ?", (signature,))
+        return None if row is None else str(row[0])
+
+    def intent_signatures(self, kind: str | None = None) -> set[str]:
+        rows = (
+            self._all("SELECT signature FROM intents")
+            if kind is None
+            else self._all("SELECT signature FROM intents WHERE kind = ?", (kind,))
+        )
+        return {str(r[0]) for r in rows}
+
     # --- internal transfers ---------------------------------------------------------------
 
     def add_internal_transfers(self, transfers: list[FeeReceipt], epoch_id: str | None) -> int:
