@@ -1,10 +1,11 @@
 """docs/RUNBOOK.md's state backup, disaster recovery and key rotation, run as written.
 
 Each procedure's bash blocks are read from the runbook and run by bash, in a directory with the
-sandbox's `.env`, against the sandbox. Only what cannot run here is stood in for: `docker-compose
-up -d` is the service's first epoch (`flywheel epoch`), `docker-compose down` does nothing,
-`gpg -d` gives the backed-up `.env` (`.env.decrypted`), `VAR=value` lines are edits of `.env`, and the placeholders (NEW_PUBKEY, a backup's
-date) are the test's. The results are checked against the chain.
+sandbox's `.env`, against the sandbox. Only what cannot run here is stood in for:
+`docker-compose up -d` is the service's first epoch (`flywheel epoch`), `docker-compose down`
+does nothing, `gpg -d` gives the backed-up `.env` (`.env.decrypted`), `VAR=value` lines are
+edits of `.env`, and the placeholders (NEW_PUBKEY, a backup's date) are the test's. The results
+are checked against the chain.
 """
 
 from __future__ import annotations
