@@ -29,9 +29,24 @@ def epoch_anchor(state: EpochState, store: Store) -> Anchor:
     )
 
 
+def needs_anchor(state: EpochState, store: Store) -> bool:
+    """Whether the epoch did what detecting its fees again could not undo: it spent, reserved
+    for ads, bought or settled tokens, or committed ads budget. An epoch that only carried
+    needs none: rebuilt from the anchor before it, its fees are detected again and carried."""
+    return bool(
+        state.buyback_spent_lamports
+        or state.ads_reserved_lamports
+        or state.tokens_bought
+        or state.tokens_settled
+        or store.has_ads_entry(state.id, "committed")
+    )
+
+
 async def anchor_epoch(
     state: EpochState, store: Store, wallet: Wallet, anchorer: Anchorer, *, max_attempts: int
 ) -> None:
+    if state.anchor_signature is None and not needs_anchor(state, store):
+        return
     signature = state.anchor_signature
     status = None if signature is None else store.intent_status(signature)
     if status == LandingStatus.CONFIRMED:

@@ -23,6 +23,8 @@ from flywheel.solana.rpc import RpcClient
 
 SCAN_SIGNATURES = 1000  # how far back the executor's history is read (one page)
 _BATCH = 50
+# A skip set that is never empty, so a check on a new database reads no history beyond anchors.
+_NONE = frozenset({""})
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,25 @@ def signed_by(tx: EncodedConfirmedTransactionWithStatusMeta | None, key: Pubkey)
 
 
 async def read_executor_history(
-    rpc: RpcClient, executor: Pubkey, *, limit: int = SCAN_SIGNATURES
+    rpc: RpcClient,
+    executor: Pubkey,
+    *,
+    limit: int = SCAN_SIGNATURES,
+    skip: frozenset[str] = frozenset(),
 ) -> ExecutorHistory:
+    """The executor's anchors, newest first. Anchors in `skip` (the database knows them) are
+    left out unread: the start-up check costs one request when nothing is unknown."""
     entries = [
         e for e in await rpc.get_signatures_for_address(executor, limit=limit) if e.err is None
     ]
-    candidates = [(e, parse_anchor(e.memo)) for e in entries]
+    candidates = [(e, parse_anchor(e.memo)) for e in entries if str(e.signature) not in skip]
     newest_index = next((i for i, (_, a) in enumerate(candidates) if a is not None), None)
-    # What must be read in full: every anchor candidate (is it the executor's?) and whatever
-    # came after the newest candidate (did the executor sign it?).
+    # What must be read in full: every anchor candidate (is it the executor's?) and, for a
+    # rebuild, whatever came after the newest one (did the executor sign it?).
     wanted: list[Signature] = [e.signature for e, a in candidates if a is not None]
-    recent_end = len(entries) if newest_index is None else newest_index
-    wanted += [e.signature for e in entries[:recent_end]]
+    if not skip:
+        recent_end = len(entries) if newest_index is None else newest_index
+        wanted += [e.signature for e in entries[:recent_end]]
     txs = await _transactions(rpc, wanted)
     anchors = [
         ChainAnchor(str(e.signature), e.slot, a)
@@ -118,8 +127,9 @@ async def check_state_against_chain(
     store: OwnershipRecords, rpc: RpcClient, executor: Pubkey
 ) -> ExecutorHistory:
     """OperationalError when the executor anchored a state this database does not know."""
-    history = await read_executor_history(rpc, executor)
-    unknown = unknown_anchors(history, store.intent_signatures(TxKind.ANCHOR.value))
+    known = store.intent_signatures(TxKind.ANCHOR.value)
+    history = await read_executor_history(rpc, executor, skip=frozenset(known) or _NONE)
+    unknown = unknown_anchors(history, known)
     if unknown:
         raise OperationalError(unknown_anchor_problem(unknown, store.path))
     return history
