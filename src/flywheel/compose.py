@@ -37,6 +37,7 @@ from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
 from flywheel.solana.chain_state import check_state_against_chain
+from flywheel.solana.collect import FeeCollectorWallet
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.memo import MemoAnchorer
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
@@ -295,6 +296,8 @@ async def open_flywheel(
 
     `x_ads_transport` replaces the X Ads client's HTTP transport (tests wrap the real one)."""
     keypair = settings.load_executor_keypair()
+    funding = settings.fee_funding_mode()  # ConfigError when nothing could pay the buybacks
+    collector_key = settings.load_fee_collector_keypair() if funding == "collect" else None
     if mode is EpochMode.SIMULATE:
         # Only ever read the live database: opening it as a store would create it when it is
         # missing and migrate it when it is old, both changes to the live state.
@@ -346,6 +349,12 @@ async def open_flywheel(
             mode=mode,
             on_step=on_step,
             anchorer=MemoAnchorer(rpc, keypair) if anchored else None,
+            collector=(
+                None
+                if collector_key is None or mode is EpochMode.SIMULATE
+                else FeeCollectorWallet(rpc, keypair, collector_key)
+            ),
+            fee_funding=funding,
         )
         yield Flywheel(
             settings=settings,

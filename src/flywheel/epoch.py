@@ -1,6 +1,6 @@
 """EpochRunner: one epoch, as its list of steps, each recorded before its effects.
 
-    reconcile → detect → allocate → buyback.quote → buyback.guard → buyback.send
+    reconcile → detect → collect → allocate → buyback.quote → buyback.guard → buyback.send
               → buyback.settle → ads → anchor → report
 
 Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
@@ -24,6 +24,7 @@ from decimal import Decimal
 import structlog
 
 from flywheel.anchoring import anchor_epoch
+from flywheel.collecting import collect_fees
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.allocation import allocate
 from flywheel.domain.epoch_state import (
@@ -43,6 +44,7 @@ from flywheel.intent_journal import IntentJournal, in_flight
 from flywheel.ports import (
     AdsEngine,
     Anchorer,
+    Collector,
     Dex,
     FeeSource,
     PriceFeed,
@@ -90,6 +92,8 @@ class EpochRunner:
         clock: Callable[[], datetime] = utc_now,
         on_step: StepObserver | None = None,
         anchorer: Anchorer | None = None,
+        collector: Collector | None = None,
+        fee_funding: str = "same-wallet",
     ) -> None:
         self.store = store
         self.fee_source = fee_source
@@ -103,10 +107,13 @@ class EpochRunner:
         self.clock = clock
         self.on_step = on_step
         self.anchorer = anchorer
+        self.collector = collector
+        self.fee_funding = fee_funding
         self.journal = IntentJournal(store, wallet)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "detect": self._detect,
+            "collect": self._collect,
             "allocate": self._allocate,
             "buyback.quote": self._buyback_quote,
             "buyback.guard": self._buyback_guard,
@@ -227,6 +234,18 @@ class EpochRunner:
             max_single_lamports=self.policy.max_single_fee_lamports,
             max_per_epoch_lamports=self.policy.max_fees_per_epoch_lamports,
         )
+
+    async def _collect(self, state: EpochState) -> None:
+        """A separate fee collector's fees into the executor, before anything is spent."""
+        state.fee_funding = self.fee_funding
+        if self.collector is not None:
+            await collect_fees(
+                state,
+                self.store,
+                self.wallet,
+                self.collector,
+                max_attempts=self.policy.max_settle_attempts,
+            )
 
     async def _allocate(self, state: EpochState) -> None:
         price = await self.prices.sol_usd()

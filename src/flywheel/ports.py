@@ -74,6 +74,18 @@ class Anchorer(Protocol):
     async def prepare_anchor(self, memo: str) -> PreparedTx: ...
 
 
+class Collector(Protocol):
+    """A separate fee collector whose key the flywheel holds: moves fees to the executor."""
+
+    async def collectable_lamports(self) -> int:
+        """What the collector can give without falling below its rent-exempt minimum."""
+        ...
+
+    async def prepare_collect(self, lamports: int) -> PreparedTx:
+        """A signed transfer of `lamports` from the collector to the executor."""
+        ...
+
+
 class AdsEngine(Protocol):
     mode: str
 
@@ -128,6 +140,10 @@ class Store(Protocol):
     def update_intent(self, signature: str, record: IntentRecord) -> None: ...
     def pending_intents(self) -> list[tuple[str, PreparedTx]]: ...
     def intent_status(self, signature: str) -> str | None: ...
+
+    # SOL detected at a separate collector and not yet collected into the executor
+    def collect_owed_lamports(self) -> int: ...
+    def set_collect_owed_lamports(self, lamports: int) -> None: ...
 
 
 class ReportSink(Protocol):

@@ -14,6 +14,7 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "intent_journal.py",
     PACKAGE / "errors.py",
     PACKAGE / "anchoring.py",
+    PACKAGE / "collecting.py",
     *sorted((PACKAGE / "domain").glob("*.py")),
 ]
 # What the core may import from the package: itself, and the version string.
@@ -23,6 +24,7 @@ CORE_MODULES = (
     "flywheel.errors",
     "flywheel.intent_journal",
     "flywheel.anchoring",
+    "flywheel.collecting",
 )
 
 

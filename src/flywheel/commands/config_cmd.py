@@ -44,6 +44,7 @@ def check(
         console = Console(width=200, soft_wrap=True)
     console.print(configuration_table(settings, path))
     console.print(Text(f"executor public key: {settings.executor_pubkey()}"))
+    console.print(Text(f"fee funding: {settings.fee_funding_mode()}"))
     console.print(Text("configuration OK", style="bold green"))
 
 

@@ -17,6 +17,7 @@ from flywheel.domain.trade import Quote
 STEPS: tuple[str, ...] = (
     "reconcile",
     "detect",
+    "collect",
     "allocate",
     "buyback.quote",
     "buyback.guard",
@@ -73,6 +74,12 @@ class EpochState(BaseModel):
     internal_signatures: list[str] = Field(default_factory=list)
     internal_lamports: int = 0
     detect_requests: int = 0
+
+    # collect: where the buybacks' SOL comes from (same-wallet | collect | executor)
+    fee_funding: str = "same-wallet"
+    collect_target_lamports: int | None = None  # this epoch's fees plus any still owed
+    collected_lamports: int = 0
+    collect_signature: str | None = None
 
     # allocate
     sol_usd_price: str | None = None  # Decimal as text: JSON has no decimals

@@ -25,6 +25,7 @@ class TxKind(StrEnum):
     TRANSFER = "transfer"
     ADS_TRANSFER = "ads-transfer"
     ANCHOR = "anchor"  # a memo anchoring the epoch's state on chain
+    COLLECT = "collect"  # fees from a separate collector into the executor
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from flywheel.persistence.connection import SqliteDatabase, iso_utc
 
 BOUND_COLLECTOR_KEY = "bound.fee_collector"
 BOUND_MINT_KEY = "bound.token_mint"
+COLLECT_OWED_KEY = "collect.owed_lamports"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class OwnershipRecords(SqliteDatabase):
             else self._all("SELECT signature FROM intents WHERE kind = ?", (kind,))
         )
         return {str(r[0]) for r in rows}
+
+    # --- the collect step's debt: detected at the collector, not yet in the executor -------
+
+    def collect_owed_lamports(self) -> int:
+        return int(self.get_meta(COLLECT_OWED_KEY) or 0)
+
+    def set_collect_owed_lamports(self, lamports: int) -> None:
+        self.set_meta(COLLECT_OWED_KEY, str(lamports))
 
     # --- internal transfers ---------------------------------------------------------------
 

@@ -52,6 +52,15 @@ class FeesSection(ReportSection):
         description="SOL the flywheel's own wallets moved into the collector: never a fee",
     )
     internal_transfer_lamports: int = Field(default=0, description="Their total")
+    funding: str = Field(
+        default="same-wallet",
+        description="Where the buybacks' SOL came from: same-wallet (the collector is the"
+        " executor), collect (moved from the separate collector by the collect step) or"
+        " executor (FEE_FUNDING=executor: the executor's own SOL)",
+    )
+    collected_lamports: int = Field(
+        default=0, description="Moved from the separate fee collector to the executor"
+    )
 
 
 class AllocationSection(ReportSection):
@@ -231,6 +240,8 @@ class EpochReport(ReportSection):
                 quarantined_signatures=list(state.quarantined_signatures),
                 internal_transfer_signatures=list(state.internal_signatures),
                 internal_transfer_lamports=state.internal_lamports,
+                funding=state.fee_funding,
+                collected_lamports=state.collected_lamports,
             ),
             allocation=AllocationSection(
                 sol_usd_price=state.sol_usd_price,
