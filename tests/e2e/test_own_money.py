@@ -7,22 +7,26 @@ now the collector too, and not one lamport of it is detected as a fee.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from flywheel.domain.money import format_sol
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.keypair import read_keypair_file
 from tests.e2e.conftest import (
     ChainView,
     check_identity,
     describe,
+    epochs_in,
     finished_epochs,
     flywheel_env,
     report_of,
     run_cli,
+    run_crash_epoch,
 )
 
 pytestmark = pytest.mark.slow
@@ -142,3 +146,31 @@ def test_rebase_refuses_a_bad_from(sandbox: Sandbox, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--from must be now or all" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_snapshot_counts_a_wallet_once_when_two_roles_share_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = flywheel_env(sandbox, tmp_path)
+    assert sandbox.fee_collector == sandbox.executor.pubkey()
+    taken = run_cli(["snapshot"], tmp_path)
+    assert taken.returncode == 0, describe(taken)
+    [path] = (Path(env["REPORTS_DIR"])).glob("snapshot-*.json")
+    report = json.loads(path.read_text())
+    assert {w["role"] for w in report["wallets"]} >= {"executor", "fee_collector"}
+    assert report["totals"]["sol_lamports"] == ChainView(sandbox).sol()
+
+
+def test_fetch_fees_shows_the_fees_an_interrupted_epoch_holds(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = flywheel_env(sandbox, tmp_path)
+    sandbox.traders.step(3)
+    fees = sum(f.lamports for f in sandbox.traders.fees)
+    crashed = run_crash_epoch(tmp_path, after_step="allocate")
+    assert crashed.returncode != 0, describe(crashed)
+    [running] = epochs_in(env)
+    shown = run_cli(["fetch-fees"], tmp_path)
+    assert shown.returncode == 0, describe(shown)
+    assert f"held by interrupted epoch {running.id}" in shown.stdout
+    assert format_sol(fees) in shown.stdout
