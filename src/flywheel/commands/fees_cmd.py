@@ -229,10 +229,24 @@ async def _rebase(settings: Settings, start: str, yes: bool) -> None:
         if not yes and not typer.confirm("Rebase the state?", default=False):
             out.print("Nothing was changed.")
             raise typer.Exit(1)
+        owed = store.collect_owed_lamports()
+        old = store.bound_collector()
+        moved = old != str(collector)
         with store.transaction():
             store.bind(collector=str(collector), mint=str(settings.token_mint))
             store.set_meta(FEE_CURSOR_KEY, cursor_text)
+            if moved and owed:
+                # The new collector's key cannot collect what the old collector holds.
+                store.set_collect_owed_lamports(0)
     out.print(Text(f"Rebased: fee cursor {cursor_text}."))
+    if moved and owed:
+        out.print(
+            Text(
+                f"{format_sol(owed)} of fees detected at {old} were never"
+                " collected into the executor: move them from the old collector by hand.",
+                style="yellow",
+            )
+        )
 
 
 def snapshot(env_file: EnvFile = None) -> None:
