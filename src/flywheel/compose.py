@@ -296,8 +296,6 @@ async def open_flywheel(
 
     `x_ads_transport` replaces the X Ads client's HTTP transport (tests wrap the real one)."""
     keypair = settings.load_executor_keypair()
-    funding = settings.fee_funding_mode()  # ConfigError when nothing could pay the buybacks
-    collector_key = settings.load_fee_collector_keypair() if funding == "collect" else None
     if mode is EpochMode.SIMULATE:
         # Only ever read the live database: opening it as a store would create it when it is
         # missing and migrate it when it is old, both changes to the live state.
@@ -316,6 +314,9 @@ async def open_flywheel(
     async with AsyncExitStack() as stack:
         store = stack.enter_context(SqliteStore.open(db_path))
         own = bind_state(settings, store, keypair.pubkey())
+        # After the binding: a collector that moved is the first thing to explain.
+        funding = settings.fee_funding_mode()  # ConfigError when nothing could pay the buybacks
+        collector_key = settings.load_fee_collector_keypair() if funding == "collect" else None
         rpc = RpcClient(settings.solana_rpc_url, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
         jupiter = JupiterClient(

@@ -120,7 +120,8 @@ def test_a_changed_collector_is_refused_and_rebase_from_now_counts_nothing_older
     other = Keypair().pubkey()
     sandbox.traders.fee_collector = other
     sandbox.traders.step(3)  # the new collector's history before the change: not ours to count
-    set_env(tmp_path, FEE_COLLECTOR_PUBKEY=str(other))
+    # Someone else's wallet: its key is not ours, so the executor pays the buybacks.
+    set_env(tmp_path, FEE_COLLECTOR_PUBKEY=str(other), FEE_FUNDING="executor")
 
     refused = run_cli(["epoch"], tmp_path)
     assert refused.returncode == 2, describe(refused)
