@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import structlog
 
+from flywheel.domain.anchor import tag_memo
 from flywheel.domain.epoch_state import EpochState, IntentRecord
 from flywheel.domain.trade import LandingStatus, PreparedTx
 from flywheel.errors import OperationalError
@@ -39,7 +40,7 @@ async def collect_fees(
             lamports = min(target, await collector.collectable_lamports())
             if lamports <= 0:
                 break
-            prepared = await collector.prepare_collect(lamports)
+            prepared = await collector.prepare_collect(lamports, tag_memo("collect", state.id))
             with store.transaction():  # journaled before it can ever be sent
                 store.add_intent(state.id, prepared)
                 state.collect_signature = prepared.signature

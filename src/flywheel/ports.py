@@ -81,8 +81,8 @@ class Collector(Protocol):
         """What the collector can give without falling below its rent-exempt minimum."""
         ...
 
-    async def prepare_collect(self, lamports: int) -> PreparedTx:
-        """A signed transfer of `lamports` from the collector to the executor."""
+    async def prepare_collect(self, lamports: int, memo: str) -> PreparedTx:
+        """A signed transfer of `lamports` from the collector to the executor, with `memo`."""
         ...
 
 

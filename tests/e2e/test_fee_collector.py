@@ -56,7 +56,10 @@ def test_the_collect_step_moves_exactly_the_fees_and_the_collector_keeps_its_ren
     )
     check_identity([epoch])
     # The collect came before anything was spent: the first transaction the executor signed.
-    assert view.executor_txs(start)[0].signature == epoch.collect_signature
+    first = view.executor_txs(start)[0]
+    assert first.signature == epoch.collect_signature
+    assert first.record.memo is not None
+    assert f'flywheel:v1 {{"e":"{epoch.id}","k":"collect"}}' in first.record.memo
 
 
 def test_a_separate_collector_without_its_key_is_refused_unless_funding_is_the_executor(

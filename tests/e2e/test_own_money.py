@@ -90,7 +90,9 @@ def test_key_rotation_with_the_collector_as_executor_detects_no_fee_from_the_swe
     # shown as the internal transfer it is.
     assert report["fees"]["detected_lamports"] == late_fees + new_fees
     assert report["fees"]["internal_transfer_lamports"] == swept_in
-    assert len(report["fees"]["internal_transfer_signatures"]) == 1
+    [sweep] = report["fees"]["internal_transfer_signatures"]
+    [record] = [r for r in ChainView(sandbox).history() if str(r.signature) == sweep]
+    assert record.memo is not None and '"k":"sweep"' in record.memo  # signed, and says why
     check_identity(epochs)
 
 

@@ -78,3 +78,10 @@ def _count(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError("not a count")
     return value
+
+
+def tag_memo(kind: str, epoch_id: str | None) -> str:
+    """The memo of a flywheel transaction that is not an anchor (a collect, a sweep): who
+    signed it and why, in the same versioned format, without the anchor's state."""
+    body = {"e": epoch_id, "k": kind}
+    return PREFIX + json.dumps(body, separators=(",", ":"), sort_keys=True)

@@ -12,6 +12,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import PreparedTx, TxKind
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import prepared_tx
 
@@ -29,7 +30,7 @@ class FeeCollectorWallet:
         rent = await self.rpc.get_minimum_balance_for_rent_exemption(SYSTEM_ACCOUNT_BYTES)
         return max(0, balance - rent)
 
-    async def prepare_collect(self, lamports: int) -> PreparedTx:
+    async def prepare_collect(self, lamports: int, memo: str) -> PreparedTx:
         if lamports <= 0:
             raise ValueError(f"a collect moves a positive amount, not {lamports}")
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
@@ -40,6 +41,7 @@ class FeeCollectorWallet:
                 lamports=lamports,
             )
         )
-        message = MessageV0.try_compile(self.executor.pubkey(), [ix], [], blockhash)
+        ixs = [ix, memo_instruction(memo, self.executor.pubkey())]
+        message = MessageV0.try_compile(self.executor.pubkey(), ixs, [], blockhash)
         tx = VersionedTransaction(message, [self.executor, self.collector])
         return prepared_tx(TxKind.COLLECT, tx, last_valid)

@@ -26,12 +26,14 @@ from spl.token.instructions import (
 )
 from spl.token.models import CloseAccountParams, TransferCheckedParams
 
+from flywheel.domain.anchor import tag_memo
 from flywheel.domain.fees import ReceiptStatus, screen
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import FEE_CURSOR_KEY, SqliteStore
 from flywheel.solana.fee_source import START_OF_HISTORY, WalletWatcherFeeSource
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE, token_snapshot
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx
 from flywheel.solana.settle import parse_mint, signed_transaction
@@ -212,6 +214,7 @@ class Sweeper:
         return ixs
 
     async def _send(self, target: Pubkey, kind: TxKind, ixs: list[Any]) -> Landing:
+        ixs = [*ixs, memo_instruction(tag_memo("sweep", None), self.owner)]
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
         tx = prepared_tx(kind, signed_transaction(self.keypair, ixs, blockhash), last_valid)
         self.journal.record(target, tx)  # journaled before it can ever be sent
