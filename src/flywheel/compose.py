@@ -32,13 +32,17 @@ from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
 from flywheel.jupiter.build import JupiterBuildClient
 from flywheel.jupiter.client import JupiterClient
+from flywheel.persistence.ownership import binding_problems, record_own_addresses
 from flywheel.persistence.store import SqliteStore
 from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
+from flywheel.solana.chain_state import check_state_against_chain
+from flywheel.solana.collect import FeeCollectorWallet
 from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.jito import JitoClient
+from flywheel.solana.memo import MemoAnchorer
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.snapshot import take_snapshot
@@ -215,13 +219,18 @@ def copy_live_state(live: Path, simulate: Path) -> None:
 
 
 def fee_source(
-    settings: Settings, rpc: RpcClient, executor: Pubkey, progress: Progress | None = None
+    settings: Settings,
+    rpc: RpcClient,
+    executor: Pubkey,
+    progress: Progress | None = None,
+    own_addresses: frozenset[str] = frozenset(),
 ) -> WalletWatcherFeeSource:
     return WalletWatcherFeeSource(
         rpc,
         fee_collector=settings.fee_collector_pubkey,
         executor=executor,
         start=settings.fee_start,
+        own_addresses=own_addresses,
         progress=progress,
     )
 
@@ -272,14 +281,59 @@ def jupiter_client(
     )
 
 
+def own_wallet_roles(settings: Settings, executor: Pubkey) -> dict[str, str | None]:
+    def text(key: Pubkey | None) -> str | None:
+        return None if key is None else str(key)
+
+    return {
+        "executor": str(executor),
+        "fee_collector": str(settings.fee_collector_pubkey),
+        "treasury": text(settings.treasury_pubkey),
+        "ads_treasury": text(settings.ads_treasury_pubkey),
+    }
+
+
+def bind_state(
+    settings: Settings,
+    store: SqliteStore,
+    executor: Pubkey,
+    *,
+    write: bool = True,
+    check: bool = True,
+) -> frozenset[str]:
+    """Check (and on first use record) the wallets the state belongs to; its own addresses.
+
+    ConfigError when FEE_COLLECTOR_PUBKEY or TOKEN_MINT differ from the state's."""
+    problems = (
+        binding_problems(
+            store,
+            collector=str(settings.fee_collector_pubkey),
+            mint=str(settings.token_mint),
+            bind=write,
+        )
+        if check
+        else []
+    )
+    if problems:
+        raise ConfigError(problems)
+    roles = own_wallet_roles(settings, executor)
+    if write:
+        return record_own_addresses(store, roles)
+    known = {a.address for a in store.own_addresses()}
+    return frozenset(known | {a for a in roles.values() if a is not None})
+
+
 @asynccontextmanager
 async def open_fee_reader(
-    settings: Settings,
+    settings: Settings, own_addresses: frozenset[str] = frozenset()
 ) -> AsyncIterator[tuple[RpcClient, WalletWatcherFeeSource]]:
     """The RPC client and fee source alone, for read-only questions (`fetch-fees`)."""
     rpc = rpc_client(settings)
     try:
-        yield rpc, fee_source(settings, rpc, settings.executor_pubkey())
+        yield (
+            rpc,
+            fee_source(settings, rpc, settings.executor_pubkey(), own_addresses=own_addresses),
+        )
     finally:
         await rpc.close()
 
@@ -315,6 +369,10 @@ async def open_flywheel(
         reports = ReportDirectory(settings.reports_dir)
     async with AsyncExitStack() as stack:
         store = stack.enter_context(SqliteStore.open(db_path))
+        own = bind_state(settings, store, keypair.pubkey())
+        # After the binding: a collector that moved is the first thing to explain.
+        funding = settings.fee_funding_mode()  # ConfigError when nothing could pay the buybacks
+        collector_key = settings.load_fee_collector_keypair() if funding == "collect" else None
         rpc = rpc_client(settings, on_request=rpc_hook)
         stack.push_async_callback(rpc.close)
         jito = None
@@ -323,6 +381,10 @@ async def open_flywheel(
             stack.push_async_callback(jito.aclose)
         jupiter = jupiter_client(settings, rpc, keypair.pubkey(), jito)
         stack.push_async_callback(jupiter.aclose)
+        anchored = settings.anchor_state and mode is EpochMode.LIVE
+        if anchored:
+            # Before anything can spend: the chain must not know a state newer than ours.
+            await check_state_against_chain(store, rpc, keypair.pubkey())
         live_wallet = SolanaWallet(
             rpc,
             keypair,
@@ -334,7 +396,7 @@ async def open_flywheel(
             jito_tip_lamports=settings.jito_tip_lamports,
         )
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
-        fees = fee_source(settings, rpc, keypair.pubkey(), progress)
+        fees = fee_source(settings, rpc, keypair.pubkey(), progress, own)
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
         runner = EpochRunner(
             store=store,
@@ -349,6 +411,13 @@ async def open_flywheel(
             on_step=on_step,
             balances=live_wallet,
             executor_collects_fees=settings.fee_collector_pubkey == keypair.pubkey(),
+            anchorer=MemoAnchorer(rpc, keypair) if anchored else None,
+            collector=(
+                None
+                if collector_key is None or mode is EpochMode.SIMULATE
+                else FeeCollectorWallet(rpc, keypair, collector_key)
+            ),
+            fee_funding=funding,
         )
         yield Flywheel(
             settings=settings,

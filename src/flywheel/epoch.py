@@ -1,7 +1,7 @@
 """EpochRunner: one epoch, as its list of steps, each recorded before its effects.
 
-    reconcile → detect → allocate → buyback.quote → buyback.guard → buyback.send
-              → buyback.settle → ads → report
+    reconcile → detect → collect → allocate → buyback.quote → buyback.guard → buyback.send
+              → buyback.settle → ads → anchor → report
 
 Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
 other writes, so a crash resumes from the last completed step. Transactions are journaled as
@@ -23,6 +23,8 @@ from decimal import Decimal
 
 import structlog
 
+from flywheel.anchoring import anchor_epoch
+from flywheel.collecting import collect_fees
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.allocation import allocate, under_minimum
 from flywheel.domain.epoch_state import (
@@ -32,7 +34,7 @@ from flywheel.domain.epoch_state import (
     EpochState,
     EpochStatus,
 )
-from flywheel.domain.fees import FeeReceipt, ReceiptStatus
+from flywheel.domain.fees import FeeReceipt, ReceiptStatus, screen
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
@@ -51,10 +53,13 @@ from flywheel.errors import (
     OperationalError,
     SlippageExceeded,
     StaleTransaction,
+    StateError,
 )
 from flywheel.intent_journal import BalanceAudit, IntentJournal, in_flight
 from flywheel.ports import (
     AdsEngine,
+    Anchorer,
+    Collector,
     Dex,
     ExecutorBalances,
     FeeSource,
@@ -68,6 +73,12 @@ from flywheel.ports import (
 log = structlog.get_logger("flywheel.epoch")
 
 StepObserver = Callable[[str, EpochState], None]
+
+
+def _adopt(state: EpochState, decided: EpochState) -> None:
+    """Make `state` (the runner's object, shared with the caller) what `decided` says."""
+    for name in type(state).model_fields:
+        setattr(state, name, getattr(decided, name))
 
 
 def utc_now() -> datetime:
@@ -95,6 +106,9 @@ class EpochRunner:
         on_step: StepObserver | None = None,
         balances: ExecutorBalances | None = None,
         executor_collects_fees: bool = False,
+        anchorer: Anchorer | None = None,
+        collector: Collector | None = None,
+        fee_funding: str = "same-wallet",
     ) -> None:
         self.store = store
         self.fee_source = fee_source
@@ -107,6 +121,9 @@ class EpochRunner:
         self.mode = mode
         self.clock = clock
         self.on_step = on_step
+        self.anchorer = anchorer
+        self.collector = collector
+        self.fee_funding = fee_funding
         # The chain checks the journal (live only: a rehearsal's wallet moves nothing).
         self.audit = None
         if balances is not None and mode is EpochMode.LIVE:
@@ -115,12 +132,14 @@ class EpochRunner:
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "detect": self._detect,
+            "collect": self._collect,
             "allocate": self._allocate,
             "buyback.quote": self._buyback_quote,
             "buyback.guard": self._buyback_guard,
             "buyback.send": self._buyback_send,
             "buyback.settle": self._buyback_settle,
             "ads": self._ads,
+            "anchor": self._anchor,
             "report": self._report,
         }
         assert tuple(self._steps) == STEPS
@@ -162,12 +181,15 @@ class EpochRunner:
         for step in STEPS:
             if step in state.steps_done:
                 continue
-            if state.failed and step != "report":
-                continue  # after an error only the report runs: nothing more moves money
+            if state.failed and step not in ("anchor", "report"):
+                # After an error nothing more moves money; what the epoch did is still anchored.
+                continue
             self.store.record_step(state.id, step, "started")
             try:
                 await self._steps[step](state)
             except FlywheelError as exc:
+                if isinstance(exc, StateError):
+                    self._reload(state)
                 if in_flight(state):
                     self.store.record_step(state.id, step, "interrupted", str(exc))
                     raise InFlight(
@@ -180,6 +202,12 @@ class EpochRunner:
                 )
             self._complete(state, step)
         return state
+
+    def _reload(self, state: EpochState) -> None:
+        """After a failed database write: the journal in memory becomes the database's again."""
+        stored = self.store.epoch(state.id)
+        if stored is not None:
+            _adopt(state, stored)
 
     def _complete(self, state: EpochState, step: str) -> None:
         state.steps_done.append(step)
@@ -200,16 +228,24 @@ class EpochRunner:
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())
         available, quarantined = self._screen(batch.receipts)
+        # Decided on a copy, adopted only once committed: a failed write must leave the journal
+        # in memory as the database has it, or a later save would count receipts still
+        # available to the next epoch (claimed twice).
+        after = state.model_copy(deep=True)
         with self.store.transaction():
             self.store.add_receipts(available, ReceiptStatus.AVAILABLE, batch.new_cursor)
             self.store.add_receipts(quarantined, ReceiptStatus.QUARANTINED, batch.new_cursor)
+            if self.store.add_internal_transfers(batch.internal, state.id):
+                after.internal_signatures += [t.signature for t in batch.internal]
+                after.internal_lamports += sum(t.lamports for t in batch.internal)
             # Accumulate: if a crash repeats this step, what was claimed before stays counted.
             claimed = self.store.claim_available_receipts(state.id)
-            state.fees_in_lamports += sum(r.lamports for r in claimed)
-            state.receipt_signatures += [r.signature for r in claimed]
-            state.quarantined_signatures += [r.signature for r in quarantined]
-            state.detect_requests += batch.requests
-            self.store.save_epoch(state)
+            after.fees_in_lamports += sum(r.lamports for r in claimed)
+            after.receipt_signatures += [r.signature for r in claimed]
+            after.quarantined_signatures += [r.signature for r in quarantined]
+            after.detect_requests += batch.requests
+            self.store.save_epoch(after)
+        _adopt(state, after)
         if quarantined:
             log.warning(
                 "fees.quarantined",
@@ -220,25 +256,39 @@ class EpochRunner:
 
     def _screen(self, receipts: list[FeeReceipt]) -> tuple[list[FeeReceipt], list[FeeReceipt]]:
         """Runbook scenario 7: hold back inflows too large to be plain trading fees."""
-        single = self.policy.max_single_fee_lamports
-        available = [r for r in receipts if single is None or r.lamports <= single]
-        quarantined = [r for r in receipts if single is not None and r.lamports > single]
-        per_epoch = self.policy.max_fees_per_epoch_lamports
-        if per_epoch is not None and sum(r.lamports for r in available) > per_epoch:
-            quarantined, available = quarantined + available, []
-        return available, quarantined
+        return screen(
+            receipts,
+            max_single_lamports=self.policy.max_single_fee_lamports,
+            max_per_epoch_lamports=self.policy.max_fees_per_epoch_lamports,
+        )
+
+    async def _collect(self, state: EpochState) -> None:
+        """A separate fee collector's fees into the executor, before anything is spent."""
+        state.fee_funding = self.fee_funding
+        if self.collector is not None:
+            await collect_fees(
+                state,
+                self.store,
+                self.wallet,
+                self.collector,
+                max_attempts=self.policy.max_settle_attempts,
+            )
 
     async def _allocate(self, state: EpochState) -> None:
         price = await self.prices.sol_usd()
         balance = await self.wallet.balance_lamports()
+        # The ads ledger's SOL still in the executor is promised: never the buyback's.
+        reserve = self.store.ads_reserve_in_executor_lamports()
         allocation = allocate(
             unspent_lamports=state.input_lamports,
             executor_balance_lamports=balance,
+            ads_reserve_lamports=reserve,
             sol_usd=price,
             policy=self.policy.allocation,
         )
         state.sol_usd_price = None if price is None else str(price)
         state.executor_balance_lamports = balance
+        state.ads_reserve_in_executor_lamports = reserve
         state.buyback_planned_lamports = allocation.buyback_lamports
         state.ads_planned_lamports = allocation.ads_lamports
         state.allocation_note = allocation.reason
@@ -446,6 +496,17 @@ class EpochRunner:
             what=f"sending the ads share to {to}",
             then="it stays in the executor as the ads reserve",
         )
+
+    async def _anchor(self, state: EpochState) -> None:
+        """Witness the epoch's outcome on chain (see `anchoring`): a memo a rebuild starts from."""
+        if self.anchorer is not None:
+            await anchor_epoch(
+                state,
+                self.store,
+                self.wallet,
+                self.anchorer,
+                max_attempts=self.policy.max_settle_attempts,
+            )
 
     async def _report(self, state: EpochState) -> None:
         if self.audit is not None:

@@ -7,6 +7,7 @@
     │   │                        the service counts it towards the circuit breaker)
     │   ├── GuardRefused         a transaction an API built does something we did not ask for
     │   ├── StateError           the state database is unusable or from a newer version
+    │   │   └── StateFileGone    the file was deleted or replaced while in use: stop the service
     │   ├── JupiterApiError      Jupiter refused the request (no route, bad key, failing swap)
     │   └── XAdsError ─┬── XAdsAuthError       X rejected the credentials or account access
     │                  ├── XAdsFundingError    no funding instrument can pay for the campaign
@@ -141,6 +142,10 @@ class XAdsRequestError(XAdsError, OperationalError):
 
 
 # --- retried later ---------------------------------------------------------------------------
+
+
+class StateFileGone(StateError):
+    """The state file under an open database was deleted or replaced: nothing may go on."""
 
 
 class TemporaryError(FlywheelError):

@@ -112,6 +112,14 @@ def save_checkpoint(store: Store, reading: BalanceReading, moved: list[Movement]
     store.set_meta(CHECKPOINT_KEY, text)
 
 
+def every_intent(store: Store, state: EpochState) -> list[IntentRecord]:
+    """The epoch's own slots, then what else it journaled (the collect, the anchor memo, a
+    claim): every transaction the executor signs moves its SOL, at least by the fee."""
+    own = intents(state)
+    known = {r.signature for r in own}
+    return own + [r for r in store.intent_records(state.id) if r.signature not in known]
+
+
 def movements(intents_: list[IntentRecord]) -> list[Movement]:
     executed = (LandingStatus.CONFIRMED.value, LandingStatus.FAILED.value)
     return [
@@ -184,10 +192,10 @@ class BalanceAudit:
             save_checkpoint(self.store, result.observed, movements(self._intents_since(state)))
 
     def _intents_since(self, state: EpochState) -> list[IntentRecord]:
-        found = intents(state)
+        found = every_intent(self.store, state)
         for epoch in self.store.epochs(limit=CHECKPOINT_EPOCHS):
             if epoch.id != state.id:
-                found += intents(epoch)
+                found += every_intent(self.store, epoch)
         return found
 
     def _inflows(self) -> list[Inflow]:
@@ -214,7 +222,7 @@ async def accept_balances(
     reading = await reader.executor_balances()
     recent: list[IntentRecord] = []
     for epoch in store.epochs(limit=CHECKPOINT_EPOCHS):
-        recent += intents(epoch)
+        recent += every_intent(store, epoch)
     save_checkpoint(store, reading, movements(recent))
     return previous, reading
 

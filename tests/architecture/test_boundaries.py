@@ -13,10 +13,19 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "epoch.py",
     PACKAGE / "intent_journal.py",
     PACKAGE / "errors.py",
+    PACKAGE / "anchoring.py",
+    PACKAGE / "collecting.py",
     *sorted((PACKAGE / "domain").glob("*.py")),
 ]
 # What the core may import from the package: itself, and the version string.
-CORE_MODULES = ("flywheel.domain", "flywheel.ports", "flywheel.errors", "flywheel.intent_journal")
+CORE_MODULES = (
+    "flywheel.domain",
+    "flywheel.ports",
+    "flywheel.errors",
+    "flywheel.intent_journal",
+    "flywheel.anchoring",
+    "flywheel.collecting",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

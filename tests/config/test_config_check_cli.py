@@ -54,6 +54,8 @@ def valid(tmp_path: Path, executor: Keypair) -> dict[str, str]:
     return {
         "EXECUTOR_KEYPAIR_PATH": str(write_keypair(tmp_path / "executor.json", executor)),
         "FEE_COLLECTOR_PUBKEY": str(Keypair().pubkey()),
+        # A collector that is not the executor, whose key we do not hold: an explicit choice.
+        "FEE_FUNDING": "executor",
         "TOKEN_MINT": str(Keypair().pubkey()),
         "WEBHOOK_SECRET": "hook-SEKRET-4f1e",
         "JUPITER_API_KEY": "jup-SEKRET-99aa",

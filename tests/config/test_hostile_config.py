@@ -33,6 +33,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     values = {
         "EXECUTOR_KEYPAIR_PATH": str(key),
         "FEE_COLLECTOR_PUBKEY": str(Keypair().pubkey()),
+        # A collector that is not the executor, without its key: valid only by this choice.
+        "FEE_FUNDING": "executor",
         "TOKEN_MINT": str(Keypair().pubkey()),
         "STATE_DB_PATH": str(home / "data" / "flywheel.sqlite"),
         "REPORTS_DIR": str(home / "reports"),

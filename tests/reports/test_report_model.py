@@ -170,6 +170,10 @@ def test_succeeded_epoch_has_every_runbook_path() -> None:
         "receipts": 2,
         "receipt_signatures": ["sigA", "sigB"],
         "quarantined_signatures": ["sigQ"],
+        "internal_transfer_signatures": [],
+        "internal_transfer_lamports": 0,
+        "funding": "same-wallet",
+        "collected_lamports": 0,
     }
     assert jq(doc, ".allocation.sol_usd_price") == "150.25"
     assert jq(doc, ".allocation.buyback_lamports") == 600_000_000

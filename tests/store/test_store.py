@@ -94,6 +94,8 @@ def test_open_creates_directory_and_a_durable_wal_database(db: Path, store: Sqli
         "intents",
         "circuit_breaker",
         "ads_ledger",
+        "own_addresses",
+        "internal_transfers",
     }
 
 
@@ -165,18 +167,19 @@ def test_an_unusable_path_is_a_state_error(tmp_path: Path) -> None:
 def test_migrations_run_forward_in_order_and_a_failing_one_rolls_back(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, path) == 1
+    n = len(MIGRATIONS)
+    assert migrate(conn, path) == n
     conn.execute("INSERT INTO meta(key, value) VALUES ('kept', 'yes')")
-    v2 = ("CREATE TABLE extra (x INTEGER)", "INSERT INTO extra VALUES (42)")
-    broken_v3 = ("CREATE TABLE half (x INTEGER)", "INSERT INTO nowhere VALUES (1)")
-    with pytest.raises(StateError, match="to schema version 3 failed"):
-        migrate(conn, path, [*MIGRATIONS, v2, broken_v3])
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)  # v2 committed on its own
+    extra = ("CREATE TABLE extra (x INTEGER)", "INSERT INTO extra VALUES (42)")
+    broken = ("CREATE TABLE half (x INTEGER)", "INSERT INTO nowhere VALUES (1)")
+    with pytest.raises(StateError, match=f"to schema version {n + 2} failed"):
+        migrate(conn, path, [*MIGRATIONS, extra, broken])
+    assert conn.execute("PRAGMA user_version").fetchone() == (n + 1,)  # committed on its own
     assert conn.execute("SELECT x FROM extra").fetchall() == [(42,)]
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "half" not in names  # v3 left nothing behind
+    assert "half" not in names  # the broken one left nothing behind
     assert conn.execute("SELECT value FROM meta").fetchall() == [("yes",)]
-    assert migrate(conn, path, [*MIGRATIONS, v2]) == 2  # idempotent at the latest version
+    assert migrate(conn, path, [*MIGRATIONS, extra]) == n + 1  # idempotent at the latest
     conn.close()
 
 
@@ -380,7 +383,9 @@ def test_two_running_epochs_of_one_mode_are_refused(store: SqliteStore) -> None:
         store.save_epoch(epoch("e1", EpochMode.SIMULATE))
 
 
-def test_carried_lamports_come_from_the_last_finished_epoch(store: SqliteStore) -> None:
+def test_carried_lamports_come_from_the_last_epoch_created(
+    store: SqliteStore,
+) -> None:
     assert store.carried_lamports(EpochMode.LIVE) == 0
     assert store.last_finished_epoch(EpochMode.LIVE) is None
     first = epoch(
@@ -393,12 +398,14 @@ def test_carried_lamports_come_from_the_last_finished_epoch(store: SqliteStore) 
     second = epoch(
         "e2",
         status=EpochStatus.FAILED,
-        finished=T0 + timedelta(hours=2),
+        # A clock a day behind: it "finished" before the first, yet it was created after it.
+        finished=T0 - timedelta(days=1),
         carried_in_lamports=400,
         fees_in_lamports=100,
     )
-    store.save_epoch(second)  # saved out of order: finished_at decides
-    store.save_epoch(first)
+    store.save_epoch(first)  # creation order decides, never the wall clock
+    store.save_epoch(second)
+    store.save_epoch(first)  # saving again keeps its place
     store.save_epoch(epoch("e3", fees_in_lamports=7))  # still running: not finished
     store.save_epoch(epoch("s1", EpochMode.SIMULATE, EpochStatus.SUCCEEDED, T0, fees_in_lamports=9))
     assert store.last_finished_epoch(EpochMode.LIVE) == second
@@ -545,3 +552,14 @@ def test_timestamps_are_iso_8601_utc(store: SqliteStore) -> None:
     east = timezone(timedelta(hours=9))
     assert iso_utc(datetime(2026, 5, 1, 21, 0, tzinfo=east)) == "2026-05-01T12:00:00.000000+00:00"
     assert iso_utc(datetime(2026, 5, 1, 12, 0)) == "2026-05-01T12:00:00.000000+00:00"
+
+
+def test_the_database_and_its_wal_are_private_to_the_owner(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "private.sqlite"
+    path.parent.mkdir()
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    with SqliteStore.open(path) as store:
+        store.set_meta("k", "v")
+        for file in (path, Path(f"{path}-wal")):
+            assert file.stat().st_mode & 0o777 == 0o600, file

@@ -174,3 +174,16 @@ def test_a_journal_written_before_it_was_typed_still_lands(tmp_path):
         store.set_meta("wallet.sweep", json.dumps({"intents": [{"signature": "x"}]}))
         with pytest.raises(StateError, match="sweep journal"):
             journal.pending()
+
+
+def test_sweep_holds_the_epoch_lock(sandbox, tmp_path):
+    from flywheel.service.epoch_lock import epoch_lock, lock_path_for
+
+    env = flywheel_env(sandbox, tmp_path)
+    executor = sandbox.executor.pubkey()
+    before = sandbox.chain.balance(executor)
+    with epoch_lock(lock_path_for(Path(env["STATE_DB_PATH"]))):  # an epoch is running
+        refused = run_cli(["wallet", "sweep", "--to", str(Keypair().pubkey()), "--yes"], tmp_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert sandbox.chain.balance(executor) == before

@@ -13,6 +13,7 @@ _MODULES = (
     "run_cmd",
     "fees_cmd",
     "wallet_cmd",
+    "state_cmd",
     "ads_cmd",
     "status_cmd",
     "quote_cmd",

@@ -45,6 +45,7 @@ def check(
         console = Console(width=200, soft_wrap=True)
     console.print(configuration_table(settings, path))
     console.print(Text(f"executor public key: {settings.executor_pubkey()}"))
+    console.print(Text(f"fee funding: {settings.fee_funding_mode()}"))
     warning = host_warning(settings.http_host)
     if warning is not None:
         console.print(Text(f"warning: {warning}", style="yellow"))

@@ -19,7 +19,6 @@ from flywheel.persistence.atomic_file import write_atomic
 from flywheel.reports.audit import ChainTx, audit, claimed_signatures
 from flywheel.reports.proof import load_epoch_reports
 from flywheel.service.console.proof_page import proof_document, render_proof
-from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import landing_from_transaction
 
 BATCH = 50  # signatures per getTransaction batch
@@ -81,7 +80,9 @@ async def read_chain(
 ) -> tuple[dict[str, ChainTx | None], int]:
     executor, mint = settings.executor_pubkey(), settings.token_mint
     found: dict[str, ChainTx | None] = {}
-    rpc = RpcClient(settings.solana_rpc_url)
+    from flywheel.compose import rpc_client
+
+    rpc = rpc_client(settings)
     try:
         unique = list(dict.fromkeys(signatures))
         for start in range(0, len(unique), BATCH):

@@ -25,7 +25,6 @@ from flywheel.service.console.overview import (
     wallets_of,
 )
 from flywheel.service.health import iso_z
-from flywheel.solana.rpc import RpcClient
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -71,7 +70,9 @@ def status(env_file: EnvFile = None) -> None:
         overview = read_overview(settings, store, next_epoch=scheduled)
 
     async def balances() -> list[Balance]:
-        rpc = RpcClient(settings.solana_rpc_url)
+        from flywheel.compose import rpc_client
+
+        rpc = rpc_client(settings)
         try:
             return await read_balances(rpc, wallets_of(settings))
         finally:

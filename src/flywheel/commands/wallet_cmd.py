@@ -68,10 +68,19 @@ def sweep(
 
 
 async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
-    from flywheel.compose import rpc_client
+    from flywheel.service.epoch_lock import epoch_lock, lock_path_for
+
+    # The epoch lock: no epoch (service or `flywheel epoch`) may spend while the sweep moves
+    # the executor's money, nor detect fees half-way through a rotation.
+    with epoch_lock(lock_path_for(settings.state_db_path)):
+        await _sweep_locked(settings, target, yes)
+
+
+async def _sweep_locked(settings: Settings, target: Pubkey, yes: bool) -> None:
+    from flywheel.compose import bind_state, rpc_client
     from flywheel.persistence.store import SqliteStore
     from flywheel.solana.sender import Sender
-    from flywheel.solana.sweep import Sweeper
+    from flywheel.solana.sweep import Sweeper, finish_rotation, prepare_rotation
 
     keypair = settings.load_executor_keypair()
     out = console()
@@ -81,6 +90,9 @@ async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
                 "an epoch is unfinished (its transactions may be in flight): stop the service,"
                 " run `flywheel epoch` to finish it, then sweep"
             )
+        # Run again after a rotation finished, the state already follows --to: nothing to bind.
+        rotated = store.bound_collector() == str(target)
+        own = bind_state(settings, store, keypair.pubkey(), write=not rotated, check=not rotated)
         async with rpc_client(settings) as rpc:
             sender = Sender(rpc, keypair.pubkey(), settings.token_mint)
             sweeper = Sweeper(rpc, keypair, store, sender)
@@ -95,10 +107,24 @@ async def _sweep(settings: Settings, target: Pubkey, yes: bool) -> None:
             if not yes and not typer.confirm("Move all of this to the new wallet?", default=False):
                 out.print("Nothing was sent.")
                 raise typer.Exit(1)
+            # Recorded before anything moves: the sweep landing at the new wallet is ours.
+            store.add_own_address(str(target), "executor")
+            moves_collector = settings.fee_collector_pubkey == keypair.pubkey() and not rotated
+            if moves_collector:
+                await prepare_rotation(rpc, store, target)
             landings = await sweeper.sweep(target)
+            if moves_collector:
+                await finish_rotation(settings, rpc, store, keypair.pubkey(), own)
     for landing in landings:
         out.print(Text(f"{landing.status.value}: {landing.signature}"))
     out.print(Text("Executor swept. Point EXECUTOR_KEYPAIR_PATH at the new wallet's keypair."))
+    if moves_collector:
+        out.print(
+            Text(
+                f"The fee collector was the executor: the state now follows {target}."
+                f" Set FEE_COLLECTOR_PUBKEY={target} too, and point the token's fees there."
+            )
+        )
 
 
 def accept_balances(
@@ -125,15 +151,15 @@ def accept_balances(
 
 
 async def _accept_balances(settings: Settings, yes: bool) -> None:
+    from flywheel.compose import rpc_client
     from flywheel.intent_journal import accept_balances as accept
     from flywheel.persistence.store import SqliteStore
-    from flywheel.solana.rpc import RpcClient
     from flywheel.solana.wallet import SolanaWallet
 
     keypair = settings.load_executor_keypair()
     out = console()
     with SqliteStore.open(settings.state_db_path) as store:
-        async with RpcClient(settings.solana_rpc_url) as rpc:
+        async with rpc_client(settings) as rpc:
             wallet = SolanaWallet(rpc, keypair, settings.token_mint)
             if not yes:
                 now = await wallet.executor_balances()

@@ -27,6 +27,7 @@ from flywheel.config.parsers import (
     parse_http_url,
     parse_int,
     parse_keypair_path,
+    parse_optional_keypair_path,
     parse_optional_pubkey,
     parse_optional_sol,
     parse_optional_wallet,
@@ -73,6 +74,10 @@ def _validated(function: Callable[..., Any], **options: Any) -> PlainValidator:
 
 HttpUrl = Annotated[str, _validated(parse_http_url), Shown(redact_url)]
 KeypairPath = Annotated[Path, _validated(parse_keypair_path)]
+OptionalKeypairPath = Annotated[Path | None, _validated(parse_optional_keypair_path)]
+FeeFundingChoice = Annotated[
+    Literal["collect", "executor"], _validated(parse_choice, choices=("collect", "executor"))
+]
 PubkeyValue = Annotated[Pubkey, _validated(parse_pubkey)]
 Secret = Annotated[SecretStr | None, _validated(parse_secret), Shown(_hidden)]
 SecretList = Annotated[SecretStr | None, _validated(parse_secret_list), Shown(_hidden)]

@@ -165,6 +165,13 @@ def parse_keypair_path(value: object) -> Path:
     return path
 
 
+def parse_optional_keypair_path(value: object) -> Path | None:
+    """A keypair file as `parse_keypair_path`, or nothing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_keypair_path(value)
+
+
 def parse_optional_sol(value: object) -> Decimal | None:
     """A SOL amount > 0 (up to 9 decimals), or nothing: unset turns the check off."""
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -41,6 +41,7 @@ from flywheel.config.fields import (
     DeadlineSeconds,
     DestinationValue,
     Directory,
+    FeeFundingChoice,
     FeeStartChoice,
     FilePath,
     Flag,
@@ -56,6 +57,7 @@ from flywheel.config.fields import (
     NonNegativeInt,
     Objective,
     OptionalHttpUrl,
+    OptionalKeypairPath,
     OptionalSol,
     OptionalWallet,
     Percent,
@@ -155,6 +157,16 @@ class Settings(BaseSettings):
         description="the wallet where the token's trading fees arrive (base58 address)"
     )
     token_mint: MintValue = Field(description="the mint address of the token bought back")
+    fee_collector_keypair_path: OptionalKeypairPath = Field(
+        None,
+        description="the fee collector's keypair file (mode 600) when it is not the executor:"
+        " each epoch collects its fees from there",
+    )
+    fee_funding: FeeFundingChoice = Field(
+        "collect",
+        description="collect: fees are moved from a separate collector (needs its keypair);"
+        " executor: buybacks are paid from the executor's own SOL",
+    )
     jupiter_api_url: HttpUrl = Field("https://api.jup.ag", description="the Jupiter API base URL")
     jupiter_api_key: Secret = Field(None, description="the Jupiter API key (keyless if unset)")
     jupiter_swap_api: SwapApi = Field(
@@ -198,6 +210,10 @@ class Settings(BaseSettings):
     # Fees and buyback
     fee_start: FeeStartChoice = Field(
         "now", description="on first start count fees from now, or all of the history"
+    )
+    anchor_state: Flag = Field(
+        True,
+        description="anchor each epoch's state in a memo on chain and check it at start",
     )
     buyback_destination: DestinationValue = Field(
         "burn", description="what happens to bought tokens: burn, hold, or a treasury address"
@@ -412,6 +428,49 @@ class Settings(BaseSettings):
 
     def executor_pubkey(self) -> Pubkey:
         return self.load_executor_keypair().pubkey()
+
+    def load_fee_collector_keypair(self) -> Keypair | None:
+        """The separate fee collector's keypair, checked against FEE_COLLECTOR_PUBKEY."""
+        path = self.fee_collector_keypair_path
+        if path is None:
+            return None
+        try:
+            keypair = read_keypair_file(path)
+        except KeypairFileError as exc:
+            raise ConfigError(
+                [problem_text("FEE_COLLECTOR_KEYPAIR_PATH", exc.what, str(path), exc.fix)]
+            ) from None
+        if keypair.pubkey() != self.fee_collector_pubkey:
+            raise ConfigError(
+                [
+                    f"FEE_COLLECTOR_KEYPAIR_PATH: {path} holds the key of {keypair.pubkey()},"
+                    f" not of FEE_COLLECTOR_PUBKEY {self.fee_collector_pubkey}; point it at"
+                    " the fee collector's own keypair file"
+                ]
+            )
+        return keypair
+
+    def fee_funding_mode(self) -> Literal["same-wallet", "collect", "executor"]:
+        """Where the buybacks' SOL comes from; ConfigError when nothing could pay them.
+
+        A separate collector holds the fees: without its key nothing moves them, so the
+        buybacks would spend the executor's own SOL while the ledger counts the collector's.
+        """
+        if self.fee_collector_pubkey == self.executor_pubkey():
+            return "same-wallet"
+        if self.load_fee_collector_keypair() is not None:
+            return "collect"
+        if self.fee_funding == "executor":
+            return "executor"
+        raise ConfigError(
+            [
+                f"FEE_COLLECTOR_PUBKEY {self.fee_collector_pubkey} is not the executor, and"
+                " without its key the fees stay there while the buybacks spend the executor's"
+                " own SOL. Set FEE_COLLECTOR_KEYPAIR_PATH to the collector's keypair file (each"
+                " epoch then collects exactly its fees), or FEE_FUNDING=executor to pay the"
+                " buybacks from the executor's SOL on purpose (every report says so)"
+            ]
+        )
 
     # --- display ---
 

@@ -65,20 +65,24 @@ def allocate(
     executor_balance_lamports: int,
     sol_usd: Decimal | None,
     policy: AllocationPolicy,
+    ads_reserve_lamports: int = 0,
 ) -> Allocation:
     """Split `unspent_lamports` for one epoch.
 
     Spending is limited by three things, and the tightest wins: the fees themselves; what the
-    executor can pay while keeping `min_sol_reserve` for transaction fees; and the USD cap,
+    executor can pay while keeping `min_sol_reserve` for transaction fees and the ads ledger's
+    `ads_reserve_lamports` (SOL promised to ads, still in the executor); and the USD cap,
     which needs a SOL price: without one, nothing is spent (the cap could not be enforced).
     """
-    if unspent_lamports < 0 or executor_balance_lamports < 0:
+    if unspent_lamports < 0 or executor_balance_lamports < 0 or ads_reserve_lamports < 0:
         raise ValueError("balances must not be negative")
     limits: list[tuple[int, str]] = [(unspent_lamports, "")]
+    held = policy.min_sol_reserve_lamports + ads_reserve_lamports
     limits.append(
         (
-            max(0, executor_balance_lamports - policy.min_sol_reserve_lamports),
-            "executor balance minus MIN_SOL_RESERVE",
+            max(0, executor_balance_lamports - held),
+            "executor balance minus MIN_SOL_RESERVE"
+            + (" and the ads reserve" if ads_reserve_lamports else ""),
         )
     )
     if sol_usd is None or sol_usd <= 0:

@@ -17,12 +17,14 @@ from flywheel.domain.trade import Quote
 STEPS: tuple[str, ...] = (
     "reconcile",
     "detect",
+    "collect",
     "allocate",
     "buyback.quote",
     "buyback.guard",
     "buyback.send",
     "buyback.settle",
     "ads",
+    "anchor",
     "report",
 )
 
@@ -88,11 +90,21 @@ class EpochState(BaseModel):
     fees_in_lamports: int = 0
     receipt_signatures: list[str] = Field(default_factory=list)
     quarantined_signatures: list[str] = Field(default_factory=list)
+    # SOL our own addresses moved into the collector (a sweep, the collect step): not fees
+    internal_signatures: list[str] = Field(default_factory=list)
+    internal_lamports: int = 0
     detect_requests: int = 0
+
+    # collect: where the buybacks' SOL comes from (same-wallet | collect | executor)
+    fee_funding: str = "same-wallet"
+    collect_target_lamports: int | None = None  # this epoch's fees plus any still owed
+    collected_lamports: int = 0
+    collect_signature: str | None = None
 
     # allocate
     sol_usd_price: str | None = None  # Decimal as text: JSON has no decimals
     executor_balance_lamports: int | None = None
+    ads_reserve_in_executor_lamports: int = 0  # the ads ledger's SOL there: not spendable
     buyback_planned_lamports: int = 0
     ads_planned_lamports: int = 0
     allocation_note: str = ""
@@ -120,6 +132,10 @@ class EpochState(BaseModel):
     ads_transfer_intent: IntentRecord | None = None
     ads_transfer_attempts: int = 0
     ads: AdsOutcome | None = None
+
+    # anchor: the memo transaction that witnesses this epoch's state on chain
+    anchor_signature: str | None = None
+    anchor_memo: str | None = None
 
     errors: list[EpochError] = Field(default_factory=list)
     report_path: str | None = None

@@ -30,5 +30,24 @@ class FeeBatch:
     """What a fee source found since `cursor`; `new_cursor` is stored with the receipts."""
 
     receipts: list[FeeReceipt] = field(default_factory=list)
+    # SOL one of the flywheel's own addresses moved into the collector (a key rotation's sweep,
+    # the collect step): shaped like receipts, but never a fee.
+    internal: list[FeeReceipt] = field(default_factory=list)
     new_cursor: str | None = None
     requests: int = 0  # RPC round trips it took, for the report and the benchmark
+
+
+def screen(
+    receipts: list[FeeReceipt],
+    *,
+    max_single_lamports: int | None,
+    max_per_epoch_lamports: int | None,
+) -> tuple[list[FeeReceipt], list[FeeReceipt]]:
+    """(available, quarantined): runbook scenario 7 holds back inflows too large to be fees."""
+    single = max_single_lamports
+    available = [r for r in receipts if single is None or r.lamports <= single]
+    quarantined = [r for r in receipts if single is not None and r.lamports > single]
+    per_epoch = max_per_epoch_lamports
+    if per_epoch is not None and sum(r.lamports for r in available) > per_epoch:
+        quarantined, available = quarantined + available, []
+    return available, quarantined

@@ -88,6 +88,8 @@ class TxKind(StrEnum):
     BURN = "burn"
     TRANSFER = "transfer"
     ADS_TRANSFER = "ads-transfer"
+    ANCHOR = "anchor"  # a memo anchoring the epoch's state on chain
+    COLLECT = "collect"  # fees from a separate collector into the executor
 
 
 @dataclass(frozen=True)

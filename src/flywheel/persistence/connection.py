@@ -10,6 +10,7 @@ than silently joining it. Every sqlite3 error leaves as a StateError naming the 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from flywheel.errors import StateError
+from flywheel.errors import StateError, StateFileGone
 from flywheel.persistence.schema import migrate
 
 
@@ -41,6 +42,22 @@ def _current_task() -> asyncio.Task[Any] | None:
         return None
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _private_sidecars(path: Path) -> None:
+    """-wal and -shm left by an older flywheel (or another tool) with a wider mode: 0600."""
+    for suffix in ("-wal", "-shm"):
+        sidecar = Path(f"{path}{suffix}")
+        if sidecar.exists():
+            sidecar.chmod(0o600)
+
+
 class SqliteDatabase:
     """One SQLite connection: WAL, re-entrant transactions, StateError for every failure."""
 
@@ -53,6 +70,7 @@ class SqliteDatabase:
         self._lock = threading.RLock()
         self._depth = 0
         self._owner: asyncio.Task[Any] | None = None
+        self._identity = _file_identity(path)
 
     @classmethod
     def open(
@@ -70,6 +88,13 @@ class SqliteDatabase:
             raise StateError(
                 f"cannot create the directory of state database {path}: {exc.strerror}"
             ) from exc
+        try:
+            # The state names the wallets and holds signed transactions: the owner's alone.
+            # SQLite gives the -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            path.chmod(0o600)
+        except OSError as exc:
+            raise StateError(f"cannot open state database {path}: {exc.strerror}") from exc
         try:
             conn = sqlite3.connect(
                 path,
@@ -90,6 +115,7 @@ class SqliteDatabase:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn, path)
+            _private_sidecars(path)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if "not a database" in str(exc):
@@ -105,6 +131,19 @@ class SqliteDatabase:
     @property
     def path(self) -> Path:
         return self._path
+
+    def verify_file(self) -> None:
+        """StateError when the file at `path` is no longer the one this connection writes to
+        (deleted, or replaced by another file): every write would go to a file nobody reads."""
+        now = _file_identity(self._path)
+        if now == self._identity:
+            return
+        what = "was deleted" if now is None else "was replaced by another file"
+        raise StateFileGone(
+            f"state database {self._path} {what} while in use; nothing more is written. "
+            "Stop the service, find out what happened to the file and restore it (runbook: "
+            "Disaster Recovery) before starting again"
+        )
 
     @property
     def schema_version(self) -> int:
@@ -133,6 +172,7 @@ class SqliteDatabase:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StateError(f"state database {self._path} is closed")
+        self.verify_file()  # one stat: cheaper than any statement, and never a lost write
         if self._depth and _current_task() is not self._owner:
             raise StateError(
                 f"state database {self._path}: a transaction is open in another asyncio task "

@@ -113,7 +113,35 @@ _V1: Migration = (
     "CREATE INDEX ads_ledger_by_epoch ON ads_ledger(epoch_id, id)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+# The flywheel's own money: every address it has controlled (a transfer between two of them is
+# an internal transfer, never a fee) and the internal transfers found at the fee collector.
+_V2: Migration = (
+    """
+    CREATE TABLE own_addresses (
+        address    TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (address, role)
+    )
+    """,
+    """
+    CREATE TABLE internal_transfers (
+        signature   TEXT PRIMARY KEY,
+        lamports    INTEGER NOT NULL CHECK (lamports > 0),
+        slot        INTEGER NOT NULL,
+        source      TEXT NOT NULL DEFAULT '',
+        epoch_id    TEXT,
+        detected_at TEXT NOT NULL
+    )
+    """,
+    # Creation order, never the wall clock: the previous epoch is the one created before, even
+    # when a clock a day behind finished it "earlier". The rowid is not stable (VACUUM).
+    "ALTER TABLE epochs ADD COLUMN seq INTEGER",
+    "UPDATE epochs SET seq = rowid",
+    "CREATE UNIQUE INDEX epochs_by_seq ON epochs(seq)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,7 +19,8 @@ from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, Inte
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.trade import PreparedTx, TxKind
 from flywheel.errors import StateError
-from flywheel.persistence.connection import SqliteDatabase, iso_utc
+from flywheel.persistence.connection import iso_utc
+from flywheel.persistence.ownership import OwnershipRecords
 
 FEE_CURSOR_KEY = "fee_cursor"
 ADS_KINDS: tuple[str, ...] = ("accrued", "committed", "spent", "released")
@@ -64,21 +65,11 @@ class AdsEntry:
     at: datetime
 
 
-class SqliteStore(SqliteDatabase):
-    """The `Store` port on SQLite. Build it with `SqliteStore.open(path)`."""
+class SqliteStore(OwnershipRecords):
+    """The `Store` port on SQLite. Build it with `SqliteStore.open(path)`.
 
-    # --- meta --------------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._run(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+    Meta keys, own addresses and internal transfers are `OwnershipRecords`'.
+    """
 
     # --- fee receipts --------------------------------------------------------------------
 
@@ -183,8 +174,9 @@ class SqliteStore(SqliteDatabase):
             if existing is not None and existing[0] != state.mode.value:
                 raise StateError(f"epoch {state.id} is a {existing[0]} epoch, not {state.mode}")
             self._run(
-                "INSERT INTO epochs(id, mode, status, started_at, finished_at, state) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "INSERT INTO epochs(id, mode, status, started_at, finished_at, state, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM epochs)) "
+                "ON CONFLICT(id) DO UPDATE SET "
                 "status = excluded.status, finished_at = excluded.finished_at, "
                 "state = excluded.state",
                 (
@@ -209,7 +201,7 @@ class SqliteStore(SqliteDatabase):
 
     def last_finished_epoch(self, mode: EpochMode) -> EpochState | None:
         found = self._epochs_where(
-            "WHERE mode = ? AND status != ? ORDER BY finished_at DESC, rowid DESC LIMIT 1",
+            "WHERE mode = ? AND status != ? ORDER BY seq DESC LIMIT 1",
             (mode.value, EpochStatus.RUNNING.value),
         )
         return found[0] if found else None
@@ -220,7 +212,7 @@ class SqliteStore(SqliteDatabase):
 
     def epochs(self, limit: int = 20) -> Iterator[EpochState]:
         """The latest `limit` epochs, newest first."""
-        return iter(self._epochs_where("ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)))
+        return iter(self._epochs_where("ORDER BY seq DESC LIMIT ?", (limit,)))
 
     def record_step(self, epoch_id: str, step: str, status: str, detail: str = "") -> None:
         self._run(
@@ -311,6 +303,9 @@ class SqliteStore(SqliteDatabase):
     def intents_of(self, epoch_id: str) -> list[StoredIntent]:
         return self._intents_where("epoch_id = ?", (epoch_id,))
 
+    def intent_records(self, epoch_id: str) -> list[IntentRecord]:
+        return [intent.record for intent in self.intents_of(epoch_id)]
+
     # --- circuit breaker --------------------------------------------------------------------
 
     def breaker_state(self) -> str | None:
@@ -357,6 +352,16 @@ class SqliteStore(SqliteDatabase):
         ):
             totals[str(kind)] = int(micro_usd)
         return totals
+
+    def ads_reserve_in_executor_lamports(self) -> int:
+        """SOL the ads ledger accrued and that is still in the executor (no ads treasury
+        transfer of that epoch confirmed): not the allocation's to spend."""
+        row = self._one(
+            "SELECT coalesce(sum(a.lamports), 0) FROM ads_ledger a WHERE a.kind = 'accrued' "
+            "AND NOT EXISTS (SELECT 1 FROM intents i WHERE i.epoch_id = a.epoch_id "
+            "AND i.kind = 'ads-transfer' AND i.status = 'confirmed')"
+        )
+        return 0 if row is None else int(row[0])
 
     def ads_available_micro_usd(self) -> int:
         """Accrued and not committed to a campaign (released commitments count again)."""

@@ -47,6 +47,20 @@ class FeesSection(ReportSection):
     quarantined_signatures: list[str] = Field(
         description="Transfers held back from spending (suspicious); see the runbook"
     )
+    internal_transfer_signatures: list[str] = Field(
+        default_factory=list,
+        description="SOL the flywheel's own wallets moved into the collector: never a fee",
+    )
+    internal_transfer_lamports: int = Field(default=0, description="Their total")
+    funding: str = Field(
+        default="same-wallet",
+        description="Where the buybacks' SOL came from: same-wallet (the collector is the"
+        " executor), collect (moved from the separate collector by the collect step) or"
+        " executor (FEE_FUNDING=executor: the executor's own SOL)",
+    )
+    collected_lamports: int = Field(
+        default=0, description="Moved from the separate fee collector to the executor"
+    )
 
 
 class AllocationSection(ReportSection):
@@ -229,6 +243,10 @@ class EpochReport(ReportSection):
                 receipts=len(state.receipt_signatures),
                 receipt_signatures=list(state.receipt_signatures),
                 quarantined_signatures=list(state.quarantined_signatures),
+                internal_transfer_signatures=list(state.internal_signatures),
+                internal_transfer_lamports=state.internal_lamports,
+                funding=state.fee_funding,
+                collected_lamports=state.collected_lamports,
             ),
             allocation=AllocationSection(
                 sol_usd_price=state.sol_usd_price,

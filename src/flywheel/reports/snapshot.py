@@ -111,9 +111,11 @@ class SnapshotReport(ReportSection):
 
 
 def totals_of(wallets: list[WalletBalance]) -> SnapshotTotals:
-    values = [w.usd_value_micro for w in wallets]
+    """Each wallet counted once, even when two roles share it (collector = executor)."""
+    unique = list({w.pubkey: w for w in wallets}.values())
+    values = [w.usd_value_micro for w in unique]
     return SnapshotTotals(
-        sol_lamports=sum(w.sol_lamports for w in wallets),
-        token_amount=sum(w.token_amount for w in wallets),
+        sol_lamports=sum(w.sol_lamports for w in unique),
+        token_amount=sum(w.token_amount for w in unique),
         usd_value_micro=None if None in values else sum(v for v in values if v is not None),
     )

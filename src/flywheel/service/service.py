@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute
 
 from flywheel import __version__
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
-from flywheel.errors import EpochLocked, InFlight
+from flywheel.errors import EpochLocked, InFlight, OperationalError, StateFileGone
 from flywheel.ports import Notifier
 from flywheel.service.alerts import Alerts
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker, Transition
@@ -108,6 +108,8 @@ class FlywheelService:
         self._stopping = False
         self._stop = asyncio.Event()
         self._scheduler: Scheduler | None = None
+        # Why the service must stop (its state file vanished or was replaced), once it must.
+        self.fatal: str | None = None
         self._servers: list[BackgroundServer] = []
         self.last_success_at: datetime | None = self._seed_history()
         metrics.set_info(version=options.version, mode=mode.value, ads_mode=options.ads_mode)
@@ -221,6 +223,8 @@ class FlywheelService:
             )
             self._breaker_changed(self.breaker.record_failure())
             self.alerts.epoch_exception(epoch_id, exc, interrupted=interrupted)
+            if isinstance(exc, StateFileGone):
+                self._stop_for(exc)
         finally:
             self._task = None
         await self.check_balance()
@@ -245,6 +249,13 @@ class FlywheelService:
 
     # --- operator actions and health ----------------------------------------------------
 
+    def _stop_for(self, exc: StateFileGone) -> None:
+        """Unhealthy from now on, and stop: every write would go to a file nobody reads."""
+        if self.fatal is None:
+            log.error("service.state_file_gone", error=str(exc))
+            self.fatal = str(exc)
+        self.request_stop()
+
     def reset_breaker(self) -> str:
         transition = self.breaker.reset()
         self._breaker_changed(transition)
@@ -259,6 +270,10 @@ class FlywheelService:
             last = self._history.last_finished_epoch(self.mode)
         except Exception as exc:  # an unreadable state is itself the answer
             error = f"state database unreadable: {exc}"
+            if isinstance(exc, StateFileGone):
+                self._stop_for(exc)
+        if self.fatal is not None:
+            error = self.fatal
         if (
             last is not None
             and last.status is EpochStatus.SUCCEEDED
@@ -363,6 +378,9 @@ class FlywheelService:
         await self.check_balance()
         if ready is not None:
             ready()
+        if opts.enable_scheduler and self._probe_epoch_id() is not None:
+            # An interrupted epoch (money may be in flight) resumes now, not an interval later.
+            self.try_start("resume")
         stop_waiter = asyncio.create_task(self._stop.wait())
         try:
             done, _ = await asyncio.wait(
@@ -377,6 +395,8 @@ class FlywheelService:
             for sig in signals:
                 asyncio.get_running_loop().remove_signal_handler(sig)
         log.info("service.stopped")
+        if self.fatal is not None:
+            raise OperationalError(self.fatal)
 
     def _install_signal_handlers(self) -> list[int]:
         if threading.current_thread() is not threading.main_thread():

@@ -3,7 +3,9 @@
 From a persisted cursor (the newest signature already examined) it pages
 `getSignaturesForAddress(until=cursor)` back to the cursor, then reads the new transactions in
 JSON-RPC batches and keeps, per signature, the collector's positive SOL delta. Failed
-transactions and the executor's own (it signed them: swaps, burns, transfers out) are skipped.
+transactions are skipped; a transaction signed by one of the flywheel's own addresses (the
+executor, a past executor, the collector, a treasury: `own_addresses`) is the flywheel moving
+its own money, never a fee: an inflow it brings is reported as an internal transfer.
 The cost of one detection grows with the number of new transactions, never with the history.
 """
 
@@ -42,6 +44,7 @@ class WalletWatcherFeeSource:
         fee_collector: Pubkey,
         executor: Pubkey,
         start: FeeStart = "now",
+        own_addresses: frozenset[str] = frozenset(),
         page_size: int = SIGNATURE_PAGE,
         batch_size: int = TRANSACTION_BATCH,
         progress: Progress | None = None,
@@ -50,6 +53,7 @@ class WalletWatcherFeeSource:
         self.fee_collector = fee_collector
         self.executor = executor
         self.start = start
+        self.own_addresses = own_addresses | {str(executor), str(fee_collector)}
         self.page_size = page_size
         self.batch_size = batch_size
         self.progress = progress
@@ -72,6 +76,7 @@ class WalletWatcherFeeSource:
             if self.progress is not None:
                 self.progress(offset + len(chunk), len(wanted))
         receipts: list[FeeReceipt] = []
+        internal: list[FeeReceipt] = []
         done = cursor
         for entry in ordered:
             signature = str(entry.signature)
@@ -82,12 +87,16 @@ class WalletWatcherFeeSource:
                     # the next detection starts from the last transaction fully examined.
                     log.warning("fees.transaction_unavailable", signature=signature)
                     break
-                receipt = self._receipt(entry.signature, tx)
-                if receipt is not None:
-                    receipts.append(receipt)
+                found = self._receipt(entry.signature, tx)
+                if found is not None:
+                    receipt, own = found
+                    (internal if own else receipts).append(receipt)
             done = signature
         return FeeBatch(
-            receipts=receipts, new_cursor=done, requests=self._requests() - requests_before
+            receipts=receipts,
+            internal=internal,
+            new_cursor=done,
+            requests=self._requests() - requests_before,
         )
 
     async def pending_signatures(self, cursor: str | None) -> int:
@@ -111,15 +120,14 @@ class WalletWatcherFeeSource:
 
     def _receipt(
         self, signature: Signature, tx: EncodedConfirmedTransactionWithStatusMeta
-    ) -> FeeReceipt | None:
+    ) -> tuple[FeeReceipt, bool] | None:
+        """The collector's inflow in `tx`, and whether one of our own addresses signed it."""
         meta = tx.transaction.meta
         inner = tx.transaction.transaction
         if meta is None or meta.err is not None or not isinstance(inner, UiTransaction):
             return None
         keys = _account_keys(inner, meta.loaded_addresses)
         signers = keys[: _num_signers(inner)]
-        if str(self.executor) in signers:
-            return None  # the executor's own transaction: never a fee
         collector = str(self.fee_collector)
         if collector not in keys:
             return None
@@ -127,13 +135,15 @@ class WalletWatcherFeeSource:
         delta = meta.post_balances[index] - meta.pre_balances[index]
         if delta <= 0:
             return None
-        return FeeReceipt(
+        own = [s for s in signers if s in self.own_addresses]
+        receipt = FeeReceipt(
             signature=str(signature),
             lamports=delta,
             slot=tx.slot,
             block_time=tx.block_time,
-            source=signers[0] if signers else "",
+            source=(own or signers or [""])[0],
         )
+        return receipt, bool(own)
 
     def _requests(self) -> int:
         return self.rpc.stats.total()

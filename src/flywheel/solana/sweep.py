@@ -11,8 +11,9 @@ sends anything twice.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 from solders.keypair import Keypair
@@ -27,18 +28,26 @@ from spl.token.instructions import (
 )
 from spl.token.models import CloseAccountParams, TransferCheckedParams
 
+from flywheel.domain.anchor import tag_memo
 from flywheel.domain.epoch_state import IntentRecord, IntentStatus
+from flywheel.domain.fees import ReceiptStatus, screen
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError, StateError
 from flywheel.intent_journal import with_landing
-from flywheel.persistence.store import SqliteStore
+from flywheel.persistence.store import FEE_CURSOR_KEY, SqliteStore
+from flywheel.solana.fee_source import START_OF_HISTORY, WalletWatcherFeeSource
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx
 from flywheel.solana.settle import parse_mint, signed_transaction
 from flywheel.solana.tokens import token_snapshot
 
+if TYPE_CHECKING:
+    from flywheel.config.settings import Settings
+
 JOURNAL_KEY = "wallet.sweep"
+PENDING_ROTATION_KEY = "wallet.sweep.rotation"
 TOKENS_PER_TRANSACTION = 8  # keeps one transaction well under the size and compute limits
 
 
@@ -231,6 +240,7 @@ class Sweeper:
         return ixs
 
     async def _send(self, target: Pubkey, kind: TxKind, ixs: list[Any]) -> Landing:
+        ixs = [*ixs, memo_instruction(tag_memo("sweep", None), self.owner)]
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
         tx = prepared_tx(kind, signed_transaction(self.keypair, ixs, blockhash), last_valid)
         self.journal.record(target, tx)  # journaled before it can ever be sent
@@ -242,3 +252,47 @@ class Sweeper:
                 f"{': ' + landing.error if landing.error else ''}; run the sweep again"
             )
         return landing
+
+
+async def newest_signature(rpc: RpcClient, address: Pubkey) -> str:
+    """Where `address`'s history ends now: a fee cursor that counts nothing older."""
+    page = await rpc.get_signatures_for_address(address, limit=1)
+    return str(page[0].signature) if page else START_OF_HISTORY
+
+
+async def prepare_rotation(rpc: RpcClient, store: SqliteStore, new: Pubkey) -> None:
+    """The executor is the fee collector: before the sweep, remember where the new wallet's
+    history ends, so the sweep itself is examined there (an internal transfer, never a fee)."""
+    cursor = await newest_signature(rpc, new)
+    store.set_meta(PENDING_ROTATION_KEY, json.dumps({"to": str(new), "cursor": cursor}))
+
+
+async def finish_rotation(
+    settings: Settings, rpc: RpcClient, store: SqliteStore, old: Pubkey, own: frozenset[str]
+) -> str | None:
+    """After the sweep landed: the state follows it to the new wallet; its address, if any.
+
+    Whatever reached the old wallet since the last detection is detected first (the sweep
+    moved it to the new wallet, so it is still owed); then the state is bound to the new
+    wallet, with the cursor taken before the sweep."""
+    text = store.get_meta(PENDING_ROTATION_KEY)
+    if text is None:
+        return None
+    pending = json.loads(text)
+    source = WalletWatcherFeeSource(
+        rpc, fee_collector=old, executor=old, start=settings.fee_start, own_addresses=own
+    )
+    batch = await source.fetch_new(store.fee_cursor())
+    available, quarantined = screen(
+        batch.receipts,
+        max_single_lamports=settings.max_single_fee_lamports,
+        max_per_epoch_lamports=settings.max_fees_per_epoch_lamports,
+    )
+    with store.transaction():
+        store.add_receipts(available, ReceiptStatus.AVAILABLE, None)
+        store.add_receipts(quarantined, ReceiptStatus.QUARANTINED, None)
+        store.add_internal_transfers(batch.internal, None)
+        store.bind(collector=str(pending["to"]))
+        store.set_meta(FEE_CURSOR_KEY, str(pending["cursor"]))
+        store.delete_meta(PENDING_ROTATION_KEY)
+    return str(pending["to"])

@@ -1,0 +1,91 @@
+"""The anchor step: the epoch's outcome witnessed on chain, exactly as the database has it.
+
+The memo (domain/anchor.py) carries what a rebuild needs. The transaction is journaled as an
+intent before it is first sent, so the start-up check always knows our own anchors, and a
+crash before it landed is reconciled like any intent. One that provably did not land is
+signed again: a second anchor with the same memo would be harmless, a missing one is not.
+"""
+
+from __future__ import annotations
+
+from flywheel.domain.anchor import Anchor
+from flywheel.domain.epoch_state import EpochState, IntentRecord
+from flywheel.domain.fees import ReceiptStatus
+from flywheel.domain.trade import LandingStatus, PreparedTx
+from flywheel.errors import OperationalError
+from flywheel.ports import Anchorer, Store, Wallet
+
+
+def epoch_anchor(state: EpochState, store: Store) -> Anchor:
+    quarantined = sum(r.lamports for r in store.receipts(ReceiptStatus.QUARANTINED))
+    return Anchor(
+        epoch_id=state.id,
+        cursor=store.fee_cursor(),
+        carried_lamports=state.carried_out_lamports,
+        ads_available_micro_usd=store.ads_available_micro_usd(),
+        ads_reserve_lamports=store.ads_reserve_in_executor_lamports(),
+        unsettled_tokens=state.tokens_carried_out,
+        quarantined_lamports=quarantined,
+    )
+
+
+def needs_anchor(state: EpochState, store: Store) -> bool:
+    """Whether the epoch did what detecting its fees again could not undo: it spent, reserved
+    for ads, bought or settled tokens, or committed ads budget. An epoch that only carried
+    needs none: rebuilt from the anchor before it, its fees are detected again and carried."""
+    return bool(
+        state.buyback_spent_lamports
+        or state.ads_reserved_lamports
+        or state.tokens_bought
+        or state.tokens_settled
+        or store.has_ads_entry(state.id, "committed")
+    )
+
+
+async def anchor_epoch(
+    state: EpochState, store: Store, wallet: Wallet, anchorer: Anchorer, *, max_attempts: int
+) -> None:
+    if state.anchor_signature is None and not needs_anchor(state, store):
+        return
+    signature = state.anchor_signature
+    status = None if signature is None else store.intent_status(signature)
+    if status == LandingStatus.CONFIRMED:
+        return
+    memo = epoch_anchor(state, store).memo()
+    for _ in range(max_attempts):
+        if status != "pending":
+            prepared = await anchorer.prepare_anchor(memo)
+            with store.transaction():  # journaled before it can ever be sent
+                store.add_intent(state.id, prepared)
+                state.anchor_signature, state.anchor_memo = prepared.signature, memo
+                store.save_epoch(state)
+        tx = _pending(store, state.anchor_signature)
+        landing = await wallet.land(tx)
+        store.update_intent(
+            tx.signature,
+            IntentRecord(
+                kind=tx.kind.value,
+                signature=tx.signature,
+                last_valid_block_height=tx.last_valid_block_height,
+                status=landing.status.value,
+                error=landing.error,
+                fee_lamports=landing.fee_lamports,
+                sol_delta=landing.sol_delta,  # the memo's fee: the balance audit counts it
+                token_delta=landing.token_delta,
+                slot=landing.slot,
+            ),
+        )
+        if landing.status is LandingStatus.CONFIRMED:
+            return
+        status = landing.status.value
+    raise OperationalError(
+        f"the anchor memo of epoch {state.id} did not land ({status}); the state is not"
+        " witnessed on chain until a later epoch anchors it"
+    )
+
+
+def _pending(store: Store, signature: str | None) -> PreparedTx:
+    for _, tx in store.pending_intents():
+        if tx.signature == signature:
+            return tx
+    raise OperationalError(f"anchor intent {signature} is not pending in the journal")
