@@ -37,6 +37,8 @@ from flywheel.ports import AdsEngine, Notifier, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
+from flywheel.solana.fee_sources import registry as fee_sources
+from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.snapshot import take_snapshot
@@ -129,6 +131,8 @@ def epoch_policy(settings: Settings) -> EpochPolicy:
         ads_treasury=(
             None if settings.ads_treasury_pubkey is None else str(settings.ads_treasury_pubkey)
         ),
+        # Unset: a claim must be worth ten times the network fee it costs.
+        min_claim_lamports=settings.min_claim_lamports or 10 * LAMPORTS_PER_SIGNATURE,
     )
 
 
@@ -327,10 +331,14 @@ async def open_flywheel(
         live_wallet = SolanaWallet(rpc, keypair, settings.token_mint, settings.treasury_pubkey)
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
         fees = fee_source(settings, rpc, keypair.pubkey(), progress, own)
+        sources = fee_sources.build(
+            settings.fee_sources, rpc=rpc, keypair=keypair, mint=settings.token_mint, watcher=fees
+        )
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
         runner = EpochRunner(
             store=store,
-            fee_source=fees,
+            fee_source=sources.detector,
+            claimers=sources.claimers,
             prices=jupiter,
             dex=jupiter,
             wallet=wallet,

@@ -1,6 +1,6 @@
 """EpochRunner: one epoch, as its list of steps, each recorded before its effects.
 
-    reconcile → detect → allocate → buyback.quote → buyback.guard → buyback.send
+    reconcile → claim → detect → allocate → buyback.quote → buyback.guard → buyback.send
               → buyback.settle → ads → report
 
 Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import structlog
 
+from flywheel.claim_step import ClaimStep
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.allocation import allocate
 from flywheel.domain.epoch_state import (
@@ -39,7 +40,16 @@ from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import Destination, LandingStatus, Quote
 from flywheel.errors import FlywheelError, OperationalError, StaleTransaction
 from flywheel.intent_journal import IntentJournal, in_flight
-from flywheel.ports import AdsEngine, Dex, FeeSource, PriceFeed, ReportSink, Store, Wallet
+from flywheel.ports import (
+    AdsEngine,
+    Dex,
+    FeeClaimer,
+    FeeSource,
+    PriceFeed,
+    ReportSink,
+    Store,
+    Wallet,
+)
 
 log = structlog.get_logger("flywheel.epoch")
 
@@ -73,8 +83,10 @@ class EpochRunner:
         mode: EpochMode = EpochMode.LIVE,
         clock: Callable[[], datetime] = utc_now,
         on_step: StepObserver | None = None,
+        claimers: tuple[FeeClaimer, ...] = (),
     ) -> None:
         self.store = store
+        self.claimers = claimers
         self.fee_source = fee_source
         self.prices = prices
         self.dex = dex
@@ -86,8 +98,10 @@ class EpochRunner:
         self.clock = clock
         self.on_step = on_step
         self.journal = IntentJournal(store, wallet)
+        self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
+            "claim": self._claim,
             "detect": self._detect,
             "allocate": self._allocate,
             "buyback.quote": self._buyback_quote,
@@ -115,6 +129,7 @@ class EpochRunner:
             # what it carries in is what the next live epoch would carry in.
             carried_in_lamports=self.store.carried_lamports(EpochMode.LIVE),
             tokens_carried_in=0 if previous is None else previous.tokens_carried_out,
+            ads_tokens_carried_in=0 if previous is None else previous.ads_tokens_carried_out,
             destination=self.policy.destination.value,
         )
         self.store.save_epoch(state)
@@ -162,6 +177,10 @@ class EpochRunner:
     async def _reconcile(self, state: EpochState) -> None:
         """Resolve every journaled transaction before deciding anything new."""
         await self.journal.reconcile(state)
+
+    async def _claim(self, state: EpochState) -> None:
+        """Move each claim source's fees to the executor: journaled, landed once, counted once."""
+        await self.claim_step.run(state)
 
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())

@@ -16,13 +16,13 @@ from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
 from flywheel.errors import OperationalError
 from flywheel.ports import Store, Wallet
 
-Slot = Literal["swap", "settle", "ads_transfer"]
+Slot = Literal["swap", "settle", "ads_transfer", "claim"]
 NOT_EXECUTED = (LandingStatus.EXPIRED, LandingStatus.FAILED)
 
 
 def intents(state: EpochState) -> list[IntentRecord]:
     singles = (state.settle_intent, state.ads_transfer_intent)
-    return [*state.swap_intents, *(r for r in singles if r is not None)]
+    return [*state.claim_intents, *state.swap_intents, *(r for r in singles if r is not None)]
 
 
 def in_flight(state: EpochState) -> bool:
@@ -37,6 +37,9 @@ def find(state: EpochState, signature: str) -> IntentRecord | None:
 def _replace(state: EpochState, updated: IntentRecord) -> None:
     state.swap_intents = [
         updated if r.signature == updated.signature else r for r in state.swap_intents
+    ]
+    state.claim_intents = [
+        updated if r.signature == updated.signature else r for r in state.claim_intents
     ]
     if state.settle_intent is not None and state.settle_intent.signature == updated.signature:
         state.settle_intent = updated
@@ -62,8 +65,12 @@ class IntentJournal:
         self.store = store
         self.wallet = wallet
 
-    def record(self, state: EpochState, prepared: PreparedTx, slot: Slot) -> IntentRecord:
-        """Journal `prepared` with the epoch's other changes, before it is ever sent."""
+    def record(
+        self, state: EpochState, prepared: PreparedTx, slot: Slot, source: str = ""
+    ) -> IntentRecord:
+        """Journal `prepared` with the epoch's other changes, before it is ever sent.
+
+        `source`: for a claim, the fee source it claims for."""
         record = IntentRecord(
             kind=prepared.kind.value,
             signature=prepared.signature,
@@ -73,6 +80,9 @@ class IntentJournal:
             self.store.add_intent(state.id, prepared)
             if slot == "swap":
                 state.swap_intents.append(record)
+            elif slot == "claim":
+                state.claim_intents.append(record)
+                state.claim_sources[record.signature] = source
             elif slot == "settle":
                 state.settle_intent = record
             else:

@@ -40,6 +40,7 @@ from flywheel.config.fields import (
     AdsMode,
     Bps,
     DestinationValue,
+    FeeSourceNames,
     FeeStartChoice,
     Flag,
     Format,
@@ -169,6 +170,12 @@ class Settings(BaseSettings):
     # Fees and buyback
     fee_start: FeeStartChoice = Field(
         "now", description="on first start count fees from now, or all of the history"
+    )
+    fee_sources: FeeSourceNames = Field(
+        ("wallet",), description="where fees come from: wallet, token2022 (comma-separated)"
+    )
+    min_claim_sol: OptionalSol = Field(
+        None, description="a claim worth less than this many SOL waits (unset: 10x its fee)"
     )
     buyback_destination: DestinationValue = Field(
         "burn", description="what happens to bought tokens: burn, hold, or a treasury address"
@@ -326,6 +333,11 @@ class Settings(BaseSettings):
     @property
     def ads_min_budget_micro_usd(self) -> int:
         return to_base_units(self.ads_min_budget_usd, MICRO_USD_DECIMALS)
+
+    @property
+    def min_claim_lamports(self) -> int | None:
+        sol = self.min_claim_sol
+        return None if sol is None else to_base_units(sol, LAMPORTS_PER_SOL_DECIMALS)
 
     @property
     def max_single_fee_lamports(self) -> int | None:

@@ -24,6 +24,7 @@ class TxKind(StrEnum):
     BURN = "burn"
     TRANSFER = "transfer"
     ADS_TRANSFER = "ads-transfer"
+    CLAIM = "claim"  # moves fees out of a vault to the executor (FEE_SOURCES other than wallet)
 
 
 @dataclass(frozen=True)

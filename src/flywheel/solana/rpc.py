@@ -24,7 +24,7 @@ from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized, Processed
 from solana.rpc.core import RPCException
-from solana.rpc.models import TokenAccountOpts, TxOpts
+from solana.rpc.models import MemcmpOpts, TokenAccountOpts, TxOpts
 from solders.account import Account
 from solders.commitment_config import CommitmentLevel
 from solders.hash import Hash
@@ -292,6 +292,18 @@ class RpcClient:
         resp = await self.call(
             "getTokenAccountsByOwner",
             lambda: self._client.get_token_accounts_by_owner(owner, opts),
+        )
+        return list(resp.value)
+
+    async def get_program_accounts(
+        self, program: Pubkey, memcmp: Sequence[tuple[int, str]]
+    ) -> list[RpcKeyedAccount]:
+        """Accounts of `program` whose data holds each `(offset, base58 bytes)`: a heavy call
+        on mainnet, so callers filter narrowly and call it only when the answer is needed."""
+        filters = [MemcmpOpts(offset=offset, bytes=value) for offset, value in memcmp]
+        resp = await self.call(
+            "getProgramAccounts",
+            lambda: self._client.get_program_accounts(program, encoding="base64", filters=filters),
         )
         return list(resp.value)
 
