@@ -128,7 +128,7 @@ def check_authority(mint: Pubkey, account: Account | None, executor: Pubkey) -> 
             [
                 f"FEE_SOURCES=token2022 needs the executor {executor} to be the withdraw-withheld"
                 f" authority of {mint}, which is {held_by}; set that authority to the executor"
-                " (spl-token set-authority --authority-type withheld-withdraw) or remove"
+                f" (spl-token authorize {mint} withheld-withdraw {executor}) or remove"
                 " token2022 from FEE_SOURCES"
             ]
         )
