@@ -9,6 +9,8 @@ filters and what it says about a malformed request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 import pytest
 from solders.keypair import Keypair
@@ -123,8 +125,8 @@ async def test_claim_moves_exactly_the_withheld_fees(sandbox_factory: SandboxFac
 
 
 def test_get_program_accounts_filters_and_refuses_malformed(sandbox: Sandbox) -> None:
-    def call(params: list[object]) -> dict[str, object]:
-        body = {"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts", "params": params}
+    def call(params: Sequence[object]) -> dict[str, object]:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts", "params": list(params)}
         answer: dict[str, object] = httpx.post(sandbox.rpc_url, json=body, timeout=10).json()
         return answer
 
