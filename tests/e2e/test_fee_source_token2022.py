@@ -16,6 +16,7 @@ import pytest
 
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.sandbox.chain.ledger import TokenBalance
+from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.fee_sources.token2022 import (
     TOKEN_2022_PROGRAM_ID,
@@ -179,3 +180,36 @@ def test_sigkill_around_the_claim_counts_it_once(
     assert epoch.fee_tokens_in == claim_delta(view, claims[0].signature) == owed
     assert withheld(box) == 0
     assert supply_before - view.supply() == epoch.tokens_settled == epoch.fee_tokens_to_settle
+
+
+def test_a_claim_that_keeps_expiring_fails_cleanly_then_lands_once(tmp_path: Path) -> None:
+    """Every send dropped: each claim provably expires (1.5 s blockhashes) and is signed anew,
+    at most three times; the epoch fails with the fees left withheld, and once the sends go
+    through the next epoch claims them all, exactly once."""
+    faults = Faults(seed=3)
+    box = start_sandbox(tmp_path / "sandbox", fee_source="token2022", slot_ms=20, faults=faults)
+    try:
+        view = ChainView(box)
+        box.traders.step(3)
+        owed, supply, bookmark = withheld(box), view.supply(), view.next_seq()
+        env = flywheel_env(box, tmp_path / "bot")
+        faults.update(drop_sends_rate=1.0, blockhash_lifetime_blocks=75)
+        dropped = run_cli(["epoch"], tmp_path / "bot")
+        assert dropped.returncode == 1, describe(dropped)
+        failed = only_epoch(env)
+        assert [i.status for i in failed.claim_intents] == ["expired"] * 3
+        assert failed.fee_tokens_in == 0 and failed.claim_counted == []
+        assert "did not land after 3 attempts" in failed.errors[0].message
+        assert withheld(box) == owed and view.supply() == supply
+        assert view.executor_txs(bookmark) == []
+
+        faults.update(drop_sends_rate=0.0, blockhash_lifetime_blocks=150)
+        calm = run_cli(["epoch"], tmp_path / "bot")
+        assert calm.returncode == 0, describe(calm)
+        landed = finished_epochs(env)[-1]
+        claims = [t for t in view.executor_txs(bookmark) if t.kind == "other"]
+        assert len(claims) == 1 and landed.claim_counted == [claims[0].signature]
+        assert landed.fee_tokens_in == owed and withheld(box) == 0
+        assert supply - view.supply() == landed.tokens_settled == landed.fee_tokens_to_settle
+    finally:
+        box.stop()

@@ -147,3 +147,33 @@ def test_get_program_accounts_filters_and_refuses_malformed(sandbox: Sandbox) ->
     ):
         error = call(bad)["error"]
         assert isinstance(error, dict) and error["code"] == -32602, bad
+
+
+async def test_what_counts_is_what_the_claim_moved_not_the_estimate(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    """Trades between the decision and the landing withhold more: the landing's own balances
+    show the larger amount that really moved, and the estimate is only ever a decision."""
+    box = sandbox_factory(fee_source="token2022")
+    box.traders.step(2)
+    async with RpcClient(box.rpc_url, backoff_initial=0.01, backoff_max=0.05) as rpc:
+        claimer = Token2022Claimer(rpc, box.executor, box.token_mint)
+        estimate = await claimer.claimable()
+        prepared = await claimer.prepare_claim()
+        box.traders.step(2)  # more fees land in the accounts the claim will harvest
+        before = withheld_total(box)
+        sender = Sender(rpc, box.executor.pubkey(), box.token_mint, poll_interval=0.01)
+        landing = await sender.land(prepared)
+        moved = before - withheld_total(box)
+        assert landing.token_delta == moved
+        assert moved > estimate
+
+
+def withheld_total(box: Sandbox) -> int:
+    with box.chain.lock:
+        accounts = box.chain.svm.get_program_accounts(TOKEN_2022_PROGRAM_ID)
+    mint = box.chain.get_account(box.token_mint)
+    assert mint is not None
+    config = transfer_fee_config(bytes(mint.data))
+    assert config is not None
+    return sum(withheld_in_account(bytes(a.data)) for _, a in accounts) + config.withheld_amount
