@@ -41,6 +41,8 @@ from flywheel.solana.chain_state import check_state_against_chain
 from flywheel.solana.collect import FeeCollectorWallet
 from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
+from flywheel.solana.fee_sources import registry as fee_sources
+from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
 from flywheel.solana.jito import JitoClient
 from flywheel.solana.memo import MemoAnchorer
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
@@ -140,6 +142,8 @@ def epoch_policy(settings: Settings) -> EpochPolicy:
         ads_treasury=(
             None if settings.ads_treasury_pubkey is None else str(settings.ads_treasury_pubkey)
         ),
+        # Unset: a claim must be worth ten times the network fee it costs.
+        min_claim_lamports=settings.min_claim_lamports or 10 * LAMPORTS_PER_SIGNATURE,
     )
 
 
@@ -397,10 +401,14 @@ async def open_flywheel(
         )
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
         fees = fee_source(settings, rpc, keypair.pubkey(), progress, own)
+        sources = fee_sources.build(
+            settings.fee_sources, rpc=rpc, keypair=keypair, mint=settings.token_mint, watcher=fees
+        )
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
         runner = EpochRunner(
             store=store,
-            fee_source=fees,
+            fee_source=sources.detector,
+            claimers=sources.claimers,
             prices=jupiter,
             dex=jupiter,
             wallet=wallet,

@@ -1,7 +1,7 @@
 """EpochRunner: one epoch, as its list of steps, each recorded before its effects.
 
-    reconcile → detect → collect → allocate → buyback.quote → buyback.guard → buyback.send
-              → buyback.settle → ads → anchor → report
+    reconcile → claim → detect → collect → allocate → buyback.quote → buyback.guard
+              → buyback.send → buyback.settle → ads → anchor → report
 
 Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
 other writes, so a crash resumes from the last completed step. Transactions are journaled as
@@ -24,6 +24,7 @@ from decimal import Decimal
 import structlog
 
 from flywheel.anchoring import anchor_epoch
+from flywheel.claim_step import ClaimStep
 from flywheel.collecting import collect_fees
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.allocation import allocate, under_minimum
@@ -62,6 +63,7 @@ from flywheel.ports import (
     Collector,
     Dex,
     ExecutorBalances,
+    FeeClaimer,
     FeeSource,
     PriceFeed,
     ReportSink,
@@ -109,8 +111,10 @@ class EpochRunner:
         anchorer: Anchorer | None = None,
         collector: Collector | None = None,
         fee_funding: str = "same-wallet",
+        claimers: tuple[FeeClaimer, ...] = (),
     ) -> None:
         self.store = store
+        self.claimers = claimers
         self.fee_source = fee_source
         self.prices = prices
         self.dex = dex
@@ -129,8 +133,10 @@ class EpochRunner:
         if balances is not None and mode is EpochMode.LIVE:
             self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
         self.journal = IntentJournal(store, wallet, self.audit)
+        self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
+            "claim": self._claim,
             "detect": self._detect,
             "collect": self._collect,
             "allocate": self._allocate,
@@ -160,6 +166,7 @@ class EpochRunner:
             # what it carries in is what the next live epoch would carry in.
             carried_in_lamports=self.store.carried_lamports(EpochMode.LIVE),
             tokens_carried_in=0 if previous is None else previous.tokens_carried_out,
+            ads_tokens_carried_in=0 if previous is None else previous.ads_tokens_carried_out,
             destination=self.policy.destination.value,
         )
         self.store.save_epoch(state)
@@ -224,6 +231,10 @@ class EpochRunner:
         await self.journal.reconcile(state)
         if self.audit is not None:
             await self.audit.check(state, "at the start of the epoch")
+
+    async def _claim(self, state: EpochState) -> None:
+        """Move each claim source's fees to the executor: journaled, landed once, counted once."""
+        await self.claim_step.run(state)
 
     async def _detect(self, state: EpochState) -> None:
         batch = await self.fee_source.fetch_new(self.store.fee_cursor())

@@ -6,6 +6,9 @@
     ├── OperationalError         stops the bot: the work failed and needs a person (exit code 1;
     │   │                        the service counts it towards the circuit breaker)
     │   ├── GuardRefused         a transaction an API built does something we did not ask for
+    │   ├── BalanceMismatch      the executor holds what its journal cannot explain: stop
+    │   ├── ExpiryUnproven       a blockhash looks expired, but this node cannot prove the
+    │   │                        transaction never landed: use a full-history RPC
     │   ├── StateError           the state database is unusable or from a newer version
     │   │   └── StateFileGone    the file was deleted or replaced while in use: stop the service
     │   ├── JupiterApiError      Jupiter refused the request (no route, bad key, failing swap)
@@ -75,6 +78,14 @@ class OperationalError(FlywheelError):
 
 class GuardRefused(OperationalError):
     """The transaction guard refused to sign; the message says why."""
+
+
+class BalanceMismatch(OperationalError):
+    """The executor holds what its journal cannot explain: stop before spending again."""
+
+
+class ExpiryUnproven(OperationalError):
+    """The blockhash looks expired but this node cannot prove the transaction never landed."""
 
 
 class StateError(OperationalError):

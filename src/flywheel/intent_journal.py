@@ -25,19 +25,19 @@ from flywheel.domain.balances import (
 )
 from flywheel.domain.epoch_state import EpochError, EpochState, IntentRecord, IntentStatus
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
-from flywheel.errors import FlywheelError, OperationalError, TemporaryError
+from flywheel.errors import BalanceMismatch, FlywheelError, OperationalError, TemporaryError
 from flywheel.ports import ExecutorBalances, Store, Wallet
 
 log = structlog.get_logger("flywheel.journal")
 
-Slot = Literal["swap", "settle", "ads_transfer"]
+Slot = Literal["swap", "settle", "ads_transfer", "claim"]
 NOT_EXECUTED = (LandingStatus.EXPIRED, LandingStatus.FAILED)
 R = TypeVar("R", bound=IntentRecord)
 
 
 def intents(state: EpochState) -> list[IntentRecord]:
     singles = (state.settle_intent, state.ads_transfer_intent)
-    return [*state.swap_intents, *(r for r in singles if r is not None)]
+    return [*state.claim_intents, *state.swap_intents, *(r for r in singles if r is not None)]
 
 
 def in_flight(state: EpochState) -> bool:
@@ -62,6 +62,9 @@ def attempts(state: EpochState, slot: Slot) -> int:
 def _replace(state: EpochState, updated: IntentRecord) -> None:
     state.swap_intents = [
         updated if r.signature == updated.signature else r for r in state.swap_intents
+    ]
+    state.claim_intents = [
+        updated if r.signature == updated.signature else r for r in state.claim_intents
     ]
     if state.settle_intent is not None and state.settle_intent.signature == updated.signature:
         state.settle_intent = updated
@@ -89,10 +92,6 @@ CHECKPOINT_KEY = "executor.balance_checkpoint"
 # epoch that checks out, and a stopped epoch signs nothing, so the recent ones are enough.
 CHECKPOINT_EPOCHS = 100
 ACCEPT_COMMAND = "flywheel wallet accept-balances"
-
-
-class BalanceMismatch(OperationalError):
-    """The executor holds what its journal cannot explain: stop before spending again."""
 
 
 def load_checkpoint(store: Store) -> Checkpoint | None:
@@ -238,8 +237,12 @@ class IntentJournal:
         if self.audit is not None and record is not None and record.status == "expired":
             await self.audit.check(state, f"before re-signing the expired {record.kind}")
 
-    def record(self, state: EpochState, prepared: PreparedTx, slot: Slot) -> IntentRecord:
-        """Journal `prepared` with the epoch's other changes, before it is ever sent."""
+    def record(
+        self, state: EpochState, prepared: PreparedTx, slot: Slot, source: str = ""
+    ) -> IntentRecord:
+        """Journal `prepared` with the epoch's other changes, before it is ever sent.
+
+        `source`: for a claim, the fee source it claims for."""
         record = IntentRecord(
             kind=prepared.kind.value,
             signature=prepared.signature,
@@ -250,6 +253,9 @@ class IntentJournal:
             self.store.add_intent(state.id, prepared)
             if slot == "swap":
                 state.swap_intents.append(record)
+            elif slot == "claim":
+                state.claim_intents.append(record)
+                state.claim_sources[record.signature] = source
             elif slot == "settle":
                 state.settle_attempts = attempts(state, slot) + 1
                 state.settle_intent = record

@@ -24,6 +24,26 @@ class FeeSource(Protocol):
     async def fetch_new(self, cursor: str | None) -> FeeBatch: ...
 
 
+class FeeClaimer(Protocol):
+    """A fee source whose fees wait in a vault until a claim transaction of ours moves them.
+
+    `unit` is what the claim brings: "lamports" (SOL) or "tokens" (base units of TOKEN_MINT).
+    What counts as fees is what the confirmed claim's own balances show arrived in the
+    executor, never `claimable()`, which only decides whether a claim is worth its fee.
+    """
+
+    name: str
+    unit: str
+
+    async def claimable(self) -> int:
+        """What a claim would move now, in `unit` (an estimate: it only decides whether)."""
+        ...
+
+    async def prepare_claim(self) -> PreparedTx:
+        """The signed claim transaction (kind CLAIM), not yet sent."""
+        ...
+
+
 class PriceFeed(Protocol):
     async def sol_usd(self) -> Decimal | None:
         """USD per SOL, or None when no reliable price is available."""

@@ -12,6 +12,7 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "ports.py",
     PACKAGE / "epoch.py",
     PACKAGE / "intent_journal.py",
+    PACKAGE / "claim_step.py",
     PACKAGE / "errors.py",
     PACKAGE / "anchoring.py",
     PACKAGE / "collecting.py",
@@ -25,6 +26,7 @@ CORE_MODULES = (
     "flywheel.intent_journal",
     "flywheel.anchoring",
     "flywheel.collecting",
+    "flywheel.claim_step",
 )
 
 

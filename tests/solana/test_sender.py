@@ -17,10 +17,10 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from flywheel.domain.trade import LandingStatus, PreparedTx, TxKind
-from flywheel.errors import OperationalError, TemporaryError
+from flywheel.errors import ExpiryUnproven, OperationalError, TemporaryError
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.rpc import RpcClient
-from flywheel.solana.sender import ExpiryUnproven, Sender, prepared_tx, sign_versioned
+from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
 
 SOL = 1_000_000_000
 FEE = 5_000

@@ -85,6 +85,11 @@ def fetch_fees(env_file: EnvFile = None) -> None:
     )
     out = console()
     out.print(table)
+    if "wallet" not in settings.fee_sources:
+        out.print(
+            "FEE_SOURCES has no wallet: SOL sent to the fee collector is not counted as fees;"
+            " claim sources are claimed by `flywheel epoch` (docs/fee-sources.md)."
+        )
     if held.cursor is None and settings.fee_start == "now":
         out.print("No detection has run yet: with FEE_START=now, fees count from the first epoch.")
     for receipt in held.quarantined:

@@ -28,6 +28,11 @@ _console = Console()
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
+class FeeSourceChoice(StrEnum):
+    wallet = "wallet"
+    token2022 = "token2022"
+
+
 class TokenProgramChoice(StrEnum):
     spl = "spl"
     token_2022 = "token-2022"  # noqa: S105 (a token program's name, not a password)
@@ -56,6 +61,13 @@ def sandbox(
     separate_fee_collector: Annotated[
         bool, typer.Option(help="A fee collector other than the executor.")
     ] = False,
+    fee_source: Annotated[
+        FeeSourceChoice,
+        typer.Option(
+            help="wallet (SOL to the fee collector), or token2022 (a Token-2022 mint whose"
+            " withheld transfer fees the executor withdraws; implies --token-program token-2022)."
+        ),
+    ] = FeeSourceChoice.wallet,
 ) -> None:
     """Run a local staging world (chain + DEX + X Ads API + traders) until Ctrl-C or SIGTERM."""
     # Absolute, so the paths in .env hold after `cd DIR` as well as from here.
@@ -78,6 +90,7 @@ def sandbox(
         traders=traders,
         trader_interval_seconds=trader_interval,
         separate_fee_collector=separate_fee_collector,
+        fee_source=fee_source.value,
         workdir=directory,
     )
     stop = threading.Event()
@@ -133,6 +146,7 @@ def _print_banner(box: Sandbox, directory: Path, env_path: Path) -> None:
     table.add_row("Token mint", f"{box.token_mint} ({box.config.token_program})")
     table.add_row("Executor", f"{box.executor.pubkey()} ({box.executor_keypair_path})")
     table.add_row("Fee collector", str(box.fee_collector))
+    table.add_row("Fee source", box.config.fee_source)
     traders = f"on, every {box.config.trader_interval_seconds:g}s" if box.config.traders else "off"
     table.add_row("Traders", traders)
     table.add_row("Configuration", str(env_path))

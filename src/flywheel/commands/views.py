@@ -20,6 +20,17 @@ def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
     table.add_row(
         "fees detected", f"{format_sol(state.fees_in_lamports)} ({len(state.receipt_signatures)})"
     )
+    for claim in state.claim_intents:
+        table.add_row(f"claim {claim.status}", _intent_text(claim.signature, claim.error))
+    if state.fee_tokens_in or state.ads_tokens_carried_out:
+        table.add_row(
+            "fee tokens",
+            f"{state.fee_tokens_in} claimed: {state.fee_tokens_to_settle} to settle,"
+            f" {state.fee_tokens_for_ads} for ads;"
+            f" {state.ads_tokens_carried_out} ads tokens carried",
+        )
+    for note in state.claim_notes:
+        table.add_row(Text("claim waits", style="dim"), note)
     if state.quarantined_signatures:
         table.add_row(
             Text("quarantined", style="yellow"),

@@ -24,6 +24,7 @@ from flywheel.config.parsers import (
     parse_choice,
     parse_decimal,
     parse_destination,
+    parse_fee_sources,
     parse_http_url,
     parse_int,
     parse_keypair_path,
@@ -125,6 +126,7 @@ DestinationValue = Annotated[str, _validated(parse_destination)]
 # NoDecode: our parser reads the JSON, so a malformed value gets a one-line problem, not a trace.
 TargetingValue = Annotated[Targeting, NoDecode, _validated(parse_targeting)]
 PostId = Annotated[str | None, _validated(parse_post_id)]
+FeeSourceNames = Annotated[tuple[str, ...], NoDecode, _validated(parse_fee_sources)]
 OptionalPubkey = Annotated[Pubkey | None, _validated(parse_optional_pubkey)]
 AccountId = Annotated[str | None, _validated(parse_account_id)]
 AD_OBJECTIVES = (

@@ -179,6 +179,37 @@ def parse_optional_sol(value: object) -> Decimal | None:
     return parse_decimal(value, places=9, positive=True, unit="SOL")
 
 
+FEE_SOURCE_NAMES = ("wallet", "token2022")
+FEE_SOURCES_LATER = ("pump", "meteora-dbc", "meteora-damm-v2", "raydium-launchlab", "bags")
+
+
+def parse_fee_sources(value: object) -> tuple[str, ...]:
+    """Comma-separated fee source names (wallet, token2022), each once, at least one."""
+    if isinstance(value, tuple | list):
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise InvalidValue("is not a list of fee sources", "use e.g. wallet or wallet,token2022")
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if not names:
+        raise InvalidValue(
+            "names no fee source", f"use one or more of: {', '.join(FEE_SOURCE_NAMES)}"
+        )
+    for name in names:
+        if name in FEE_SOURCES_LATER:
+            raise InvalidValue(
+                f"names {name}, which is not built yet",
+                f"use {', '.join(FEE_SOURCE_NAMES)} (see docs/fee-sources.md)",
+            )
+        if name not in FEE_SOURCE_NAMES:
+            raise InvalidValue(
+                f"names an unknown fee source {name!r}",
+                f"use one or more of: {', '.join(FEE_SOURCE_NAMES)}",
+            )
+    if len(set(names)) != len(names):
+        raise InvalidValue("names a fee source twice", "name each fee source once")
+    return tuple(names)
+
+
 def parse_destination(value: object) -> str:
     """burn, hold, or the base58 address of a treasury wallet."""
     if isinstance(value, str) and value.strip().lower() in {"burn", "hold"}:

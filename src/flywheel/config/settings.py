@@ -42,6 +42,7 @@ from flywheel.config.fields import (
     DestinationValue,
     Directory,
     FeeFundingChoice,
+    FeeSourceNames,
     FeeStartChoice,
     FilePath,
     Flag,
@@ -214,6 +215,12 @@ class Settings(BaseSettings):
     anchor_state: Flag = Field(
         True,
         description="anchor each epoch's state in a memo on chain and check it at start",
+    )
+    fee_sources: FeeSourceNames = Field(
+        ("wallet",), description="where fees come from: wallet, token2022 (comma-separated)"
+    )
+    min_claim_sol: OptionalSol = Field(
+        None, description="a claim worth less than this many SOL waits (unset: 10x its fee)"
     )
     buyback_destination: DestinationValue = Field(
         "burn", description="what happens to bought tokens: burn, hold, or a treasury address"
@@ -399,6 +406,11 @@ class Settings(BaseSettings):
     @property
     def ads_min_budget_micro_usd(self) -> int:
         return usd_to_micro(self.ads_min_budget_usd)
+
+    @property
+    def min_claim_lamports(self) -> int | None:
+        sol = self.min_claim_sol
+        return None if sol is None else sol_to_lamports(sol)
 
     @property
     def max_single_fee_lamports(self) -> int | None:

@@ -16,6 +16,7 @@ from flywheel.domain.trade import Quote
 
 STEPS: tuple[str, ...] = (
     "reconcile",
+    "claim",
     "detect",
     "collect",
     "allocate",
@@ -85,6 +86,18 @@ class EpochState(BaseModel):
     status: EpochStatus = EpochStatus.RUNNING
     steps_done: list[str] = Field(default_factory=list)
 
+    # claim: fees a claim transaction of ours moved out of a vault (FEE_SOURCES other than wallet)
+    claim_intents: list[IntentRecord] = Field(default_factory=list)
+    claim_sources: dict[str, str] = Field(default_factory=dict)  # signature -> fee source
+    claim_counted: list[str] = Field(default_factory=list)  # signatures already counted
+    claim_notes: list[str] = Field(default_factory=list)  # why a source did not claim
+    # Fees in the token itself (token2022): the buyback share is settled without a swap, the
+    # ads share stays in the executor, carried until it can be sold for SOL.
+    fee_tokens_in: int = 0
+    fee_tokens_to_settle: int = 0
+    fee_tokens_for_ads: int = 0
+    ads_tokens_carried_in: int = 0
+
     # detect
     carried_in_lamports: int = 0
     fees_in_lamports: int = 0
@@ -151,7 +164,12 @@ class EpochState(BaseModel):
 
     @property
     def tokens_to_settle(self) -> int:
-        return self.tokens_carried_in + self.tokens_bought
+        return self.tokens_carried_in + self.tokens_bought + self.fee_tokens_to_settle
+
+    @property
+    def ads_tokens_carried_out(self) -> int:
+        """Fee tokens of the ads share held in the executor, not yet sold: never settled."""
+        return self.ads_tokens_carried_in + self.fee_tokens_for_ads
 
     @property
     def tokens_carried_out(self) -> int:

@@ -30,3 +30,6 @@ class EpochPolicy:
     ads_min_budget_micro_usd: int = 0
     # Where each epoch's ads SOL goes; None keeps it in the executor as the ads reserve.
     ads_treasury: str | None = None
+    # A claim (FEE_SOURCES other than wallet) worth less than this many lamports waits.
+    min_claim_lamports: int = 50_000
+    max_claim_attempts: int = 3

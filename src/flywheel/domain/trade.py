@@ -90,6 +90,7 @@ class TxKind(StrEnum):
     ADS_TRANSFER = "ads-transfer"
     ANCHOR = "anchor"  # a memo anchoring the epoch's state on chain
     COLLECT = "collect"  # fees from a separate collector into the executor
+    CLAIM = "claim"  # moves fees out of a vault to the executor (FEE_SOURCES other than wallet)
 
 
 @dataclass(frozen=True)

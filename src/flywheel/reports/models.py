@@ -63,6 +63,27 @@ class FeesSection(ReportSection):
     )
 
 
+class ClaimsSection(ReportSection):
+    """What the claim step moved out of vaults (FEE_SOURCES other than wallet)."""
+
+    transactions: list[TransactionSection] = Field(
+        default_factory=list, description="Every claim transaction sent, with its outcome"
+    )
+    signatures: list[str] = Field(
+        default_factory=list, description="The confirmed claims counted as fees (once each)"
+    )
+    notes: list[str] = Field(default_factory=list, description="Why a source did not claim")
+    tokens_in: int = Field(0, description="Fee tokens the confirmed claims brought in")
+    tokens_to_settle: int = Field(
+        0, description="Their BUYBACK_PERCENT share, settled with the bought tokens (no swap)"
+    )
+    tokens_for_ads: int = Field(0, description="Their ADS_PERCENT share, kept in the executor")
+    ads_tokens_carried_in: int = Field(0, description="Ads-share tokens earlier epochs kept")
+    ads_tokens_carried_out: int = Field(
+        0, description="Ads-share tokens still in the executor, not yet sold for SOL"
+    )
+
+
 class AllocationSection(ReportSection):
     """How the allocate step split the input, before anything was spent."""
 
@@ -84,7 +105,7 @@ class QuoteSection(ReportSection):
 
 
 class TransactionSection(ReportSection):
-    kind: str = Field(description="swap | burn | transfer | ads-transfer")
+    kind: str = Field(description="swap | burn | transfer | ads-transfer | claim")
     signature: str
     status: str = Field(description="pending | confirmed | failed | expired")
     error: str
@@ -212,6 +233,7 @@ class EpochReport(ReportSection):
     finished_at: UtcDatetime
     steps_done: list[str] = Field(default_factory=list)
     fees: FeesSection
+    claims: ClaimsSection = Field(default_factory=ClaimsSection)
     allocation: AllocationSection
     execution: ExecutionSection
     accounting: AccountingSection
@@ -247,6 +269,16 @@ class EpochReport(ReportSection):
                 internal_transfer_lamports=state.internal_lamports,
                 funding=state.fee_funding,
                 collected_lamports=state.collected_lamports,
+            ),
+            claims=ClaimsSection(
+                transactions=[TransactionSection.from_intent(i) for i in state.claim_intents],
+                signatures=list(state.claim_counted),
+                notes=list(state.claim_notes),
+                tokens_in=state.fee_tokens_in,
+                tokens_to_settle=state.fee_tokens_to_settle,
+                tokens_for_ads=state.fee_tokens_for_ads,
+                ads_tokens_carried_in=state.ads_tokens_carried_in,
+                ads_tokens_carried_out=state.ads_tokens_carried_out,
             ),
             allocation=AllocationSection(
                 sol_usd_price=state.sol_usd_price,

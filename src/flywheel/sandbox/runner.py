@@ -29,6 +29,7 @@ from flywheel.sandbox.traders import TraderConfig, Traders
 from flywheel.sandbox.x_ads.app import XAdsSandboxState, build_x_ads_app
 from flywheel.solana.keypair import write_keypair_file
 
+SANDBOX_FEE_SOURCES = ("wallet", "token2022")
 SANDBOX_POST_ID = "1850000000000000001"  # the post the sandbox's campaigns promote (any digits)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -67,6 +68,8 @@ class SandboxConfig:
     x_ads_spend_micro_per_second: int = 1_000
     token_program: TokenProgramName = "spl"  # noqa: S105 (a program's name, not a password)
     separate_fee_collector: bool = False
+    # token2022: a Token-2022 mint with a transfer fee whose withheld fees the executor withdraws
+    fee_source: str = "wallet"
     traders: bool = True  # trade in the background; tests usually call traders.step() instead
     trader_interval_seconds: float = 5.0
     trades_per_tick: int = 1
@@ -84,11 +87,15 @@ class Sandbox:
         self.faults = (
             self.config.faults if self.config.faults is not None else Faults(seed=self.config.seed)
         )
+        if self.config.fee_source not in SANDBOX_FEE_SOURCES:
+            raise ValueError(f"the sandbox has no fee source {self.config.fee_source!r}")
+        token2022 = self.config.fee_source == "token2022"
         self.scenario = Scenario(
             ScenarioConfig(
                 seed=self.config.seed,
-                token_program=self.config.token_program,
+                token_program="token-2022" if token2022 else self.config.token_program,
                 separate_fee_collector=self.config.separate_fee_collector,
+                executor_withdraws_fees=token2022,
             )
         )
         self.webhook_secret = secrets.token_urlsafe(33)  # 44 characters
@@ -281,6 +288,7 @@ class Sandbox:
             "ENABLE_SCHEDULER": "true",
             # A new chain: its whole history is fees (FEE_START=now would skip the first ones).
             "FEE_START": "all",
+            "FEE_SOURCES": self.config.fee_source,
             "STATE_DB_PATH": str(directory / "data" / "flywheel.sqlite"),
             "REPORTS_DIR": str(directory / "reports"),
             "WEBHOOK_SECRET": self.webhook_secret,

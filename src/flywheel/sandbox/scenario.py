@@ -52,6 +52,8 @@ class ScenarioConfig:
     market_maker_token_units: int = 200_000_000 * 10**6  # inventory to push the price down
     market_maker_lamports: int = 10 * LAMPORTS_PER_SOL
     separate_fee_collector: bool = False
+    # FEE_SOURCES=token2022: the executor may withdraw the mint's withheld fees.
+    executor_withdraws_fees: bool = False
 
 
 class Scenario:
@@ -142,7 +144,11 @@ class Scenario:
                         program_id=program,
                         mint=self.mint,
                         transfer_fee_config_authority=creator,
-                        withdraw_withheld_authority=creator,
+                        withdraw_withheld_authority=(
+                            self.executor.pubkey()
+                            if self.config.executor_withdraws_fees
+                            else creator
+                        ),
                         transfer_fee_basis_points=self.transfer_fee.bps,
                         maximum_fee=self.transfer_fee.maximum,
                     )

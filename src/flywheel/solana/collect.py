@@ -33,6 +33,7 @@ class FeeCollectorWallet:
     async def prepare_collect(self, lamports: int, memo: str) -> PreparedTx:
         if lamports <= 0:
             raise ValueError(f"a collect moves a positive amount, not {lamports}")
+        min_slot = await self.rpc.finalized_slot()
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
         ix = transfer(
             TransferParams(
@@ -44,4 +45,4 @@ class FeeCollectorWallet:
         ixs = [ix, memo_instruction(memo, self.executor.pubkey())]
         message = MessageV0.try_compile(self.executor.pubkey(), ixs, [], blockhash)
         tx = VersionedTransaction(message, [self.executor, self.collector])
-        return prepared_tx(TxKind.COLLECT, tx, last_valid)
+        return prepared_tx(TxKind.COLLECT, tx, last_valid, min_slot)

@@ -32,8 +32,8 @@ class MemoAnchorer:
         self.keypair = keypair
 
     async def prepare_anchor(self, memo: str) -> PreparedTx:
+        min_slot = await self.rpc.finalized_slot()
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
         ixs = [memo_instruction(memo, self.keypair.pubkey())]
-        return prepared_tx(
-            TxKind.ANCHOR, signed_transaction(self.keypair, ixs, blockhash), last_valid
-        )
+        tx = signed_transaction(self.keypair, ixs, blockhash)
+        return prepared_tx(TxKind.ANCHOR, tx, last_valid, min_slot)

@@ -25,6 +25,7 @@ from solders.pubkey import Pubkey
 from solders.rpc.config import (
     RpcAccountInfoConfig,
     RpcContextConfig,
+    RpcProgramAccountsConfig,
     RpcSendTransactionConfig,
     RpcSignaturesForAddressConfig,
     RpcSignatureStatusConfig,
@@ -34,6 +35,7 @@ from solders.rpc.config import (
     RpcTokenAccountsFilterProgramId,
     RpcTransactionConfig,
 )
+from solders.rpc.filter import Memcmp
 from solders.rpc.requests import (
     GetAccountInfo,
     GetBalance,
@@ -41,9 +43,11 @@ from solders.rpc.requests import (
     GetLatestBlockhash,
     GetMinimumBalanceForRentExemption,
     GetMultipleAccounts,
+    GetProgramAccounts,
     GetRecentPrioritizationFees,
     GetSignaturesForAddress,
     GetSignatureStatuses,
+    GetSlot,
     GetTokenAccountsByOwner,
     GetTokenSupply,
     GetTransaction,
@@ -58,9 +62,11 @@ from solders.rpc.responses import (
     GetLatestBlockhashResp,
     GetMinimumBalanceForRentExemptionResp,
     GetMultipleAccountsResp,
+    GetProgramAccountsResp,
     GetRecentPrioritizationFeesResp,
     GetSignaturesForAddressResp,
     GetSignatureStatusesResp,
+    GetSlotResp,
     GetTokenAccountsByOwnerResp,
     GetTokenSupplyResp,
     GetTransactionResp,
@@ -282,9 +288,26 @@ class RpcClient:
         resp = await self.request(request, GetTokenAccountsByOwnerResp)
         return list(resp.value)
 
+    async def get_program_accounts(
+        self, program: Pubkey, memcmp: Sequence[tuple[int, str]]
+    ) -> list[RpcKeyedAccount]:
+        """Accounts of `program` whose data holds each `(offset, base58 bytes)`: a heavy call
+        on mainnet, so callers filter narrowly and call it only when the answer is needed."""
+        config = RpcProgramAccountsConfig(
+            self._accounts(), filters=[Memcmp(offset, value) for offset, value in memcmp]
+        )
+        resp = await self.request(GetProgramAccounts(program, config), GetProgramAccountsResp)
+        return list(resp.value)
+
     async def get_token_supply(self, mint: Pubkey) -> int:
         resp = await self.request(GetTokenSupply(mint, self.commitment), GetTokenSupplyResp)
         return int(resp.value.amount)
+
+    async def finalized_slot(self) -> int:
+        """The finalized slot now. A transaction signed after it cannot land before it: it is
+        journaled as the intent's min_slot, where an expiry proof's history must reach back."""
+        request = GetSlot(RpcContextConfig(commitment=CommitmentLevel.Finalized))
+        return int((await self.request(request, GetSlotResp)).value)
 
     async def get_minimum_balance_for_rent_exemption(self, size: int) -> int:
         request = GetMinimumBalanceForRentExemption(size, self.commitment)

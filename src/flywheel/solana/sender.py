@@ -37,7 +37,6 @@ from solders.rpc.requests import (
     GetBlockHeight,
     GetFirstAvailableBlock,
     GetSignatureStatuses,
-    GetSlot,
     GetTransaction,
     MinimumLedgerSlot,
 )
@@ -45,7 +44,6 @@ from solders.rpc.responses import (
     GetBlockHeightResp,
     GetFirstAvailableBlockResp,
     GetSignatureStatusesResp,
-    GetSlotResp,
     GetTransactionResp,
     MinimumLedgerSlotResp,
 )
@@ -61,7 +59,13 @@ from solders.transaction_status import (
 )
 
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
-from flywheel.errors import FlywheelError, GuardRefused, OperationalError, TemporaryError
+from flywheel.errors import (
+    ExpiryUnproven,
+    FlywheelError,
+    GuardRefused,
+    OperationalError,
+    TemporaryError,
+)
 from flywheel.solana.rpc import RpcClient
 
 log = structlog.get_logger(__name__)
@@ -75,10 +79,6 @@ EXPIRY_READINGS = 2  # readings that must agree, at different finalized block he
 _UNKNOWN_SLOT_MARGIN = 300
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class ExpiryUnproven(OperationalError):
-    """The blockhash looks expired but this node cannot prove the transaction never landed."""
 
 
 @dataclass(frozen=True)
@@ -214,10 +214,7 @@ class Sender:
 
     async def finalized_slot(self) -> int:
         """The finalized slot now: journaled with a transaction signed after it (its min_slot)."""
-        (slot,) = await self._rpc.batch(
-            [GetSlot(RpcContextConfig(commitment=CommitmentLevel.Finalized), 0)], [GetSlotResp]
-        )
-        return int(slot.value)
+        return await self._rpc.finalized_slot()
 
     async def _poll(self, signature: Signature) -> tuple[TransactionStatus | None, int]:
         """(status, block height) in one round trip.

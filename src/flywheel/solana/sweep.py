@@ -241,8 +241,10 @@ class Sweeper:
 
     async def _send(self, target: Pubkey, kind: TxKind, ixs: list[Any]) -> Landing:
         ixs = [*ixs, memo_instruction(tag_memo("sweep", None), self.owner)]
+        min_slot = await self.rpc.finalized_slot()
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
-        tx = prepared_tx(kind, signed_transaction(self.keypair, ixs, blockhash), last_valid)
+        signed = signed_transaction(self.keypair, ixs, blockhash)
+        tx = prepared_tx(kind, signed, last_valid, min_slot)
         self.journal.record(target, tx)  # journaled before it can ever be sent
         landing = await self.sender.land(tx)
         self.journal.settle(landing)

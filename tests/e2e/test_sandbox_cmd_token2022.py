@@ -1,0 +1,103 @@
+"""The issue's own run: `flywheel sandbox --fee-source token2022`, then `flywheel epoch` in its
+directory, both as an operator types them, with the sandbox's traders trading in the
+background. Checked over JSON-RPC (the sandbox runs in another process): the claim, the burn
+without a swap, and the supply down by exactly the burn."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from flywheel.solana.fee_sources.token2022 import TOKEN_2022_PROGRAM_ID, withheld_in_account
+from tests.e2e.harness import describe, finished_epochs, run_cli
+
+pytestmark = pytest.mark.slow
+START_TIMEOUT_S = 60.0
+
+
+def rpc(url: str, method: str, params: list[Any]) -> Any:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    return httpx.post(url, json=body, timeout=10).json()["result"]
+
+
+def withheld(url: str, mint: str) -> int:
+    accounts = rpc(
+        url,
+        "getProgramAccounts",
+        [
+            str(TOKEN_2022_PROGRAM_ID),
+            {"encoding": "base64", "filters": [{"memcmp": {"offset": 0, "bytes": mint}}]},
+        ],
+    )
+    return sum(withheld_in_account(base64.b64decode(a["account"]["data"][0])) for a in accounts)
+
+
+def supply(url: str, mint: str) -> int:
+    return int(rpc(url, "getTokenSupply", [mint])["value"]["amount"])
+
+
+def wait_until(condition: Any, process: subprocess.Popen[bytes], what: str) -> None:
+    """Polls a condition the sandbox process makes true; fails if it exits or takes too long."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not condition():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"sandbox exited early ({process.returncode}): {err.decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the sandbox did not get there in time: {what}")
+        time.sleep(0.05)
+
+
+def test_sandbox_fee_source_token2022_then_epoch(tmp_path: Path) -> None:
+    directory = tmp_path / "staging"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "flywheel.cli", "sandbox", "--dir", str(directory)),
+            *("--fee-source", "token2022", "--trader-interval", "0.1"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        env_path = directory / ".env"
+        wait_until(env_path.exists, process, ".env written")
+        env = {}
+        for line in env_path.read_text().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                env[key] = shlex.split(value)[0]
+        assert env["FEE_SOURCES"] == "token2022"
+        url, mint = env["SOLANA_RPC_URL"], env["TOKEN_MINT"]
+        wait_until(lambda: withheld(url, mint) > 0, process, "a trade withheld a fee")
+        with env_path.open("a") as extra:
+            extra.write("LOG_FORMAT=json\n")  # the sandbox leaves it unset
+        supply_before = supply(url, mint)
+
+        done = run_cli(["epoch"], directory)
+        assert done.returncode == 0, describe(done)
+        [epoch] = finished_epochs(env)
+        assert epoch.errors == []
+        [claim] = epoch.claim_intents
+        assert claim.status == "confirmed" and claim.token_delta == epoch.fee_tokens_in > 0
+        assert epoch.tokens_bought == 0 and epoch.swap_intents == []
+        assert epoch.tokens_settled == epoch.fee_tokens_to_settle == epoch.fee_tokens_in * 70 // 100
+        # The traders only move tokens: the supply changed by the burn and nothing else.
+        assert supply_before - supply(url, mint) == epoch.tokens_settled
+        assert "claim confirmed" in done.stdout
+
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
