@@ -5,14 +5,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from solders.transaction_status import (
-    InstructionErrorCustom,
-    TransactionErrorFieldless,
-    TransactionErrorInstructionError,
-    TransactionErrorInsufficientFundsForRent,
-    TransactionErrorType,
-)
-
 from flywheel.sandbox.chain.ledger import TxRecord
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.chain.tokens import (
@@ -27,6 +19,7 @@ from flywheel.sandbox.chain.types import (
     SignatureVerificationFailure,
 )
 from flywheel.sandbox.rpc import params as p
+from flywheel.sandbox.rpc.describe import describe
 from flywheel.sandbox.rpc.encode import (
     API_VERSION,
     FEATURE_SET,
@@ -243,7 +236,7 @@ def request_airdrop(chain: SandboxChain, params: list[Json]) -> Json:
     try:
         return str(chain.airdrop(key, lamports))
     except PreflightFailure as exc:
-        raise RpcError(-32603, f"airdrop failed: {_describe(exc.err)}") from exc
+        raise RpcError(-32603, f"airdrop failed: {describe(exc.err)}") from exc
 
 
 @method("sendTransaction")
@@ -255,7 +248,7 @@ def send_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     except PreflightFailure as exc:
         raise RpcError(
             -32002,
-            f"Transaction simulation failed: {_describe(exc.err)}",
+            f"Transaction simulation failed: {describe(exc.err)}",
             {
                 "err": error_json(exc.err),
                 "logs": exc.logs,
@@ -383,25 +376,3 @@ def get_transaction(chain: SandboxChain, params: list[Json]) -> Json:
         body = parsed_transaction_json(body, record)
     return body
 
-
-def _describe(err: TransactionErrorType) -> str:
-    """The validator's wording for the errors the sandbox produces most."""
-    if err == TransactionErrorFieldless.BlockhashNotFound:
-        return "Blockhash not found"
-    if err == TransactionErrorFieldless.AlreadyProcessed:
-        return "This transaction has already been processed"
-    if err == TransactionErrorFieldless.AccountNotFound:
-        return "Attempt to debit an account but found no record of a prior credit."
-    if err == TransactionErrorFieldless.InsufficientFundsForFee:
-        return "Insufficient funds for fee"
-    if isinstance(err, TransactionErrorInsufficientFundsForRent):
-        return (
-            f"Transaction results in an account ({err.account_index}) "
-            "with insufficient funds for rent"
-        )
-    if isinstance(err, TransactionErrorInstructionError):
-        index, inner = err.index, err.err
-        if isinstance(inner, InstructionErrorCustom):
-            return f"Error processing Instruction {index}: custom program error: {inner.code:#x}"
-        return f"Error processing Instruction {index}: {inner}"
-    return str(error_json(err))
