@@ -375,4 +375,3 @@ def get_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     if encoding == "jsonParsed":
         body = parsed_transaction_json(body, record)
     return body
-
