@@ -72,14 +72,9 @@ def sandbox(
     """Run a local staging world (chain + DEX + X Ads API + traders) until Ctrl-C or SIGTERM."""
     # Absolute, so the paths in .env hold after `cd DIR` as well as from here.
     directory = directory.expanduser().resolve()
-    ports = (
-        ("--rpc-port", rpc_port),
-        ("--jupiter-port", jupiter_port),
-        ("--x-ads-port", x_ads_port),
+    _check_ports(
+        ("--rpc-port", rpc_port), ("--jupiter-port", jupiter_port), ("--x-ads-port", x_ads_port)
     )
-    for name, port in ports:
-        if not 0 <= port <= 65535:
-            raise ConfigError([f"{name} must be within 0..65535, not {port}"])
     config = SandboxConfig(
         seed=seed,
         slot_ms=slot_ms,
@@ -93,6 +88,17 @@ def sandbox(
         fee_source=fee_source.value,
         workdir=directory,
     )
+    _run_until_stopped(config, directory)
+
+
+def _check_ports(*ports: tuple[str, int]) -> None:
+    for name, port in ports:
+        if not 0 <= port <= 65535:
+            raise ConfigError([f"{name} must be within 0..65535, not {port}"])
+
+
+def _run_until_stopped(config: SandboxConfig, directory: Path) -> None:
+    """Start the sandbox, write DIR/.env, and serve until Ctrl-C or SIGTERM sets `stop`."""
     stop = threading.Event()
     previous = _trap_signals(stop)
     try:

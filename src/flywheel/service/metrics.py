@@ -70,6 +70,14 @@ class FlywheelMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        self._define_epoch_metrics(r)
+        self._define_flow_metrics(r)
+        self._define_balance_metrics(r)
+        self.info = Info("flywheel", "Version and modes of this service", registry=r)
+        self._seed_series()
+
+    def _define_epoch_metrics(self, r: CollectorRegistry) -> None:
+        """How epochs ran: outcomes, skips, errors, the breaker, timestamps and durations."""
         self.epochs = Counter("flywheel_epochs", "Epochs run, by outcome", ["status"], registry=r)
         self.skipped = Counter(
             "flywheel_epochs_skipped", "Epochs not started, by reason", ["reason"], registry=r
@@ -96,6 +104,9 @@ class FlywheelMetrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+
+    def _define_flow_metrics(self, r: CollectorRegistry) -> None:
+        """What moved: fees, buybacks, tokens, ads budgets, and the RPC traffic behind them."""
         self.fees = Counter(
             "flywheel_fees_detected_lamports", "Fees detected, in lamports", registry=r
         )
@@ -122,6 +133,9 @@ class FlywheelMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+
+    def _define_balance_metrics(self, r: CollectorRegistry) -> None:
+        """Balances at the last check, and the state's carried, quarantined and reserved sums."""
         self.executor_balance = Gauge(
             "flywheel_executor_balance_lamports",
             "Executor SOL balance at the last check, in lamports",
@@ -141,7 +155,8 @@ class FlywheelMetrics:
         self.ads_reserve = Gauge(
             "flywheel_ads_reserve_usd", "Ads budget accrued and not committed, in USD", registry=r
         )
-        self.info = Info("flywheel", "Version and modes of this service", registry=r)
+
+    def _seed_series(self) -> None:
         # Series exist from the start, so rate() and alerts see a 0 before the first event.
         for status in EPOCH_STATUSES:
             self.epochs.labels(status=status)

@@ -194,40 +194,11 @@ class SwapGuard:
         """The guard's figures if the swap is acceptable; GuardRefused otherwise.
 
         `burned`: the tokens our own burn in the same transaction destroys (v2 composition)."""
-        check_signers(tx, self._executor)
-        message = tx.message
-        assert isinstance(message, Message | MessageV0)  # check_signers refused the others
-        check_mev_marker(message)
-        priority_fee = check_priority_fee(compute_budget(message), self.max_priority_fee_lamports)
-        watched = await self.watched_accounts()
-        # Lookup-table accounts are not named here: a loss through them is still refused, by
-        # the executor's own balance, only without the recipient's name.
-        mine = {*watched, self._executor}
-        others = [k for k in dict.fromkeys(writable_keys(message)) if k not in mine]
+        message, priority_fee = self._check_transaction(tx)
+        watched, others = await self._accounts_to_watch(message)
         addresses = [self._executor, *watched, *others]
         before = await self._rpc.get_multiple_accounts(addresses)
-        sim = await self._rpc.simulate(tx, addresses)
-        if sim.err == TransactionErrorFieldless.BlockhashNotFound:
-            # Waiting (rate limits, a slow API) outlived the swap's blockhash: stale, not hostile.
-            raise StaleTransaction("the swap transaction's blockhash expired before signing")
-        error = None if sim.err is None else describe_simulation_error(sim.err, sim.logs)
-        if sim.err is not None and is_slippage_error(sim.err, sim.logs):
-            raise SlippageExceeded(
-                f"Slippage exceeds maximum: the swap's simulation fails with the DEX's slippage "
-                f"error ({error}); the price moved more than MAX_SLIPPAGE_BPS "
-                f"{self.max_slippage_bps} since the quote"
-            )
-        after: list[Account | None]
-        if sim.accounts is None:
-            if error is None:
-                raise GuardRefused("the simulation did not return the executor's accounts")
-            after = list(before)
-        else:
-            after = list(sim.accounts)
-        if len(after) != len(addresses):
-            raise GuardRefused(
-                f"the simulation returned {len(after)} accounts for {len(addresses)} asked"
-            )
+        after, error = await self._simulate(tx, addresses, before)
         split = 1 + len(watched)
         tokens_after = _snapshots(watched, after[1:split])
         limits = SwapLimits(
@@ -252,3 +223,54 @@ class SwapGuard:
             others_after=_lamports(others, after[split:]),
         )
         return check_swap(effect, limits, executor=self._executor, mint=self._mint)
+
+    def _check_transaction(self, tx: VersionedTransaction) -> tuple[Message | MessageV0, int]:
+        """What the transaction says before it runs: signers, MEV marker, priority fee."""
+        check_signers(tx, self._executor)
+        message = tx.message
+        assert isinstance(message, Message | MessageV0)  # check_signers refused the others
+        check_mev_marker(message)
+        priority_fee = check_priority_fee(compute_budget(message), self.max_priority_fee_lamports)
+        return message, priority_fee
+
+    async def _accounts_to_watch(
+        self, message: Message | MessageV0
+    ) -> tuple[list[Pubkey], list[Pubkey]]:
+        """The executor's token accounts, and the other writable accounts the message names."""
+        watched = await self.watched_accounts()
+        # Lookup-table accounts are not named here: a loss through them is still refused, by
+        # the executor's own balance, only without the recipient's name.
+        mine = {*watched, self._executor}
+        others = [k for k in dict.fromkeys(writable_keys(message)) if k not in mine]
+        return watched, others
+
+    async def _simulate(
+        self,
+        tx: VersionedTransaction,
+        addresses: list[Pubkey],
+        before: list[Account | None],
+    ) -> tuple[list[Account | None], str | None]:
+        """The accounts after a simulation, one per address, and its error described (if any)."""
+        sim = await self._rpc.simulate(tx, addresses)
+        if sim.err == TransactionErrorFieldless.BlockhashNotFound:
+            # Waiting (rate limits, a slow API) outlived the swap's blockhash: stale, not hostile.
+            raise StaleTransaction("the swap transaction's blockhash expired before signing")
+        error = None if sim.err is None else describe_simulation_error(sim.err, sim.logs)
+        if sim.err is not None and is_slippage_error(sim.err, sim.logs):
+            raise SlippageExceeded(
+                f"Slippage exceeds maximum: the swap's simulation fails with the DEX's slippage "
+                f"error ({error}); the price moved more than MAX_SLIPPAGE_BPS "
+                f"{self.max_slippage_bps} since the quote"
+            )
+        after: list[Account | None]
+        if sim.accounts is None:
+            if error is None:
+                raise GuardRefused("the simulation did not return the executor's accounts")
+            after = list(before)
+        else:
+            after = list(sim.accounts)
+        if len(after) != len(addresses):
+            raise GuardRefused(
+                f"the simulation returned {len(after)} accounts for {len(addresses)} asked"
+            )
+        return after, error

@@ -4,7 +4,8 @@ Tested without a chain; `flywheel.solana.guard.SwapGuard` gathers the numbers. E
 comes from the operator's configuration (or the amount the epoch asked for), never from the API
 that built the transaction:
 - the executor pays the fee and must sign; every other required signature is already valid;
-- the compute budget pays at most MAX_PRIORITY_FEE_LAMPORTS;
+- the compute budget pays at most MAX_PRIORITY_FEE_LAMPORTS (these two, and the MEV marker,
+  in `flywheel.solana.guard_message`, re-exported here);
 - SOL out <= swap input + network fee + priority fee + rent of the token accounts the swap may
   create for the executor (at most `max_new_accounts` of them, each at its rent-exempt minimum);
 - tokens of the mint in >= our own minimum (outAmount less MAX_SLIPPAGE_BPS), and never zero;
@@ -15,35 +16,28 @@ A refusal names what it saw: the accounts that would gain what the executor lose
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
-from solders.message import Message, MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.transaction import VersionedTransaction
 
 from flywheel.errors import GuardRefused
+from flywheel.solana.guard_message import (
+    DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT as DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT,
+)
+from flywheel.solana.guard_message import JITO_DONTFRONT as JITO_DONTFRONT
+from flywheel.solana.guard_message import MAX_COMPUTE_UNIT_LIMIT as MAX_COMPUTE_UNIT_LIMIT
+from flywheel.solana.guard_message import ComputeBudget as ComputeBudget
+from flywheel.solana.guard_message import check_mev_marker as check_mev_marker
+from flywheel.solana.guard_message import check_priority_fee as check_priority_fee
+from flywheel.solana.guard_message import check_signers as check_signers
+from flywheel.solana.guard_message import compute_budget as compute_budget
 from flywheel.solana.tokens import TokenSnapshot
 
 LAMPORTS_PER_SIGNATURE = 5_000
-MAX_COMPUTE_UNIT_LIMIT = 1_400_000
-DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT = 200_000
 # A SOL -> token swap may create the token's associated account and the wrapped-SOL one.
 MAX_NEW_TOKEN_ACCOUNTS = 2
-_REQUEST_HEAP_FRAME = 1
-_SET_COMPUTE_UNIT_LIMIT = 2
-_SET_COMPUTE_UNIT_PRICE = 3
-_SET_LOADED_ACCOUNTS_DATA_SIZE_LIMIT = 4
-_HARMLESS_BUDGET_TAGS = (
-    bytes([_REQUEST_HEAP_FRAME]),
-    bytes([_SET_LOADED_ACCOUNTS_DATA_SIZE_LIMIT]),
-)
-# Jito's "do not front-run" marker, which our composed swaps carry read-only.
-JITO_DONTFRONT = Pubkey.from_string("jitodontfront111111111111111111111111111111")
-_MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
 # Rent exemption on every Solana cluster so far: (128 + data length) x 3,480 x 2 lamports.
 _ACCOUNT_STORAGE_OVERHEAD = 128
 _EXEMPT_LAMPORTS_PER_BYTE = 6_960
@@ -51,106 +45,6 @@ _EXEMPT_LAMPORTS_PER_BYTE = 6_960
 
 def rent_exempt_minimum(data_len: int) -> int:
     return (_ACCOUNT_STORAGE_OVERHEAD + data_len) * _EXEMPT_LAMPORTS_PER_BYTE
-
-
-# -- compute budget and signers ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ComputeBudget:
-    unit_limit: int
-    unit_price_micro_lamports: int
-
-    @property
-    def priority_fee_lamports(self) -> int:
-        # The runtime rounds the priority fee up to a whole lamport.
-        return -(-self.unit_limit * self.unit_price_micro_lamports // _MICRO_LAMPORTS_PER_LAMPORT)
-
-
-def compute_budget(message: Message | MessageV0) -> ComputeBudget:
-    """The compute unit limit and price a message asks for (the runtime's defaults otherwise).
-
-    A compute-budget instruction we do not know (the deprecated RequestUnits carried its own
-    fee) is refused rather than guessed at.
-    """
-    keys = list(message.account_keys)
-    limit: int | None = None
-    price = 0
-    other_instructions = 0
-    for ix in message.instructions:
-        if keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM_ID:
-            other_instructions += 1
-            continue
-        data = bytes(ix.data)
-        if data[:1] == bytes([_SET_COMPUTE_UNIT_LIMIT]) and len(data) >= 5:
-            limit = struct.unpack_from("<I", data, 1)[0]
-        elif data[:1] == bytes([_SET_COMPUTE_UNIT_PRICE]) and len(data) >= 9:
-            price = struct.unpack_from("<Q", data, 1)[0]
-        elif data[:1] not in (
-            bytes([_REQUEST_HEAP_FRAME]),
-            bytes([_SET_LOADED_ACCOUNTS_DATA_SIZE_LIMIT]),
-        ):
-            raise GuardRefused(f"unknown compute budget instruction {data[:9].hex()}")
-    if limit is None:
-        limit = DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT * other_instructions
-    return ComputeBudget(
-        unit_limit=min(limit, MAX_COMPUTE_UNIT_LIMIT), unit_price_micro_lamports=price
-    )
-
-
-def check_priority_fee(budget: ComputeBudget, max_priority_fee_lamports: int) -> int:
-    """The priority fee the budget pays, refused above MAX_PRIORITY_FEE_LAMPORTS."""
-    fee = budget.priority_fee_lamports
-    if fee > max_priority_fee_lamports:
-        raise GuardRefused(
-            f"inflated compute budget: the swap would pay a priority fee of {fee} lamports "
-            f"({budget.unit_limit} compute units at {budget.unit_price_micro_lamports} "
-            f"micro-lamports each), more than MAX_PRIORITY_FEE_LAMPORTS "
-            f"{max_priority_fee_lamports}"
-        )
-    return fee
-
-
-def check_signers(tx: VersionedTransaction, executor: Pubkey) -> None:
-    """The executor pays and signs; any other signer has already signed this exact message."""
-    message = tx.message
-    if not isinstance(message, Message | MessageV0):
-        # Newer formats carry fees outside compute-budget instructions: not understood here.
-        raise GuardRefused(f"unsupported message format {type(message).__name__}")
-    keys = list(message.account_keys)
-    required = message.header.num_required_signatures
-    if not keys or keys[0] != executor:
-        payer = keys[0] if keys else "nobody"
-        raise GuardRefused(f"fee payer is {payer}, not the executor {executor}")
-    if required < 1:
-        raise GuardRefused("the transaction requires no signature from the executor")
-    signed = to_bytes_versioned(message)
-    signatures = list(tx.signatures)
-    if len(signatures) != required:
-        raise GuardRefused(
-            f"the transaction carries {len(signatures)} signatures for {required} signers"
-        )
-    for index in range(1, required):
-        if not signatures[index].verify(keys[index], signed):
-            raise GuardRefused(f"co-signer {keys[index]} has not validly signed the transaction")
-
-
-def check_mev_marker(message: Message | MessageV0) -> bool:
-    """Whether the swap carries Jito's marker; refused unless it is exactly ours, read-only."""
-    keys = list(message.account_keys)
-    for index, key in enumerate(keys):
-        if not str(key).startswith("jitodontfront"):
-            continue
-        if key != JITO_DONTFRONT:
-            raise GuardRefused(f"unexpected marker account {key}: only {JITO_DONTFRONT} is ours")
-        header = message.header
-        signers = header.num_required_signatures
-        writable = index < signers - header.num_readonly_signed_accounts or (
-            signers <= index < len(keys) - header.num_readonly_unsigned_accounts
-        )
-        if index < signers or writable:
-            raise GuardRefused(f"the MEV marker {key} must be a read-only, non-signer account")
-    return JITO_DONTFRONT in keys
 
 
 # -- the swap's effect ---------------------------------------------------------------------------
@@ -320,6 +214,23 @@ def check_swap(
     effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey
 ) -> GuardReport:
     """Refuse (GuardRefused) unless the effect on the executor is the swap and nothing else."""
+    _check_executor_survives(effect, executor)
+    tally = _check_token_accounts(effect, limits, executor=executor, mint=mint)
+    sol_out, max_sol_out = _check_sol_out(effect, limits, tally)
+    minimum = _check_tokens_in(effect, limits, tally, mint)
+    return GuardReport(
+        sol_out=sol_out,
+        max_sol_out=max_sol_out,
+        token_in=tally.token_in,
+        min_out=minimum,
+        network_fee=limits.network_fee,
+        priority_fee=limits.priority_fee,
+        new_account_rent=tally.new_account_rent,
+    )
+
+
+def _check_executor_survives(effect: SwapEffect, executor: Pubkey) -> None:
+    """The simulation succeeded and the executor is still a plain system account."""
     if effect.error is not None:
         raise GuardRefused(f"simulation failed: {effect.error}")
     if effect.executor_owner_after != SYSTEM_PROGRAM_ID:
@@ -330,6 +241,11 @@ def check_swap(
         )
         raise GuardRefused(f"executor account {executor} would be {fate}")
 
+
+def _check_token_accounts(
+    effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey
+) -> _Tally:
+    """Each executor token account changes only as a swap may, and few new ones appear."""
     tally = _Tally()
     for address in sorted(set(effect.tokens_before) | set(effect.tokens_after), key=str):
         _check_token_account(
@@ -347,7 +263,11 @@ def check_swap(
             f"({', '.join(map(str, tally.new_accounts))}); it needs at most "
             f"{limits.max_new_accounts}"
         )
+    return tally
 
+
+def _check_sol_out(effect: SwapEffect, limits: SwapLimits, tally: _Tally) -> tuple[int, int]:
+    """The executor's SOL goes down by no more than the swap, fees, new rent and tip: (out, max)."""
     sol_out = effect.sol_before - effect.sol_after + tally.lost_lamports
     tip = _tip_paid(effect, limits)
     max_sol_out = (
@@ -361,6 +281,11 @@ def check_swap(
             f"{limits.network_fee} + priority fee {limits.priority_fee} + new account rent "
             f"{tally.new_account_rent} + tip {tip}); {detail}"
         )
+    return sol_out, max_sol_out
+
+
+def _check_tokens_in(effect: SwapEffect, limits: SwapLimits, tally: _Tally, mint: Pubkey) -> int:
+    """The executor receives at least our minimum of the token; returns that minimum."""
     minimum = max(limits.min_out, 1)  # a swap that yields no tokens is never a success
     # Our burn (swap and burn in one transaction) takes exactly `burned` back out; no more.
     tally.token_in += limits.burned
@@ -374,12 +299,4 @@ def check_swap(
             f"{what}: executor would receive {tally.token_in} base units of {mint}, less than "
             f"our minimum {minimum}{paid}"
         )
-    return GuardReport(
-        sol_out=sol_out,
-        max_sol_out=max_sol_out,
-        token_in=tally.token_in,
-        min_out=minimum,
-        network_fee=limits.network_fee,
-        priority_fee=limits.priority_fee,
-        new_account_rent=tally.new_account_rent,
-    )
+    return minimum

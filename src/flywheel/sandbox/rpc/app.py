@@ -71,6 +71,15 @@ def _json(body: Json, status: int = 200, headers: dict[str, str] | None = None) 
 
 def build_rpc_app(chain: SandboxChain) -> Starlette:
     faults = chain.faults
+    return Starlette(
+        routes=[_rpc_route(chain), *_control_routes(chain)],
+        middleware=[Middleware(Trickle, delay_ms=lambda: faults.rpc_trickle_ms)],
+    )
+
+
+def _rpc_route(chain: SandboxChain) -> Route:
+    """POST /: the JSON-RPC endpoint, behind the HTTP-level faults a public node shows."""
+    faults = chain.faults
 
     async def rpc(request: Request) -> Response:
         if faults.rpc_latency_ms > 0:
@@ -94,6 +103,13 @@ def build_rpc_app(chain: SandboxChain) -> Starlette:
                 return _json(_envelope(None, error=RpcError(-32600, "Invalid request")))
             return _json([handle_call(chain, call) for call in payload])
         return _json(handle_call(chain, payload))
+
+    return Route("/", rpc, methods=["POST"])
+
+
+def _control_routes(chain: SandboxChain) -> list[Route]:
+    """The /_sandbox/ endpoints tests use to set faults and step the clock."""
+    faults = chain.faults
 
     def _loopback(request: Request) -> bool:
         return request.client is not None and request.client.host in _LOOPBACK
@@ -131,12 +147,8 @@ def build_rpc_app(chain: SandboxChain) -> Starlette:
         chain.advance(slots)
         return JSONResponse({"slot": chain.slot(), "blockHeight": chain.block_height()})
 
-    return Starlette(
-        routes=[
-            Route("/", rpc, methods=["POST"]),
-            Route("/_sandbox/faults", get_faults, methods=["GET"]),
-            Route("/_sandbox/faults", set_faults, methods=["POST"]),
-            Route("/_sandbox/advance", advance, methods=["POST"]),
-        ],
-        middleware=[Middleware(Trickle, delay_ms=lambda: faults.rpc_trickle_ms)],
-    )
+    return [
+        Route("/_sandbox/faults", get_faults, methods=["GET"]),
+        Route("/_sandbox/faults", set_faults, methods=["POST"]),
+        Route("/_sandbox/advance", advance, methods=["POST"]),
+    ]

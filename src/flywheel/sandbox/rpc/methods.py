@@ -5,15 +5,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from solders.transaction_status import (
-    InstructionErrorCustom,
-    TransactionErrorFieldless,
-    TransactionErrorInstructionError,
-    TransactionErrorInsufficientFundsForRent,
-    TransactionErrorType,
-)
-
-from flywheel.sandbox.chain.b58 import b58decode
 from flywheel.sandbox.chain.ledger import TxRecord
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.chain.tokens import (
@@ -28,6 +19,7 @@ from flywheel.sandbox.chain.types import (
     SignatureVerificationFailure,
 )
 from flywheel.sandbox.rpc import params as p
+from flywheel.sandbox.rpc.describe import describe
 from flywheel.sandbox.rpc.encode import (
     API_VERSION,
     FEATURE_SET,
@@ -244,7 +236,7 @@ def request_airdrop(chain: SandboxChain, params: list[Json]) -> Json:
     try:
         return str(chain.airdrop(key, lamports))
     except PreflightFailure as exc:
-        raise RpcError(-32603, f"airdrop failed: {_describe(exc.err)}") from exc
+        raise RpcError(-32603, f"airdrop failed: {describe(exc.err)}") from exc
 
 
 @method("sendTransaction")
@@ -256,7 +248,7 @@ def send_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     except PreflightFailure as exc:
         raise RpcError(
             -32002,
-            f"Transaction simulation failed: {_describe(exc.err)}",
+            f"Transaction simulation failed: {describe(exc.err)}",
             {
                 "err": error_json(exc.err),
                 "logs": exc.logs,
@@ -385,75 +377,5 @@ def get_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     return body
 
 
-def _describe(err: TransactionErrorType) -> str:
-    """The validator's wording for the errors the sandbox produces most."""
-    if err == TransactionErrorFieldless.BlockhashNotFound:
-        return "Blockhash not found"
-    if err == TransactionErrorFieldless.AlreadyProcessed:
-        return "This transaction has already been processed"
-    if err == TransactionErrorFieldless.AccountNotFound:
-        return "Attempt to debit an account but found no record of a prior credit."
-    if err == TransactionErrorFieldless.InsufficientFundsForFee:
-        return "Insufficient funds for fee"
-    if isinstance(err, TransactionErrorInsufficientFundsForRent):
-        return (
-            f"Transaction results in an account ({err.account_index}) "
-            "with insufficient funds for rent"
-        )
-    if isinstance(err, TransactionErrorInstructionError):
-        index, inner = err.index, err.err
-        if isinstance(inner, InstructionErrorCustom):
-            return f"Error processing Instruction {index}: custom program error: {inner.code:#x}"
-        return f"Error processing Instruction {index}: {inner}"
-    return str(error_json(err))
-
-
-@method("getProgramAccounts")
-def get_program_accounts(chain: SandboxChain, params: list[Json]) -> Json:
-    """Memcmp and dataSize filters, as mainnet applies them (every filter must match)."""
-    program = p.pubkey(p.arg(params, 0, "program id"))
-    cfg = p.config(params, 1)
-    encoding, data_slice = _encoding(cfg), _data_slice(cfg)
-    filters = cfg.get("filters") or []
-    if not isinstance(filters, list):
-        raise invalid_params("filters must be a list")
-    checks: list[Callable[[bytes], bool]] = []
-    for entry in filters:
-        checks.append(_account_filter(entry))
-    with chain.lock:
-        found = [
-            (address, account)
-            for address, account in chain.svm.get_program_accounts(program)
-            if account.lamports > 0 and all(check(bytes(account.data)) for check in checks)
-        ]
-        return [
-            {
-                "pubkey": str(address),
-                "account": account_json(
-                    address, account, encoding, chain.mint_decimals, data_slice
-                ),
-            }
-            for address, account in sorted(found, key=lambda item: str(item[0]))
-        ]
-
-
-def _account_filter(entry: Json) -> Callable[[bytes], bool]:
-    if isinstance(entry, dict) and "dataSize" in entry:
-        size = p.integer(entry["dataSize"], "dataSize")
-        return lambda data: len(data) == size
-    if isinstance(entry, dict) and isinstance(entry.get("memcmp"), dict):
-        memcmp = entry["memcmp"]
-        offset = p.integer(memcmp.get("offset"), "offset")
-        raw = memcmp.get("bytes")
-        if not isinstance(raw, str):
-            raise invalid_params("memcmp.bytes must be a string")
-        try:
-            wanted = (
-                base64.b64decode(raw, validate=True)
-                if memcmp.get("encoding") == "base64"
-                else b58decode(raw)
-            )
-        except ValueError:
-            raise invalid_params("memcmp.bytes is not valid base58 or base64") from None
-        return lambda data: data[offset : offset + len(wanted)] == wanted
-    raise invalid_params("each filter must be a memcmp or dataSize object")
+# Registered by importing it; its own module because it carries its filters.
+from flywheel.sandbox.rpc import program_accounts as _program_accounts  # noqa: E402, F401
