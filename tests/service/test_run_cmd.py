@@ -131,3 +131,67 @@ def test_flywheel_run_serves_runs_a_triggered_epoch_and_stops_on_sigterm(
     output = log_path.read_text()
     assert "service.stopped" in output
     assert env["WEBHOOK_SECRET"] not in output
+
+
+def test_flywheel_run_outlasts_a_trickling_rpc_and_the_next_epoch_runs(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """An RPC that answers one byte at a time holds no epoch past RPC_CALL_DEADLINE_SECONDS:
+    the service answers /health all along, records the failure, and runs the next epoch."""
+    box.traders.step(3)
+    http_port, metrics_port = free_port(), free_port()
+    env = flywheel_env(
+        box,
+        tmp_path,
+        HTTP_PORT=str(http_port),
+        METRICS_PORT=str(metrics_port),
+        RPC_TIMEOUT_SECONDS="1",
+        RPC_CALL_DEADLINE_SECONDS="2",
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    auth = {"Authorization": f"Bearer {env['WEBHOOK_SECRET']}"}
+    executor_sol = box.chain.balance(box.executor.pubkey())
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        service = subprocess.Popen(
+            [str(FLYWHEEL), "run"],
+            cwd=tmp_path,
+            env=clean_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: httpx.get(f"{base}/health", timeout=5).status_code == 200)
+        box.faults.update(rpc_trickle_ms=200)
+        stalled = httpx.post(f"{base}/webhook/trigger", headers=auth, timeout=30)
+        assert stalled.status_code == 202, stalled.text
+        stalled_id = stalled.json()["epochId"]
+        # While the epoch is stuck on the RPC, the service still answers at once.
+        assert httpx.get(f"{base}/health", timeout=5).json()["status"] in {"healthy", "degraded"}
+        wait_for(
+            lambda: httpx.get(f"{base}/health", timeout=5).json()["lastEpochId"] == stalled_id,
+            timeout=120,
+        )
+        health = httpx.get(f"{base}/health", timeout=5).json()
+        assert health["lastEpochStatus"] == "failed", health
+        box.faults.update(rpc_trickle_ms=0)
+        assert box.chain.balance(box.executor.pubkey()) == executor_sol  # nothing spent
+
+        healthy = httpx.post(f"{base}/webhook/trigger", headers=auth, timeout=30)
+        assert healthy.status_code == 202, healthy.text
+        healthy_id = healthy.json()["epochId"]
+        wait_for(
+            lambda: httpx.get(f"{base}/health", timeout=5).json()["lastEpochId"] == healthy_id,
+            timeout=120,
+        )
+        assert httpx.get(f"{base}/health", timeout=5).json()["lastEpochStatus"] == "succeeded"
+        os.kill(service.pid, signal.SIGTERM)
+        assert service.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    finally:
+        box.faults.update(rpc_trickle_ms=0)
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+    stalled_epoch, healthy_epoch = finished_epochs(env)
+    assert any("RPC_CALL_DEADLINE_SECONDS" in e.message for e in stalled_epoch.errors)
+    assert healthy_epoch.status is EpochStatus.SUCCEEDED and healthy_epoch.tokens_settled > 0
