@@ -342,15 +342,26 @@ def test_dashboard_shows_the_issues_views() -> None:
         assert words in titles, words
 
 
-# --- scripts/ensure-prometheus.sh -------------------------------------------------------------
+# --- scripts/ensure-*.sh ----------------------------------------------------------------------
 
 
-def test_ensure_script_is_valid_bash_and_executable() -> None:
-    assert os.access(ENSURE_SCRIPT, os.X_OK)
-    result = _run(["bash", "-n", str(ENSURE_SCRIPT)])
-    assert result.returncode == 0, result.stderr
-    text = ENSURE_SCRIPT.read_text()
-    assert "apt-get install -y" in text and "prometheus" in text
+def test_ensure_scripts_are_valid_bash_and_share_one_installer() -> None:
+    shared = ENSURE_SCRIPT.with_name("ensure-debian-tools.sh")
+    chromium = ENSURE_SCRIPT.with_name("ensure-chromium.sh")
+    for script in (ENSURE_SCRIPT, chromium, shared):
+        assert os.access(script, os.X_OK), script
+        result = _run(["bash", "-n", str(script)])
+        assert result.returncode == 0, result.stderr
+    assert "apt-get install -y" in shared.read_text()
+    assert 'ensure-debian-tools.sh" prometheus promtool -- prometheus' in ENSURE_SCRIPT.read_text()
+    assert "chromium chromedriver -- chromium chromium-driver" in chromium.read_text()
+
+
+def test_the_shared_installer_refuses_a_call_without_commands_or_packages() -> None:
+    shared = ENSURE_SCRIPT.with_name("ensure-debian-tools.sh")
+    for args in ([], ["promtool"], ["promtool", "--"], ["--", "prometheus"]):
+        result = _run(["bash", str(shared), *args])
+        assert result.returncode == 2 and "usage:" in result.stderr, (args, result.stderr)
 
 
 def test_ensure_script_is_a_quiet_no_op_when_the_tools_are_there(
