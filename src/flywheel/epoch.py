@@ -19,15 +19,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import structlog
 
+from flywheel.ads_step import AdsStep
 from flywheel.anchoring import anchor_epoch
 from flywheel.buyback_step import BuybackStep
 from flywheel.claim_step import ClaimStep
 from flywheel.collecting import collect_fees
-from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.allocation import allocate
 from flywheel.domain.epoch_state import (
     STEPS,
@@ -37,7 +36,6 @@ from flywheel.domain.epoch_state import (
     EpochStatus,
 )
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus, screen
-from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
 from flywheel.errors import FlywheelError, InFlight, StateError
 from flywheel.intent_journal import BalanceAudit, IntentJournal, in_flight
@@ -118,6 +116,7 @@ class EpochRunner:
         self.journal = IntentJournal(store, wallet, self.audit)
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
         self.buyback = BuybackStep(dex, wallet, self.journal, policy)
+        self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "claim": self._claim,
@@ -128,7 +127,7 @@ class EpochRunner:
             "buyback.guard": self.buyback.guard,
             "buyback.send": self.buyback.send,
             "buyback.settle": self.buyback.settle,
-            "ads": self._ads,
+            "ads": self.ads_step.run,
             "anchor": self._anchor,
             "report": self._report,
         }
@@ -287,69 +286,6 @@ class EpochRunner:
         state.buyback_planned_lamports = allocation.buyback_lamports
         state.ads_planned_lamports = allocation.ads_lamports
         state.allocation_note = allocation.reason
-
-    async def _ads(self, state: EpochState) -> None:
-        """Accrue this epoch's ads budget in the ledger; make a campaign once it is enough."""
-        if self.store.has_ads_entry(state.id, "committed") and state.ads is not None:
-            return  # resumed after the campaign was made and committed
-        lamports = state.ads_planned_lamports
-        if lamports > 0 and state.sol_usd_price is not None:
-            micro = lamports_to_micro_usd(lamports, Decimal(state.sol_usd_price))
-            with self.store.transaction():
-                if not self.store.has_ads_entry(state.id, "accrued"):
-                    self.store.add_ads_entry(state.id, "accrued", micro, lamports)
-                # From here the SOL is the ads reserve (in the executor or the ads treasury):
-                # accounted for by the ledger, not carried, whatever the engine does next.
-                state.ads_reserved_lamports = lamports
-                self.store.save_epoch(state)
-            if self.policy.ads_treasury is not None:
-                await self._send_ads_share(state, lamports, self.policy.ads_treasury)
-        # Budget accrued by earlier epochs (or kept after a failed launch) counts too, so it
-        # does not wait for an epoch that has an ads share of its own.
-        available = self.store.ads_available_micro_usd()
-        if available <= 0:
-            state.ads = AdsOutcome(status=AdsStatus.SKIPPED)
-            return
-        if available < self.policy.ads_min_budget_micro_usd:
-            state.ads = AdsOutcome(
-                status=AdsStatus.ACCRUED,
-                detail={
-                    "available_micro_usd": available,
-                    "min_budget_micro_usd": self.policy.ads_min_budget_micro_usd,
-                },
-            )
-            return
-        spec = CampaignSpec(
-            budget_usd=usd_display(available),
-            budget_micro_usd=available,
-            duration_hours=self.policy.ads_duration_hours,
-            targeting=self.policy.ads_targeting,
-            post_id=self.policy.ads_post_id,
-            objective=self.policy.ads_objective,
-        )
-        outcome = await self.ads.run(state.id, spec)
-        with self.store.transaction():
-            state.ads = outcome
-            if not self.store.has_ads_entry(state.id, "committed"):
-                self.store.add_ads_entry(
-                    state.id,
-                    "committed",
-                    available,
-                    0,
-                    campaign_id=outcome.campaign_id,
-                    note=f"{self.ads.mode}: {outcome.status.value}",
-                )
-            self.store.save_epoch(state)
-
-    async def _send_ads_share(self, state: EpochState, lamports: int, to: str) -> None:
-        await self.journal.land_once(
-            state,
-            "ads_transfer",
-            lambda: self.wallet.prepare_sol_transfer(lamports, to),
-            max_attempts=self.policy.max_settle_attempts,
-            what=f"sending the ads share to {to}",
-            then="it stays in the executor as the ads reserve",
-        )
 
     async def _anchor(self, state: EpochState) -> None:
         """Witness the epoch's outcome on chain (see `anchoring`): a memo a rebuild starts from."""

@@ -14,6 +14,7 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "intent_journal.py",
     PACKAGE / "claim_step.py",
     PACKAGE / "buyback_step.py",
+    PACKAGE / "ads_step.py",
     PACKAGE / "errors.py",
     PACKAGE / "anchoring.py",
     PACKAGE / "collecting.py",
@@ -29,6 +30,7 @@ CORE_MODULES = (
     "flywheel.collecting",
     "flywheel.claim_step",
     "flywheel.buyback_step",
+    "flywheel.ads_step",
 )
 
 
