@@ -12,6 +12,9 @@ Money rule: an error before any transaction is in flight ends the epoch as faile
 everything not yet spent. An error while a transaction is in flight (pending intent) leaves the
 epoch unfinished and raises: only a later run, after reconciling the intent, may decide what was
 spent. That is what makes double spending impossible.
+
+The larger steps live in their own core modules: claim_step, collecting, buyback_step, ads_step
+and anchoring; this module drives them in order.
 """
 
 from __future__ import annotations
