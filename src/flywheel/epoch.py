@@ -12,6 +12,9 @@ Money rule: an error before any transaction is in flight ends the epoch as faile
 everything not yet spent. An error while a transaction is in flight (pending intent) leaves the
 epoch unfinished and raises: only a later run, after reconciling the intent, may decide what was
 spent. That is what makes double spending impossible.
+
+The larger steps live in their own core modules: claim_step, collecting, buyback_step, ads_step
+and anchoring; this module drives them in order.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import structlog
 
+from flywheel.ads_step import AdsStep
 from flywheel.anchoring import anchor_epoch
+from flywheel.buyback_step import BuybackStep
 from flywheel.claim_step import ClaimStep
 from flywheel.collecting import collect_fees
-from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
-from flywheel.domain.allocation import allocate, under_minimum
+from flywheel.domain.allocation import allocate
 from flywheel.domain.epoch_state import (
     STEPS,
     EpochError,
@@ -36,26 +39,8 @@ from flywheel.domain.epoch_state import (
     EpochStatus,
 )
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus, screen
-from flywheel.domain.impact import largest_within_impact
-from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
-from flywheel.domain.trade import (
-    Destination,
-    LandingStatus,
-    PreparedTx,
-    Quote,
-    check_delivery,
-    check_quote,
-    is_onchain_slippage,
-)
-from flywheel.errors import (
-    FlywheelError,
-    InFlight,
-    OperationalError,
-    SlippageExceeded,
-    StaleTransaction,
-    StateError,
-)
+from flywheel.errors import FlywheelError, InFlight, StateError
 from flywheel.intent_journal import BalanceAudit, IntentJournal, in_flight
 from flywheel.ports import (
     AdsEngine,
@@ -68,7 +53,6 @@ from flywheel.ports import (
     PriceFeed,
     ReportSink,
     Store,
-    SwapAndBurnDex,
     Wallet,
 )
 
@@ -134,17 +118,19 @@ class EpochRunner:
             self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
         self.journal = IntentJournal(store, wallet, self.audit)
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
+        self.buyback = BuybackStep(dex, wallet, self.journal, policy)
+        self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,
             "claim": self._claim,
             "detect": self._detect,
             "collect": self._collect,
             "allocate": self._allocate,
-            "buyback.quote": self._buyback_quote,
-            "buyback.guard": self._buyback_guard,
-            "buyback.send": self._buyback_send,
-            "buyback.settle": self._buyback_settle,
-            "ads": self._ads,
+            "buyback.quote": self.buyback.quote,
+            "buyback.guard": self.buyback.guard,
+            "buyback.send": self.buyback.send,
+            "buyback.settle": self.buyback.settle,
+            "ads": self.ads_step.run,
             "anchor": self._anchor,
             "report": self._report,
         }
@@ -303,210 +289,6 @@ class EpochRunner:
         state.buyback_planned_lamports = allocation.buyback_lamports
         state.ads_planned_lamports = allocation.ads_lamports
         state.allocation_note = allocation.reason
-
-    async def _buyback_quote(self, state: EpochState) -> None:
-        if state.buyback_planned_lamports <= 0:
-            return
-        quote = await self._sized_quote(state, state.buyback_planned_lamports)
-        minimum = self.policy.allocation.min_buyback_lamports
-        if quote is not None and quote.in_lamports < minimum:
-            # Sized down to the impact limit, it no longer justifies its fees: carried whole.
-            note = under_minimum("buyback within MAX_PRICE_IMPACT_BPS", quote.in_lamports, minimum)
-            state.allocation_note = "; ".join(filter(None, [state.allocation_note, note]))
-            quote = None
-        state.quote = quote
-
-    async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
-        state.quote_attempts += 1
-        first = await self._checked_quote(in_lamports)
-        limit = self.policy.max_price_impact_bps
-        if first.price_impact_bps <= limit:
-            return first
-        log.warning(
-            "Price impact exceeds maximum",
-            epoch_id=state.id,
-            price_impact_bps=first.price_impact_bps,
-            max_price_impact_bps=limit,
-            in_lamports=in_lamports,
-        )
-        state.price_impact_limited = True
-        return await largest_within_impact(first, self._checked_quote, max_impact_bps=limit)
-
-    async def _checked_quote(self, in_lamports: int) -> Quote:
-        """A quote that is the one we asked for, with a threshold no looser than our own."""
-        quote = await self.dex.quote(in_lamports)
-        check_quote(
-            quote, asked_lamports=in_lamports, max_slippage_bps=self.policy.max_slippage_bps
-        )
-        return quote
-
-    async def _buyback_guard(self, state: EpochState) -> None:
-        if state.quote is None or state.swap_intents:
-            return  # an intent already journaled (crash after it) is the send step's to land
-        await self._prepare_swap(state, state.quote)
-
-    async def _prepare_swap(self, state: EpochState, quote: Quote) -> bool:
-        """Build, guard, sign and journal a swap; False when no amount can be quoted any more."""
-        for attempt in range(1, self.policy.max_swap_attempts + 1):
-            burn = self._burn_in_swap(state, quote)
-            try:
-                prepared = await self._guarded_swap(quote, burn)
-                break
-            except (StaleTransaction, SlippageExceeded) as exc:
-                # Nothing was signed; a fresh quote builds a fresh transaction. A price that
-                # moved past MAX_SLIPPAGE_BPS is the market, not an attack: never GuardRefused.
-                slipped = isinstance(exc, SlippageExceeded)
-                if slipped:
-                    log.warning("Slippage exceeds maximum", epoch_id=state.id, attempt=attempt)
-                if attempt == self.policy.max_swap_attempts and slipped:
-                    raise SlippageExceeded(
-                        f"{exc} (still after {attempt} quotes); nothing was signed and the "
-                        "spend is carried to the next epoch"
-                    ) from exc
-                if attempt == self.policy.max_swap_attempts:
-                    raise
-                log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
-                fresh = await self._sized_quote(state, quote.in_lamports)
-                if fresh is None:
-                    state.quote = None
-                    return False
-                quote = fresh
-        state.quote = quote
-        state.swap_burn_planned = burn
-        # Journaled before it can ever be sent: a crash after this line is reconciled.
-        self.journal.record(state, prepared, "swap")
-        return True
-
-    def _burn_in_swap(self, state: EpochState, quote: Quote) -> int:
-        """The burn the swap carries: the tokens it guarantees plus those carried in (v2 only)."""
-        if Destination(state.destination) is not Destination.BURN:
-            return 0
-        if not isinstance(self.dex, SwapAndBurnDex):
-            return 0
-        return state.tokens_carried_in + quote.min_out_amount
-
-    async def _guarded_swap(self, quote: Quote, burn: int) -> PreparedTx:
-        if burn > 0:
-            assert isinstance(self.dex, SwapAndBurnDex)
-            unsigned = await self.dex.swap_and_burn_transaction(quote, burn)
-            return await self.wallet.prepare_swap(unsigned, quote, burn_amount=burn)
-        unsigned = await self.dex.swap_transaction(quote)
-        return await self.wallet.prepare_swap(unsigned, quote)
-
-    async def _buyback_send(self, state: EpochState) -> None:
-        while state.swap_intents:
-            current = state.swap_intents[-1]
-            if current.status == "pending":
-                current = await self.journal.land(state, current)
-            if current.status == LandingStatus.CONFIRMED:
-                assert state.quote is not None
-                state.buyback_spent_lamports = state.quote.in_lamports
-                # The landing shows the executor's net change: what the swap gave less our burn.
-                state.tokens_settled_in_swap = state.swap_burn_planned
-                state.tokens_bought = current.token_delta + state.swap_burn_planned
-                check_delivery(state.quote, state.tokens_bought, self.policy.max_slippage_bps)
-                return
-            if len(state.swap_intents) >= self.policy.max_swap_attempts:
-                what = (
-                    f"buyback swap did not land after {len(state.swap_intents)} attempts"
-                    f" (last: {current.status}{': ' + current.error if current.error else ''})"
-                )
-                if current.status == LandingStatus.FAILED and is_onchain_slippage(current.error):
-                    # The market kept moving past MAX_SLIPPAGE_BPS: temporary, the spend carries.
-                    raise SlippageExceeded(f"Slippage exceeds maximum: {what}")
-                raise OperationalError(what)
-            # Expired (provably never executed) or failed on-chain (only the fee was paid):
-            # a fresh quote and a fresh signature are now safe, once the balances agree.
-            await self.journal.before_resign(state, current)
-            log.info("buyback.retry", epoch_id=state.id, previous=current.status)
-            quote = await self._sized_quote(state, state.buyback_planned_lamports)
-            if quote is None or not await self._prepare_swap(state, quote):
-                state.quote = None
-                return
-
-    async def _buyback_settle(self, state: EpochState) -> None:
-        """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""
-        destination = Destination(state.destination)
-        if state.tokens_settled_in_swap > 0:
-            # Burnt in the swap's own transaction; the rest goes with the next one.
-            state.tokens_settled = state.tokens_settled_in_swap
-            return
-        amount = state.tokens_to_settle
-        if amount <= 0:
-            return
-        if destination is not Destination.HOLD:
-            await self.journal.land_once(
-                state,
-                "settle",
-                lambda: self.wallet.prepare_settle(amount, destination),
-                max_attempts=self.policy.max_settle_attempts,
-                what=f"settling {amount} tokens ({destination.value})",
-                then="they stay in the executor and the next epoch settles them",
-            )
-        state.tokens_settled = amount
-
-    async def _ads(self, state: EpochState) -> None:
-        """Accrue this epoch's ads budget in the ledger; make a campaign once it is enough."""
-        if self.store.has_ads_entry(state.id, "committed") and state.ads is not None:
-            return  # resumed after the campaign was made and committed
-        lamports = state.ads_planned_lamports
-        if lamports > 0 and state.sol_usd_price is not None:
-            micro = lamports_to_micro_usd(lamports, Decimal(state.sol_usd_price))
-            with self.store.transaction():
-                if not self.store.has_ads_entry(state.id, "accrued"):
-                    self.store.add_ads_entry(state.id, "accrued", micro, lamports)
-                # From here the SOL is the ads reserve (in the executor or the ads treasury):
-                # accounted for by the ledger, not carried, whatever the engine does next.
-                state.ads_reserved_lamports = lamports
-                self.store.save_epoch(state)
-            if self.policy.ads_treasury is not None:
-                await self._send_ads_share(state, lamports, self.policy.ads_treasury)
-        # Budget accrued by earlier epochs (or kept after a failed launch) counts too, so it
-        # does not wait for an epoch that has an ads share of its own.
-        available = self.store.ads_available_micro_usd()
-        if available <= 0:
-            state.ads = AdsOutcome(status=AdsStatus.SKIPPED)
-            return
-        if available < self.policy.ads_min_budget_micro_usd:
-            state.ads = AdsOutcome(
-                status=AdsStatus.ACCRUED,
-                detail={
-                    "available_micro_usd": available,
-                    "min_budget_micro_usd": self.policy.ads_min_budget_micro_usd,
-                },
-            )
-            return
-        spec = CampaignSpec(
-            budget_usd=usd_display(available),
-            budget_micro_usd=available,
-            duration_hours=self.policy.ads_duration_hours,
-            targeting=self.policy.ads_targeting,
-            post_id=self.policy.ads_post_id,
-            objective=self.policy.ads_objective,
-        )
-        outcome = await self.ads.run(state.id, spec)
-        with self.store.transaction():
-            state.ads = outcome
-            if not self.store.has_ads_entry(state.id, "committed"):
-                self.store.add_ads_entry(
-                    state.id,
-                    "committed",
-                    available,
-                    0,
-                    campaign_id=outcome.campaign_id,
-                    note=f"{self.ads.mode}: {outcome.status.value}",
-                )
-            self.store.save_epoch(state)
-
-    async def _send_ads_share(self, state: EpochState, lamports: int, to: str) -> None:
-        await self.journal.land_once(
-            state,
-            "ads_transfer",
-            lambda: self.wallet.prepare_sol_transfer(lamports, to),
-            max_attempts=self.policy.max_settle_attempts,
-            what=f"sending the ads share to {to}",
-            then="it stays in the executor as the ads reserve",
-        )
 
     async def _anchor(self, state: EpochState) -> None:
         """Witness the epoch's outcome on chain (see `anchoring`): a memo a rebuild starts from."""

@@ -13,6 +13,8 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "epoch.py",
     PACKAGE / "intent_journal.py",
     PACKAGE / "claim_step.py",
+    PACKAGE / "buyback_step.py",
+    PACKAGE / "ads_step.py",
     PACKAGE / "errors.py",
     PACKAGE / "anchoring.py",
     PACKAGE / "collecting.py",
@@ -27,6 +29,8 @@ CORE_MODULES = (
     "flywheel.anchoring",
     "flywheel.collecting",
     "flywheel.claim_step",
+    "flywheel.buyback_step",
+    "flywheel.ads_step",
 )
 
 

@@ -1,0 +1,185 @@
+"""The buyback steps: quote → guard → send → settle, each resumable from the epoch's journal.
+
+quote sizes the buy to MAX_PRICE_IMPACT_BPS and carries it whole when that leaves less than
+MIN_BUYBACK_SOL. guard builds the swap, has the wallet check and sign it, and journals it as an
+intent before it can ever be sent; a stale or slipped build is quoted afresh (nothing was
+signed). send lands the journaled swap exactly once; one that provably did not execute is
+quoted and signed afresh, at most `max_swap_attempts` times, and what it delivered is checked
+against the quote. settle burns (or sends) what was bought plus what earlier epochs could not
+settle, unless the swap burnt it in its own transaction.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from flywheel.domain.allocation import under_minimum
+from flywheel.domain.epoch_state import EpochState
+from flywheel.domain.impact import largest_within_impact
+from flywheel.domain.policy import EpochPolicy
+from flywheel.domain.trade import (
+    Destination,
+    LandingStatus,
+    PreparedTx,
+    Quote,
+    check_delivery,
+    check_quote,
+    is_onchain_slippage,
+)
+from flywheel.errors import OperationalError, SlippageExceeded, StaleTransaction
+from flywheel.intent_journal import IntentJournal
+from flywheel.ports import Dex, SwapAndBurnDex, Wallet
+
+# The epoch's own logger: these are the epoch's events, as they were before the steps moved.
+log = structlog.get_logger("flywheel.epoch")
+
+
+class BuybackStep:
+    def __init__(
+        self, dex: Dex, wallet: Wallet, journal: IntentJournal, policy: EpochPolicy
+    ) -> None:
+        self.dex = dex
+        self.wallet = wallet
+        self.journal = journal
+        self.policy = policy
+
+    async def quote(self, state: EpochState) -> None:
+        if state.buyback_planned_lamports <= 0:
+            return
+        quote = await self._sized_quote(state, state.buyback_planned_lamports)
+        minimum = self.policy.allocation.min_buyback_lamports
+        if quote is not None and quote.in_lamports < minimum:
+            # Sized down to the impact limit, it no longer justifies its fees: carried whole.
+            note = under_minimum("buyback within MAX_PRICE_IMPACT_BPS", quote.in_lamports, minimum)
+            state.allocation_note = "; ".join(filter(None, [state.allocation_note, note]))
+            quote = None
+        state.quote = quote
+
+    async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
+        state.quote_attempts += 1
+        first = await self._checked_quote(in_lamports)
+        limit = self.policy.max_price_impact_bps
+        if first.price_impact_bps <= limit:
+            return first
+        log.warning(
+            "Price impact exceeds maximum",
+            epoch_id=state.id,
+            price_impact_bps=first.price_impact_bps,
+            max_price_impact_bps=limit,
+            in_lamports=in_lamports,
+        )
+        state.price_impact_limited = True
+        return await largest_within_impact(first, self._checked_quote, max_impact_bps=limit)
+
+    async def _checked_quote(self, in_lamports: int) -> Quote:
+        """A quote that is the one we asked for, with a threshold no looser than our own."""
+        quote = await self.dex.quote(in_lamports)
+        check_quote(
+            quote, asked_lamports=in_lamports, max_slippage_bps=self.policy.max_slippage_bps
+        )
+        return quote
+
+    async def guard(self, state: EpochState) -> None:
+        if state.quote is None or state.swap_intents:
+            return  # an intent already journaled (crash after it) is the send step's to land
+        await self._prepare_swap(state, state.quote)
+
+    async def _prepare_swap(self, state: EpochState, quote: Quote) -> bool:
+        """Build, guard, sign and journal a swap; False when no amount can be quoted any more."""
+        for attempt in range(1, self.policy.max_swap_attempts + 1):
+            burn = self._burn_in_swap(state, quote)
+            try:
+                prepared = await self._guarded_swap(quote, burn)
+                break
+            except (StaleTransaction, SlippageExceeded) as exc:
+                # Nothing was signed; a fresh quote builds a fresh transaction. A price that
+                # moved past MAX_SLIPPAGE_BPS is the market, not an attack: never GuardRefused.
+                slipped = isinstance(exc, SlippageExceeded)
+                if slipped:
+                    log.warning("Slippage exceeds maximum", epoch_id=state.id, attempt=attempt)
+                if attempt == self.policy.max_swap_attempts and slipped:
+                    raise SlippageExceeded(
+                        f"{exc} (still after {attempt} quotes); nothing was signed and the "
+                        "spend is carried to the next epoch"
+                    ) from exc
+                if attempt == self.policy.max_swap_attempts:
+                    raise
+                log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
+                fresh = await self._sized_quote(state, quote.in_lamports)
+                if fresh is None:
+                    state.quote = None
+                    return False
+                quote = fresh
+        state.quote = quote
+        state.swap_burn_planned = burn
+        # Journaled before it can ever be sent: a crash after this line is reconciled.
+        self.journal.record(state, prepared, "swap")
+        return True
+
+    def _burn_in_swap(self, state: EpochState, quote: Quote) -> int:
+        """The burn the swap carries: the tokens it guarantees plus those carried in (v2 only)."""
+        if Destination(state.destination) is not Destination.BURN:
+            return 0
+        if not isinstance(self.dex, SwapAndBurnDex):
+            return 0
+        return state.tokens_carried_in + quote.min_out_amount
+
+    async def _guarded_swap(self, quote: Quote, burn: int) -> PreparedTx:
+        if burn > 0:
+            assert isinstance(self.dex, SwapAndBurnDex)
+            unsigned = await self.dex.swap_and_burn_transaction(quote, burn)
+            return await self.wallet.prepare_swap(unsigned, quote, burn_amount=burn)
+        unsigned = await self.dex.swap_transaction(quote)
+        return await self.wallet.prepare_swap(unsigned, quote)
+
+    async def send(self, state: EpochState) -> None:
+        while state.swap_intents:
+            current = state.swap_intents[-1]
+            if current.status == "pending":
+                current = await self.journal.land(state, current)
+            if current.status == LandingStatus.CONFIRMED:
+                assert state.quote is not None
+                state.buyback_spent_lamports = state.quote.in_lamports
+                # The landing shows the executor's net change: what the swap gave less our burn.
+                state.tokens_settled_in_swap = state.swap_burn_planned
+                state.tokens_bought = current.token_delta + state.swap_burn_planned
+                check_delivery(state.quote, state.tokens_bought, self.policy.max_slippage_bps)
+                return
+            if len(state.swap_intents) >= self.policy.max_swap_attempts:
+                what = (
+                    f"buyback swap did not land after {len(state.swap_intents)} attempts"
+                    f" (last: {current.status}{': ' + current.error if current.error else ''})"
+                )
+                if current.status == LandingStatus.FAILED and is_onchain_slippage(current.error):
+                    # The market kept moving past MAX_SLIPPAGE_BPS: temporary, the spend carries.
+                    raise SlippageExceeded(f"Slippage exceeds maximum: {what}")
+                raise OperationalError(what)
+            # Expired (provably never executed) or failed on-chain (only the fee was paid):
+            # a fresh quote and a fresh signature are now safe, once the balances agree.
+            await self.journal.before_resign(state, current)
+            log.info("buyback.retry", epoch_id=state.id, previous=current.status)
+            quote = await self._sized_quote(state, state.buyback_planned_lamports)
+            if quote is None or not await self._prepare_swap(state, quote):
+                state.quote = None
+                return
+
+    async def settle(self, state: EpochState) -> None:
+        """Burn (or send) what this epoch bought plus what earlier epochs could not settle."""
+        destination = Destination(state.destination)
+        if state.tokens_settled_in_swap > 0:
+            # Burnt in the swap's own transaction; the rest goes with the next one.
+            state.tokens_settled = state.tokens_settled_in_swap
+            return
+        amount = state.tokens_to_settle
+        if amount <= 0:
+            return
+        if destination is not Destination.HOLD:
+            await self.journal.land_once(
+                state,
+                "settle",
+                lambda: self.wallet.prepare_settle(amount, destination),
+                max_attempts=self.policy.max_settle_attempts,
+                what=f"settling {amount} tokens ({destination.value})",
+                then="they stay in the executor and the next epoch settles them",
+            )
+        state.tokens_settled = amount
