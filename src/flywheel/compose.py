@@ -17,38 +17,52 @@ from pathlib import Path
 
 import httpx
 import structlog
-from pydantic import SecretStr
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from flywheel.ads.dry_run import DryRunAds
-from flywheel.ads.manual import ManualAds
-from flywheel.ads.x_ads.client import XAdsClient
+from flywheel.adapters import (
+    ads_engine,
+    epoch_policy,
+    fee_source,
+    fee_sources_of,
+    open_clients,
+    rpc_client,
+    solana_wallet,
+    x_ads_client,
+)
 from flywheel.ads.x_ads.engine import XAdsEngine
-from flywheel.config.settings import API_MODE_NEEDS, Settings, api_mode_problems
-from flywheel.domain.allocation import AllocationPolicy
+from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode, EpochState
-from flywheel.domain.policy import EpochPolicy
 from flywheel.epoch import EpochRunner, StepObserver
 from flywheel.errors import ConfigError, FlywheelError, OperationalError
-from flywheel.jupiter.build import JupiterBuildClient
 from flywheel.jupiter.client import JupiterClient
 from flywheel.persistence.ownership import binding_problems, record_own_addresses
 from flywheel.persistence.store import SqliteStore
-from flywheel.ports import AdsEngine, Notifier, Wallet
+from flywheel.ports import AdsEngine, Wallet
 from flywheel.reports.files import ReportDirectory
 from flywheel.reports.snapshot import SnapshotReport, WalletRole
 from flywheel.solana.chain_state import check_state_against_chain
 from flywheel.solana.collect import FeeCollectorWallet
-from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.fee_sources import registry as fee_sources
-from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
-from flywheel.solana.jito import JitoClient
 from flywheel.solana.memo import MemoAnchorer
 from flywheel.solana.rpc import RpcClient, RpcHook, RpcStats
 from flywheel.solana.simulated_wallet import SimulatedWallet
 from flywheel.solana.snapshot import take_snapshot
 from flywheel.solana.wallet import SolanaWallet
+
+# Re-exported: the commands build their clients with the wiring they share.
+__all__ = [
+    "Flywheel",
+    "bind_state",
+    "copy_live_state",
+    "epoch_policy",
+    "open_fee_reader",
+    "open_flywheel",
+    "own_wallet_roles",
+    "rpc_client",
+    "x_ads_client",
+]
 
 log = structlog.get_logger("flywheel.compose")
 
@@ -117,89 +131,6 @@ class Flywheel:
         return self.rpc.stats
 
 
-def epoch_policy(settings: Settings) -> EpochPolicy:
-    return EpochPolicy(
-        allocation=AllocationPolicy(
-            buyback_percent=settings.buyback_percent,
-            ads_percent=settings.ads_percent,
-            max_budget_per_epoch_micro_usd=settings.max_budget_per_epoch_micro_usd,
-            min_sol_reserve_lamports=settings.min_sol_reserve_lamports,
-            min_buyback_lamports=settings.min_buyback_lamports,
-            min_transfer_lamports=(
-                0 if settings.ads_treasury_pubkey is None else settings.min_buyback_lamports
-            ),
-        ),
-        max_price_impact_bps=settings.max_price_impact_bps,
-        max_slippage_bps=settings.max_slippage_bps,
-        destination=settings.destination,
-        max_single_fee_lamports=settings.max_single_fee_lamports,
-        max_fees_per_epoch_lamports=settings.max_fees_per_epoch_lamports,
-        ads_duration_hours=settings.ads_duration_hours,
-        ads_targeting=settings.ads_targeting,
-        ads_post_id=settings.ads_post_id,
-        ads_objective=settings.ads_objective,
-        ads_min_budget_micro_usd=settings.ads_min_budget_micro_usd,
-        ads_treasury=(
-            None if settings.ads_treasury_pubkey is None else str(settings.ads_treasury_pubkey)
-        ),
-        # Unset: a claim must be worth ten times the network fee it costs.
-        min_claim_lamports=settings.min_claim_lamports or 10 * LAMPORTS_PER_SIGNATURE,
-    )
-
-
-def x_ads_client(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> XAdsClient:
-    """The X Ads API client of ADS_ENGINE_MODE=api; the caller closes it."""
-    # Settings refuse api mode without these; a caller in another mode is checked the same way.
-    problems = api_mode_problems({name: getattr(settings, name) for name in API_MODE_NEEDS})
-    if problems:
-        raise ConfigError(problems)
-
-    def secret(value: SecretStr | None) -> str:
-        assert value is not None  # api_mode_problems found none missing
-        return value.get_secret_value()
-
-    return XAdsClient(
-        base_url=settings.x_ads_api_url,
-        account_id=str(settings.x_ads_account_id),
-        consumer_key=secret(settings.x_ads_consumer_key),
-        consumer_secret=secret(settings.x_ads_consumer_secret),
-        access_token=secret(settings.x_ads_access_token),
-        access_token_secret=secret(settings.x_ads_access_token_secret),
-        timeout=settings.api_timeout_seconds,
-        deadline_seconds=settings.api_call_deadline_seconds,
-        transport=transport,
-    )
-
-
-def manual_notifier(settings: Settings) -> Notifier | None:
-    """The operator's notifier for manual mode: apprise when NOTIFY_URLS is set, else none."""
-    urls = settings.notify_urls
-    if urls is None or not urls.get_secret_value().strip():
-        return None
-    from flywheel.service.notifications import AppriseNotifier  # apprise: only when used
-
-    return AppriseNotifier(urls.get_secret_value())
-
-
-def ads_engine(
-    settings: Settings,
-    mode: EpochMode,
-    stack: AsyncExitStack,
-    *,
-    x_ads_transport: httpx.AsyncBaseTransport | None = None,
-) -> AdsEngine:
-    """The engine of ADS_ENGINE_MODE (simulate always plans only); what it opens goes on `stack`."""
-    if mode is EpochMode.SIMULATE or settings.ads_engine_mode == "dry-run":
-        return DryRunAds()
-    if settings.ads_engine_mode == "manual":
-        return ManualAds(settings.reports_dir, manual_notifier(settings))
-    client = x_ads_client(settings, transport=x_ads_transport)
-    stack.push_async_callback(client.aclose)
-    return XAdsEngine(client)
-
-
 def copy_live_state(live: Path, simulate: Path) -> None:
     """Replace the simulate database with a consistent copy of the live one (or nothing)."""
     for suffix in ("", "-wal", "-shm"):
@@ -220,69 +151,6 @@ def copy_live_state(live: Path, simulate: Path) -> None:
             target.close()
     finally:
         source.close()
-
-
-def fee_source(
-    settings: Settings,
-    rpc: RpcClient,
-    executor: Pubkey,
-    progress: Progress | None = None,
-    own_addresses: frozenset[str] = frozenset(),
-) -> WalletWatcherFeeSource:
-    return WalletWatcherFeeSource(
-        rpc,
-        fee_collector=settings.fee_collector_pubkey,
-        executor=executor,
-        start=settings.fee_start,
-        own_addresses=own_addresses,
-        progress=progress,
-    )
-
-
-def rpc_client(settings: Settings, on_request: RpcHook | None = None) -> RpcClient:
-    """The RPC client with the operator's deadlines (RPC_TIMEOUT_SECONDS and its call's)."""
-    return RpcClient(
-        settings.solana_rpc_url,
-        timeout=settings.rpc_timeout_seconds,
-        deadline_seconds=settings.rpc_call_deadline_seconds,
-        on_request=on_request,
-    )
-
-
-def jupiter_client(
-    settings: Settings, rpc: RpcClient, executor: Pubkey, jito: JitoClient | None = None
-) -> JupiterClient:
-    """JUPITER_SWAP_API: v2 composes /swap/v2/build's instructions itself; v1 takes /swap's."""
-    key = settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
-    args = (settings.jupiter_api_url, str(settings.token_mint), str(executor))
-    slippage, priority = settings.max_slippage_bps, settings.max_priority_fee_lamports
-    timeout, deadline = settings.api_timeout_seconds, settings.api_call_deadline_seconds
-    if settings.jupiter_swap_api == "v1":
-        return JupiterClient(
-            *args,
-            max_slippage_bps=slippage,
-            max_priority_fee_lamports=priority,
-            api_key=key,
-            timeout=timeout,
-            deadline_seconds=deadline,
-        )
-    composer = SwapComposer(
-        rpc,
-        executor,
-        settings.token_mint,
-        priority,
-        jito=jito,
-        tip_lamports=settings.jito_tip_lamports,
-    )
-    return JupiterBuildClient(
-        *args,
-        max_slippage_bps=slippage,
-        max_priority_fee_lamports=priority,
-        api_key=key,
-        composer=composer,
-        timeout=timeout,
-        deadline_seconds=deadline,
-    )
 
 
 def own_wallet_roles(settings: Settings, executor: Pubkey) -> dict[str, str | None]:
@@ -356,75 +224,37 @@ async def open_flywheel(
 
     `x_ads_transport` replaces the X Ads client's HTTP transport (tests wrap the real one)."""
     keypair = settings.load_executor_keypair()
-    if mode is EpochMode.SIMULATE:
-        # Only ever read the live database: opening it as a store would create it when it is
-        # missing and migrate it when it is old, both changes to the live state.
-        copy_live_state(settings.state_db_path, settings.simulate_state_db_path)
-        with SqliteStore.open(settings.simulate_state_db_path) as copy:
-            if copy.unfinished_epoch(EpochMode.LIVE) is not None:
-                raise OperationalError(
-                    "a live epoch is unfinished (interrupted or running): simulate would not "
-                    "show what the next epoch does; let `flywheel epoch` finish it first"
-                )
-        db_path = settings.simulate_state_db_path
-        reports = ReportDirectory(settings.reports_dir / "simulate")
-    else:
-        db_path = settings.state_db_path
-        reports = ReportDirectory(settings.reports_dir)
+    db_path, reports = _state_of(settings, mode)
     async with AsyncExitStack() as stack:
         store = stack.enter_context(SqliteStore.open(db_path))
         own = bind_state(settings, store, keypair.pubkey())
         # After the binding: a collector that moved is the first thing to explain.
         funding = settings.fee_funding_mode()  # ConfigError when nothing could pay the buybacks
         collector_key = settings.load_fee_collector_keypair() if funding == "collect" else None
-        rpc = rpc_client(settings, on_request=rpc_hook)
-        stack.push_async_callback(rpc.close)
-        jito = None
-        if settings.jito_block_engine_url is not None:
-            jito = JitoClient(settings.jito_block_engine_url)
-            stack.push_async_callback(jito.aclose)
-        jupiter = jupiter_client(settings, rpc, keypair.pubkey(), jito)
-        stack.push_async_callback(jupiter.aclose)
+        rpc, jito, jupiter = open_clients(settings, stack, keypair.pubkey(), rpc_hook)
         anchored = settings.anchor_state and mode is EpochMode.LIVE
         if anchored:
             # Before anything can spend: the chain must not know a state newer than ours.
             await check_state_against_chain(store, rpc, keypair.pubkey())
-        live_wallet = SolanaWallet(
-            rpc,
-            keypair,
-            settings.token_mint,
-            settings.treasury_pubkey,
-            max_priority_fee_lamports=settings.max_priority_fee_lamports,
-            max_slippage_bps=settings.max_slippage_bps,
-            jito=jito,
-            jito_tip_lamports=settings.jito_tip_lamports,
-        )
+        live_wallet = solana_wallet(settings, rpc, keypair, jito)
         wallet: Wallet = live_wallet if mode is EpochMode.LIVE else SimulatedWallet(live_wallet)
-        fees = fee_source(settings, rpc, keypair.pubkey(), progress, own)
-        sources = fee_sources.build(
-            settings.fee_sources, rpc=rpc, keypair=keypair, mint=settings.token_mint, watcher=fees
-        )
+        fees, sources = fee_sources_of(settings, rpc, keypair, progress, own)
         ads = ads_engine(settings, mode, stack, x_ads_transport=x_ads_transport)
-        runner = EpochRunner(
+        runner = _epoch_runner(
+            settings,
+            mode,
             store=store,
-            fee_source=sources.detector,
-            claimers=sources.claimers,
-            prices=jupiter,
-            dex=jupiter,
+            sources=sources,
+            jupiter=jupiter,
             wallet=wallet,
+            live_wallet=live_wallet,
             ads=ads,
             reports=reports,
-            policy=epoch_policy(settings),
-            mode=mode,
             on_step=on_step,
-            balances=live_wallet,
-            executor_collects_fees=settings.fee_collector_pubkey == keypair.pubkey(),
-            anchorer=MemoAnchorer(rpc, keypair) if anchored else None,
-            collector=(
-                None
-                if collector_key is None or mode is EpochMode.SIMULATE
-                else FeeCollectorWallet(rpc, keypair, collector_key)
-            ),
+            rpc=rpc,
+            keypair=keypair,
+            anchored=anchored,
+            collector_key=collector_key,
             fee_funding=funding,
         )
         yield Flywheel(
@@ -439,3 +269,62 @@ async def open_flywheel(
             reports=reports,
             ads=ads,
         )
+
+
+def _epoch_runner(
+    settings: Settings,
+    mode: EpochMode,
+    *,
+    store: SqliteStore,
+    sources: fee_sources.FeeSources,
+    jupiter: JupiterClient,
+    wallet: Wallet,
+    live_wallet: SolanaWallet,
+    ads: AdsEngine,
+    reports: ReportDirectory,
+    on_step: StepObserver | None,
+    rpc: RpcClient,
+    keypair: Keypair,
+    anchored: bool,
+    collector_key: Keypair | None,
+    fee_funding: str,
+) -> EpochRunner:
+    """The runner of one process's epochs, with the operator's policy."""
+    return EpochRunner(
+        store=store,
+        fee_source=sources.detector,
+        claimers=sources.claimers,
+        prices=jupiter,
+        dex=jupiter,
+        wallet=wallet,
+        ads=ads,
+        reports=reports,
+        policy=epoch_policy(settings),
+        mode=mode,
+        on_step=on_step,
+        balances=live_wallet,
+        executor_collects_fees=settings.fee_collector_pubkey == keypair.pubkey(),
+        anchorer=MemoAnchorer(rpc, keypair) if anchored else None,
+        collector=(
+            None
+            if collector_key is None or mode is EpochMode.SIMULATE
+            else FeeCollectorWallet(rpc, keypair, collector_key)
+        ),
+        fee_funding=fee_funding,
+    )
+
+
+def _state_of(settings: Settings, mode: EpochMode) -> tuple[Path, ReportDirectory]:
+    """The state database and report directory of `mode`; simulate's start as a live copy."""
+    if mode is EpochMode.SIMULATE:
+        # Only ever read the live database: opening it as a store would create it when it is
+        # missing and migrate it when it is old, both changes to the live state.
+        copy_live_state(settings.state_db_path, settings.simulate_state_db_path)
+        with SqliteStore.open(settings.simulate_state_db_path) as copy:
+            if copy.unfinished_epoch(EpochMode.LIVE) is not None:
+                raise OperationalError(
+                    "a live epoch is unfinished (interrupted or running): simulate would not "
+                    "show what the next epoch does; let `flywheel epoch` finish it first"
+                )
+        return settings.simulate_state_db_path, ReportDirectory(settings.reports_dir / "simulate")
+    return settings.state_db_path, ReportDirectory(settings.reports_dir)

@@ -14,11 +14,8 @@ from pydantic import ValidationError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from flywheel.config.secrets import redact_url
-from flywheel.config.settings import (
+from flywheel.config.parsers import (
     InvalidValue,
-    Settings,
-    decimal_places,
     parse_bool,
     parse_choice,
     parse_decimal,
@@ -26,9 +23,10 @@ from flywheel.config.settings import (
     parse_int,
     parse_path,
     parse_pubkey,
-    resolve_env_file,
-    to_base_units,
 )
+from flywheel.config.secrets import redact_url
+from flywheel.config.settings import Settings, resolve_env_file
+from flywheel.domain.money import decimal_places, to_base_units
 from flywheel.errors import ConfigError, KeypairFileError
 from flywheel.solana.keypair import read_keypair_file
 

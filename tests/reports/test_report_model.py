@@ -23,12 +23,8 @@ from flywheel.domain.epoch_state import (
     IntentRecord,
 )
 from flywheel.domain.trade import Quote
-from flywheel.reports.models import (
-    AccountingSection,
-    EpochReport,
-    realized_price,
-    slippage_bps,
-)
+from flywheel.reports.common import realized_price, slippage_bps
+from flywheel.reports.models import AccountingSection, EpochReport
 from flywheel.reports.schema import REGENERATE_COMMAND, render, report_json_schema
 from flywheel.reports.snapshot import SnapshotReport, WalletBalance, WalletRole
 

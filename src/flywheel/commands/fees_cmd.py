@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -57,6 +58,19 @@ def fetch_fees(env_file: EnvFile = None) -> None:
             return balance, batch.receipts, batch.internal
 
     balance, new, new_internal = asyncio.run(read_chain())
+    internal = [*held.internal, *new_internal]
+    out = console()
+    out.print(_fees_table(settings, held, balance, new, internal))
+    _print_fee_notes(out, settings, held, internal)
+
+
+def _fees_table(
+    settings: Settings,
+    held: _Held,
+    balance: int,
+    new: list[FeeReceipt],
+    internal: list[FeeReceipt],
+) -> Table:
     table = Table(title=f"Fees of {settings.fee_collector_pubkey}", title_justify="left")
     table.add_column("what", no_wrap=True)
     table.add_column("SOL", justify="right")
@@ -77,14 +91,18 @@ def fetch_fees(env_file: EnvFile = None) -> None:
         _sum(held.quarantined),
         str(len(held.quarantined)),
     )
-    internal = [*held.internal, *new_internal]
     table.add_row(
         Text("internal transfers (own wallets, never fees)", style="dim"),
         _sum(internal),
         str(len(internal)),
     )
-    out = console()
-    out.print(table)
+    return table
+
+
+def _print_fee_notes(
+    out: Console, settings: Settings, held: _Held, internal: list[FeeReceipt]
+) -> None:
+    """What the table cannot say: a missing wallet source, no detection yet, each held item."""
     if "wallet" not in settings.fee_sources:
         out.print(
             "FEE_SOURCES has no wallet: SOL sent to the fee collector is not counted as fees;"
@@ -213,7 +231,6 @@ def rebase(
 async def _rebase(settings: Settings, start: str, yes: bool) -> None:
     from flywheel.compose import rpc_client
     from flywheel.service.epoch_lock import epoch_lock, lock_path_for
-    from flywheel.solana.fee_source import START_OF_HISTORY
     from flywheel.solana.sweep import newest_signature
 
     collector = settings.fee_collector_pubkey
@@ -229,20 +246,7 @@ async def _rebase(settings: Settings, start: str, yes: bool) -> None:
         async with rpc_client(settings) as rpc:
             cursor = await newest_signature(rpc, collector)
             history = len(await rpc.get_signatures_for_address(collector, limit=1000))
-        more = "+" if history == 1000 else ""
-        if start == "now":
-            cursor_text = cursor
-            plan = (
-                f"Fees at {collector} will count from now on: its {history}{more} earlier"
-                " transaction(s) are not counted."
-            )
-        else:
-            cursor_text = START_OF_HISTORY
-            plan = (
-                f"Every one of {collector}'s {history}{more} transaction(s) will be examined"
-                " by the next epoch: each inflow from outside the flywheel's wallets counts as"
-                " a fee."
-            )
+        cursor_text, plan = _rebase_plan(str(collector), start, cursor, history)
         out.print(
             Text(
                 f"The state is bound to fee collector {store.bound_collector()} and token"
@@ -272,6 +276,23 @@ async def _rebase(settings: Settings, start: str, yes: bool) -> None:
                 style="yellow",
             )
         )
+
+
+def _rebase_plan(collector: str, start: str, cursor: str, history: int) -> tuple[str, str]:
+    """The new fee cursor and the sentence telling the operator what it means."""
+    from flywheel.solana.fee_source import START_OF_HISTORY
+
+    more = "+" if history == 1000 else ""
+    if start == "now":
+        return cursor, (
+            f"Fees at {collector} will count from now on: its {history}{more} earlier"
+            " transaction(s) are not counted."
+        )
+    return START_OF_HISTORY, (
+        f"Every one of {collector}'s {history}{more} transaction(s) will be examined"
+        " by the next epoch: each inflow from outside the flywheel's wallets counts as"
+        " a fee."
+    )
 
 
 def snapshot(env_file: EnvFile = None) -> None:

@@ -17,7 +17,7 @@ from flywheel.commands.common import EnvFile, console, load_settings
 from flywheel.domain.money import LAMPORTS_PER_SOL, format_sol
 from flywheel.domain.trade import Quote
 from flywheel.jupiter.client import JupiterClient
-from flywheel.reports.models import realized_price
+from flywheel.reports.common import realized_price
 
 DEFAULT_SOL = "0.001"  # the runbook's example: amount=1000000 lamports
 

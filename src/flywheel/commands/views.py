@@ -16,6 +16,29 @@ def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
     table.add_column("step", no_wrap=True)
     table.add_column("result", overflow="fold")
     table.add_row("status", Text(state.status.value, style=style))
+    _add_fee_rows(table, state)
+    price = f"${state.sol_usd_price}/SOL" if state.sol_usd_price else "no price"
+    table.add_row("SOL price", price)
+    table.add_row(
+        "allocation",
+        f"buyback {format_sol(state.buyback_planned_lamports)}, "
+        f"ads {format_sol(state.ads_planned_lamports)}"
+        + (f" (limited by {state.allocation_note})" if state.allocation_note else ""),
+    )
+    _add_buyback_rows(table, state)
+    if state.ads is not None:
+        budget = format_usd(state.ads.spec.budget_micro_usd) if state.ads.spec is not None else "-"
+        table.add_row("ads", f"{state.ads.status.value} {budget}")
+    table.add_row("carried out", format_sol(state.carried_out_lamports))
+    for error in state.errors:
+        table.add_row(Text(f"error ({error.step})", style="red"), Text(error.message))
+    if state.report_path:
+        table.add_row("report", Text(state.report_path))
+    return table
+
+
+def _add_fee_rows(table: Table, state: EpochState) -> None:
+    """Detect and claim: what came in, and what waits or is held back."""
     table.add_row("carried in", format_sol(state.carried_in_lamports))
     table.add_row(
         "fees detected", f"{format_sol(state.fees_in_lamports)} ({len(state.receipt_signatures)})"
@@ -36,14 +59,10 @@ def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
             Text("quarantined", style="yellow"),
             f"{len(state.quarantined_signatures)} inflow(s): review, then `flywheel fees release`",
         )
-    price = f"${state.sol_usd_price}/SOL" if state.sol_usd_price else "no price"
-    table.add_row("SOL price", price)
-    table.add_row(
-        "allocation",
-        f"buyback {format_sol(state.buyback_planned_lamports)}, "
-        f"ads {format_sol(state.ads_planned_lamports)}"
-        + (f" (limited by {state.allocation_note})" if state.allocation_note else ""),
-    )
+
+
+def _add_buyback_rows(table: Table, state: EpochState) -> None:
+    """Quote, swaps and settlement: what the buyback spent and where the tokens went."""
     if state.quote is not None:
         table.add_row(
             "quote",
@@ -63,15 +82,6 @@ def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
             _intent_text(state.settle_intent.signature, state.settle_intent.error),
         )
     table.add_row(f"tokens {_settled_word(state.destination)}", str(state.tokens_settled))
-    if state.ads is not None:
-        budget = format_usd(state.ads.spec.budget_micro_usd) if state.ads.spec is not None else "-"
-        table.add_row("ads", f"{state.ads.status.value} {budget}")
-    table.add_row("carried out", format_sol(state.carried_out_lamports))
-    for error in state.errors:
-        table.add_row(Text(f"error ({error.step})", style="red"), Text(error.message))
-    if state.report_path:
-        table.add_row("report", Text(state.report_path))
-    return table
 
 
 def _landed(state: EpochState, status: str) -> str:

@@ -94,6 +94,10 @@ JitterSeconds = Annotated[int, _validated(parse_int, low=0, high=SECONDS_PER_DAY
 Hours = Annotated[int, _validated(parse_int, low=1, high=HOURS_PER_YEAR)]
 Percent = Annotated[int, _validated(parse_int, low=0, high=100)]
 Bps = Annotated[int, _validated(parse_int, low=0, high=10_000)]
+# MAX_SLIPPAGE_BPS: the slippage room is the most a sandwich can take from a buyback; above 20%
+# that is a misconfiguration, not a tolerance.
+MAX_SLIPPAGE_CEILING_BPS = 2_000
+SlippageBps = Annotated[int, _validated(parse_int, low=0, high=MAX_SLIPPAGE_CEILING_BPS)]
 PositiveInt = Annotated[int, _validated(parse_int, low=1, high=MAX_STORED_INT)]
 DeadlineSeconds = Annotated[int, _validated(parse_int, low=1, high=3_600)]
 Flag = Annotated[bool, _validated(parse_bool)]

@@ -1,8 +1,9 @@
-"""Settings: every variable, its default and its validation. Nothing else reads os.environ.
+"""Settings: every variable, its default and its validation. Only config/ reads os.environ.
 
 `Settings.load(env_file)` reads the environment and an optional `.env` file (the environment
 wins) and either returns valid settings or raises ConfigError listing every problem at once, one
-line each: `VARIABLE: what is wrong (got '<value>'); how to fix`.
+line each: `VARIABLE: what is wrong (got '<value>'); how to fix`. The reading is in
+config.loading, the rules across fields in config.checks, the keypair files in config.wallets.
 
 Adding a variable is one field below (its type carries the validation, its description the
 meaning) plus one line in `.env.example`; a test keeps the two in step.
@@ -10,30 +11,18 @@ meaning) plus one line in `.env.example`; a test keeps the two in step.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    Field,
-    PlainValidator,
-    PrivateAttr,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    DotEnvSettingsSource,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import Field, PrivateAttr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from flywheel.config import wallets
+from flywheel.config.checks import API_MODE_NEEDS, api_mode_problems, cross_field_problems
 from flywheel.config.fields import (
     AccountId,
     AdsMode,
@@ -67,68 +56,22 @@ from flywheel.config.fields import (
     PostId,
     Secret,
     SecretList,
+    SlippageBps,
     SolAmount,
     SwapApi,
     TargetingValue,
     UsdAmount,
     WalletValue,
     marker,
-    printable,
-    problem_line,
-    problem_text,
     show,
 )
-from flywheel.config.parsers import (
-    InvalidValue,
-    parse_bool,
-    parse_choice,
-    parse_decimal,
-    parse_destination,
-    parse_http_url,
-    parse_int,
-    parse_keypair_path,
-    parse_optional_sol,
-    parse_path,
-    parse_post_id,
-    parse_pubkey,
-    parse_targeting,
-)
+from flywheel.config.loading import Source, raw_values, resolve_env_file, validated_values
 from flywheel.domain.ads import Targeting
-from flywheel.domain.money import decimal_places, sol_to_lamports, to_base_units, usd_to_micro
+from flywheel.domain.money import sol_to_lamports, usd_to_micro
 from flywheel.domain.trade import Destination
-from flywheel.errors import ConfigError, KeypairFileError
-from flywheel.solana.keypair import read_keypair_file
 
-__all__ = [  # the parsers (and money's exact conversions) are re-exported: tests import them here
-    "InvalidValue",
-    "Settings",
-    "api_mode_problems",
-    "decimal_places",
-    "parse_bool",
-    "parse_choice",
-    "parse_decimal",
-    "parse_destination",
-    "parse_http_url",
-    "parse_int",
-    "parse_keypair_path",
-    "parse_optional_sol",
-    "parse_path",
-    "parse_post_id",
-    "parse_pubkey",
-    "parse_targeting",
-    "resolve_env_file",
-    "to_base_units",
-]
-
-Source = Literal["default", ".env", "environment", "argument"]
-DEFAULT_ENV_FILE = Path(".env")
-# MAX_SLIPPAGE_BPS: the slippage room is the most a sandwich can take from a buyback; above 20%
-# that is a misconfiguration, not a tolerance.
-MAX_SLIPPAGE_CEILING_BPS = 2_000
-JITO_MIN_TIP_LAMPORTS = 1_000  # a block engine ignores smaller tips
-SlippageBps = Annotated[
-    int, PlainValidator(functools.partial(parse_int, low=0, high=MAX_SLIPPAGE_CEILING_BPS))
-]
+# Re-exported: callers import these with the settings (the parsers live in config.parsers).
+__all__ = ["API_MODE_NEEDS", "Settings", "Source", "api_mode_problems", "resolve_env_file"]
 
 
 # --- the settings --------------------------------------------------------------------------
@@ -323,7 +266,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        problems = _cross_field_problems({name: getattr(self, name) for name in _field_names()})
+        problems = cross_field_problems({name: getattr(self, name) for name in _field_names()})
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -331,13 +274,7 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, env_file: Path | None) -> Settings:
         """Settings from the environment over `env_file` (if given) over the defaults."""
-        raw: dict[str, tuple[object, Source]] = {}
-        if env_file is not None:
-            for name, value in _read_env_file(cls, env_file).items():
-                raw[name] = (value, ".env")
-        for name, value in EnvSettingsSource(cls)().items():
-            if name in cls.model_fields:
-                raw[name] = (value, "environment")
+        raw = raw_values(cls, env_file)
         settings = cls._from_raw({name: value for name, (value, _) in raw.items()})
         settings._sources = {name: source for name, (_, source) in raw.items()}
         return settings
@@ -350,28 +287,7 @@ class Settings(BaseSettings):
 
     @classmethod
     def _from_raw(cls, raw: Mapping[str, object]) -> Settings:
-        problems: list[str] = []
-        values: dict[str, Any] = {}
-        for name, info in cls.model_fields.items():
-            if name not in raw:
-                if info.is_required():
-                    problems.append(
-                        f"{name.upper()}: is required but not set; set it in .env or the "
-                        f"environment to {info.description}"
-                    )
-                else:
-                    values[name] = info.get_default(call_default_factory=True)
-                continue
-            try:
-                values[name] = _field_adapter(cls, name).validate_python(raw[name])
-            except ValidationError as exc:
-                problems.append(problem_line(cls, name, raw[name], exc))
-        # Checks across fields run on the fields that are valid, so they are reported together
-        # with the field problems instead of after the operator fixes those.
-        problems.extend(_cross_field_problems(values))
-        if problems:
-            raise ConfigError(problems)
-        return cls.model_validate({name: values[name] for name in raw if name in values})
+        return cls.model_validate(validated_values(cls, raw))
 
     # --- derived values ---
 
@@ -430,59 +346,18 @@ class Settings(BaseSettings):
 
     def load_executor_keypair(self) -> Keypair:
         """Read the executor's keypair now; it is never kept in a field, so never in a repr."""
-        try:
-            return read_keypair_file(self.executor_keypair_path)
-        except KeypairFileError as exc:
-            path = str(self.executor_keypair_path)
-            raise ConfigError(
-                [problem_text("EXECUTOR_KEYPAIR_PATH", exc.what, path, exc.fix)]
-            ) from None
+        return wallets.executor_keypair(self)
 
     def executor_pubkey(self) -> Pubkey:
         return self.load_executor_keypair().pubkey()
 
     def load_fee_collector_keypair(self) -> Keypair | None:
         """The separate fee collector's keypair, checked against FEE_COLLECTOR_PUBKEY."""
-        path = self.fee_collector_keypair_path
-        if path is None:
-            return None
-        try:
-            keypair = read_keypair_file(path)
-        except KeypairFileError as exc:
-            raise ConfigError(
-                [problem_text("FEE_COLLECTOR_KEYPAIR_PATH", exc.what, str(path), exc.fix)]
-            ) from None
-        if keypair.pubkey() != self.fee_collector_pubkey:
-            raise ConfigError(
-                [
-                    f"FEE_COLLECTOR_KEYPAIR_PATH: {path} holds the key of {keypair.pubkey()},"
-                    f" not of FEE_COLLECTOR_PUBKEY {self.fee_collector_pubkey}; point it at"
-                    " the fee collector's own keypair file"
-                ]
-            )
-        return keypair
+        return wallets.fee_collector_keypair(self)
 
-    def fee_funding_mode(self) -> Literal["same-wallet", "collect", "executor"]:
-        """Where the buybacks' SOL comes from; ConfigError when nothing could pay them.
-
-        A separate collector holds the fees: without its key nothing moves them, so the
-        buybacks would spend the executor's own SOL while the ledger counts the collector's.
-        """
-        if self.fee_collector_pubkey == self.executor_pubkey():
-            return "same-wallet"
-        if self.load_fee_collector_keypair() is not None:
-            return "collect"
-        if self.fee_funding == "executor":
-            return "executor"
-        raise ConfigError(
-            [
-                f"FEE_COLLECTOR_PUBKEY {self.fee_collector_pubkey} is not the executor, and"
-                " without its key the fees stay there while the buybacks spend the executor's"
-                " own SOL. Set FEE_COLLECTOR_KEYPAIR_PATH to the collector's keypair file (each"
-                " epoch then collects exactly its fees), or FEE_FUNDING=executor to pay the"
-                " buybacks from the executor's SOL on purpose (every report says so)"
-            ]
-        )
+    def fee_funding_mode(self) -> wallets.FeeFundingMode:
+        """Where the buybacks' SOL comes from; ConfigError when nothing could pay them."""
+        return wallets.fee_funding_mode(self)
 
     # --- display ---
 
@@ -512,92 +387,3 @@ class Settings(BaseSettings):
 
 def _field_names() -> tuple[str, ...]:
     return tuple(Settings.model_fields)
-
-
-API_MODE_NEEDS = (
-    "x_ads_account_id",
-    "x_ads_consumer_key",
-    "x_ads_consumer_secret",
-    "x_ads_access_token",
-    "x_ads_access_token_secret",
-    "ads_post_id",
-)
-
-
-def api_mode_problems(values: Mapping[str, Any]) -> list[str]:
-    """What ADS_ENGINE_MODE=api lacks, as one problem line (none when it lacks nothing)."""
-    missing = [name.upper() for name in API_MODE_NEEDS if values.get(name) is None]
-    if not missing:
-        return []
-    return [
-        f"ADS_ENGINE_MODE: api needs {', '.join(missing)} (got 'api' without them); set"
-        " them (docs/ads.md says how to get them) or use ADS_ENGINE_MODE=manual"
-    ]
-
-
-def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
-    problems: list[str] = []
-    buyback, ads = values.get("buyback_percent"), values.get("ads_percent")
-    if isinstance(buyback, int) and isinstance(ads, int) and buyback + ads != 100:
-        problems.append(
-            f"BUYBACK_PERCENT, ADS_PERCENT: must add up to 100 (got {buyback} + {ads} = "
-            f"{buyback + ads}); set ADS_PERCENT={max(0, 100 - buyback)} or change both"
-        )
-    if values.get("ads_engine_mode") == "api":
-        problems.extend(api_mode_problems(values))
-    if values.get("jito_block_engine_url") is not None:
-        if values.get("jupiter_swap_api") == "v1":
-            problems.append(
-                "JITO_BLOCK_ENGINE_URL: needs JUPITER_SWAP_API=v2 (the tip goes in the "
-                "transaction we compose; v1's transaction cannot carry it)"
-            )
-        tip = values.get("jito_tip_lamports")
-        if isinstance(tip, int) and tip < JITO_MIN_TIP_LAMPORTS:
-            problems.append(
-                f"JITO_TIP_LAMPORTS: Jito's minimum tip is {JITO_MIN_TIP_LAMPORTS} lamports "
-                f"(got {tip}); raise it or unset JITO_BLOCK_ENGINE_URL"
-            )
-    mint, collector = values.get("token_mint"), values.get("fee_collector_pubkey")
-    if isinstance(mint, Pubkey) and mint == collector:
-        problems.append(
-            f"FEE_COLLECTOR_PUBKEY, TOKEN_MINT: are the same address (got '{mint}'); the fee "
-            "collector is a wallet and the mint is the token: check which one is wrong"
-        )
-    return problems
-
-
-@functools.cache
-def _field_adapter(model: type[BaseSettings], name: str) -> TypeAdapter[Any]:
-    info = model.model_fields[name]
-    annotation: Any = info.annotation
-    if info.metadata:
-        annotation = Annotated[(annotation, *info.metadata)]
-    return TypeAdapter(annotation)
-
-
-def _read_env_file(model: type[BaseSettings], env_file: Path) -> dict[str, object]:
-    if not env_file.is_file():
-        raise ConfigError(
-            [
-                f"env file: does not exist or is not a file (got '{printable(str(env_file))}'); "
-                "create it from .env.example (cp .env.example .env) or pass another --env-file"
-            ]
-        )
-    try:
-        values = DotEnvSettingsSource(model, env_file=env_file)()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(
-            [
-                f"env file: cannot be read ({reason}) (got '{printable(str(env_file))}'); "
-                "make it readable by this user"
-            ]
-        ) from None
-    return {name: value for name, value in values.items() if name in model.model_fields}
-
-
-def resolve_env_file(explicit: Path | None) -> Path | None:
-    """The env file to read: the one asked for, else ./.env when it exists, else none."""
-    if explicit is not None:
-        return explicit
-    return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flywheel.reports.models import EpochReport, TransactionSection, realized_price
+from flywheel.reports.common import realized_price
+from flywheel.reports.models import EpochReport, TransactionSection
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ they do not know.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -47,3 +47,20 @@ class ReportSection(BaseModel):
     model_config = ConfigDict(
         extra="ignore", frozen=True, json_schema_serialization_defaults_required=True
     )
+
+
+def realized_price(spent_lamports: int, tokens_bought: int) -> str | None:
+    """Lamports paid per token base unit, 28 significant digits; None when nothing was bought."""
+    if tokens_bought <= 0:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 28  # fixed here so the text never depends on a caller's context
+        return decimal_text(Decimal(spent_lamports) / Decimal(tokens_bought))
+
+
+def slippage_bps(quoted_out: int, received: int) -> int | None:
+    """Shortfall of `received` against `quoted_out` in basis points, rounded half-even."""
+    if quoted_out <= 0 or received <= 0:
+        return None
+    bps = Decimal(quoted_out - received) * 10_000 / Decimal(quoted_out)
+    return int(bps.to_integral_value(rounding=ROUND_HALF_EVEN))

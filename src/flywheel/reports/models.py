@@ -12,14 +12,9 @@ numbers are floats to most readers.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Literal
 
-from pydantic import (
-    Field,
-    computed_field,
-    model_validator,
-)
+from pydantic import Field, computed_field, model_validator
 
 from flywheel import __version__
 from flywheel.domain.ads import AdsStatus, Targeting
@@ -30,7 +25,8 @@ from flywheel.reports.common import (
     DecimalText,
     ReportSection,
     UtcDatetime,
-    decimal_text,
+    realized_price,
+    slippage_bps,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -259,39 +255,9 @@ class EpochReport(ReportSection):
             started_at=state.started_at,
             finished_at=finished_at,
             steps_done=list(state.steps_done),
-            fees=FeesSection(
-                carried_in_lamports=state.carried_in_lamports,
-                detected_lamports=state.fees_in_lamports,
-                receipts=len(state.receipt_signatures),
-                receipt_signatures=list(state.receipt_signatures),
-                quarantined_signatures=list(state.quarantined_signatures),
-                internal_transfer_signatures=list(state.internal_signatures),
-                internal_transfer_lamports=state.internal_lamports,
-                funding=state.fee_funding,
-                collected_lamports=state.collected_lamports,
-            ),
-            claims=ClaimsSection(
-                transactions=[TransactionSection.from_intent(i) for i in state.claim_intents],
-                signatures=list(state.claim_counted),
-                notes=list(state.claim_notes),
-                tokens_in=state.fee_tokens_in,
-                tokens_to_settle=state.fee_tokens_to_settle,
-                tokens_for_ads=state.fee_tokens_for_ads,
-                ads_tokens_carried_in=state.ads_tokens_carried_in,
-                ads_tokens_carried_out=state.ads_tokens_carried_out,
-            ),
-            allocation=AllocationSection(
-                sol_usd_price=state.sol_usd_price,
-                executor_balance_lamports=state.executor_balance_lamports,
-                buyback_lamports=state.buyback_planned_lamports,
-                ads_lamports=state.ads_planned_lamports,
-                carried_lamports=(
-                    state.input_lamports
-                    - state.buyback_planned_lamports
-                    - state.ads_planned_lamports
-                ),
-                note=state.allocation_note,
-            ),
+            fees=_fees(state),
+            claims=_claims(state),
+            allocation=_allocation(state),
             execution=ExecutionSection(buyback=_buyback(state), ads=_ads(state)),
             accounting=AccountingSection(
                 input_lamports=state.input_lamports,
@@ -301,6 +267,46 @@ class EpochReport(ReportSection):
             ),
             errors=[ReportError(step=e.step, kind=e.kind, message=e.message) for e in state.errors],
         )
+
+
+def _fees(state: EpochState) -> FeesSection:
+    return FeesSection(
+        carried_in_lamports=state.carried_in_lamports,
+        detected_lamports=state.fees_in_lamports,
+        receipts=len(state.receipt_signatures),
+        receipt_signatures=list(state.receipt_signatures),
+        quarantined_signatures=list(state.quarantined_signatures),
+        internal_transfer_signatures=list(state.internal_signatures),
+        internal_transfer_lamports=state.internal_lamports,
+        funding=state.fee_funding,
+        collected_lamports=state.collected_lamports,
+    )
+
+
+def _claims(state: EpochState) -> ClaimsSection:
+    return ClaimsSection(
+        transactions=[TransactionSection.from_intent(i) for i in state.claim_intents],
+        signatures=list(state.claim_counted),
+        notes=list(state.claim_notes),
+        tokens_in=state.fee_tokens_in,
+        tokens_to_settle=state.fee_tokens_to_settle,
+        tokens_for_ads=state.fee_tokens_for_ads,
+        ads_tokens_carried_in=state.ads_tokens_carried_in,
+        ads_tokens_carried_out=state.ads_tokens_carried_out,
+    )
+
+
+def _allocation(state: EpochState) -> AllocationSection:
+    return AllocationSection(
+        sol_usd_price=state.sol_usd_price,
+        executor_balance_lamports=state.executor_balance_lamports,
+        buyback_lamports=state.buyback_planned_lamports,
+        ads_lamports=state.ads_planned_lamports,
+        carried_lamports=(
+            state.input_lamports - state.buyback_planned_lamports - state.ads_planned_lamports
+        ),
+        note=state.allocation_note,
+    )
 
 
 def _buyback(state: EpochState) -> BuybackSection:
@@ -390,20 +396,3 @@ def _ads(state: EpochState) -> AdsSection:
         campaign_id=outcome.campaign_id,
         detail=dict(outcome.detail),
     )
-
-
-def realized_price(spent_lamports: int, tokens_bought: int) -> str | None:
-    """Lamports paid per token base unit, 28 significant digits; None when nothing was bought."""
-    if tokens_bought <= 0:
-        return None
-    with localcontext() as ctx:
-        ctx.prec = 28  # fixed here so the text never depends on a caller's context
-        return decimal_text(Decimal(spent_lamports) / Decimal(tokens_bought))
-
-
-def slippage_bps(quoted_out: int, received: int) -> int | None:
-    """Shortfall of `received` against `quoted_out` in basis points, rounded half-even."""
-    if quoted_out <= 0 or received <= 0:
-        return None
-    bps = Decimal(quoted_out - received) * 10_000 / Decimal(quoted_out)
-    return int(bps.to_integral_value(rounding=ROUND_HALF_EVEN))

@@ -18,9 +18,15 @@ from pydantic import Field, ValidationError
 
 from flywheel.domain.epoch_state import EpochMode
 from flywheel.errors import OperationalError
-from flywheel.reports.common import SCHEMA_VERSION, DecimalText, ReportSection, UtcDatetime
+from flywheel.reports.common import (
+    SCHEMA_VERSION,
+    DecimalText,
+    ReportSection,
+    UtcDatetime,
+    realized_price,
+)
 from flywheel.reports.files import list_reports, load_report
-from flywheel.reports.models import EpochReport, realized_price
+from flywheel.reports.models import EpochReport
 
 TxLink = Callable[[str], str]
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
-from collections.abc import Generator
+import threading
+from collections.abc import Callable, Generator
 from typing import Any
 
 import h11
@@ -149,3 +151,26 @@ class BackgroundServer:
         if self.task is not None:
             await self.task
         self.sock.close()
+
+
+def bind_sockets(
+    host: str, http_port: int, metrics_port: int
+) -> tuple[socket.socket, socket.socket]:
+    """The HTTP_PORT and METRICS_PORT sockets, both or neither (a failure closes the first)."""
+    http_sock = bind_socket(host, http_port, "HTTP_PORT")
+    try:
+        metrics_sock = bind_socket(host, metrics_port, "METRICS_PORT")
+    except BaseException:
+        http_sock.close()
+        raise
+    return http_sock, metrics_sock
+
+
+def install_stop_signals(stop: Callable[[], None]) -> list[int]:
+    """Call `stop` on SIGTERM/SIGINT (main thread only); the signals to remove afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    return [signal.SIGTERM, signal.SIGINT]

@@ -13,19 +13,15 @@ epoch history (the store), an optional executor balance probe.
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from starlette.routing import BaseRoute
 
-from flywheel import __version__
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.errors import EpochLocked, InFlight, OperationalError, StateFileGone
 from flywheel.ports import Notifier
@@ -42,38 +38,14 @@ from flywheel.service.http_app import (
 )
 from flywheel.service.metrics import BREAKER_VALUES, FlywheelMetrics
 from flywheel.service.notifications import NullNotifier
+from flywheel.service.options import BalanceProbe, EpochHistory, EpochTrigger, ServiceOptions
 from flywheel.service.scheduler import Scheduler
-from flywheel.service.servers import BackgroundServer, bind_socket
+from flywheel.service.servers import BackgroundServer, bind_sockets, install_stop_signals
 
 log = structlog.get_logger("flywheel.service")
 
-EpochTrigger = Callable[[], Awaitable[EpochState]]
-BalanceProbe = Callable[[], Awaitable[int]]
-
-
-class EpochHistory(Protocol):
-    """The part of the store the service reads (SqliteStore implements it)."""
-
-    def last_finished_epoch(self, mode: EpochMode) -> EpochState | None: ...
-    def unfinished_epoch(self, mode: EpochMode) -> EpochState | None: ...
-    def epochs(self, limit: int = 20) -> Iterator[EpochState]: ...
-
-
-@dataclass(frozen=True)
-class ServiceOptions:
-    lock_path: Path
-    interval_seconds: float = 3600
-    jitter_seconds: float = 0
-    enable_scheduler: bool = True
-    http_host: str = "127.0.0.1"
-    http_port: int = 3000
-    metrics_port: int = 9090
-    webhook_secret: str | None = None
-    min_executor_balance_lamports: int = 100_000_000
-    ads_mode: str = "dry-run"
-    version: str = __version__
-    shutdown_grace_seconds: float = 60.0
-    balance_timeout_seconds: float = 15.0
+# Re-exported: the service's callers build it from these.
+__all__ = ["BalanceProbe", "EpochHistory", "EpochTrigger", "FlywheelService", "ServiceOptions"]
 
 
 class FlywheelService:
@@ -339,34 +311,17 @@ class FlywheelService:
         called once both servers listen (`http_port`/`metrics_port` are then known)."""
         opts = self.options
         log.info("service.webhooks", state=webhook_status_reason(opts.webhook_secret))
-        http_sock = bind_socket(opts.http_host, opts.http_port, "HTTP_PORT")
-        try:
-            metrics_sock = bind_socket(opts.http_host, opts.metrics_port, "METRICS_PORT")
-        except BaseException:
-            http_sock.close()
-            raise
+        http_sock, metrics_sock = bind_sockets(opts.http_host, opts.http_port, opts.metrics_port)
         app = build_http_app(self, webhook_secret=opts.webhook_secret, console=self._console)
         self._servers = [
             BackgroundServer(app, http_sock),
             BackgroundServer(self.metrics.asgi_app(), metrics_sock),
         ]
         watched: set[asyncio.Future[Any]] = {server.start() for server in self._servers}
-        scheduler_task: asyncio.Task[None] | None = None
-        if opts.enable_scheduler:
-            last = self._history.last_finished_epoch(self.mode)
-            self._scheduler = Scheduler(
-                self.run_scheduled,
-                interval_seconds=opts.interval_seconds,
-                jitter_seconds=opts.jitter_seconds,
-                last_finished_at=(
-                    last.finished_at.timestamp() if last and last.finished_at else None
-                ),
-                now=self._now,
-                sleep=self._sleep,
-            )
-            scheduler_task = asyncio.create_task(self._scheduler.run())
+        scheduler_task = self._start_scheduler()
+        if scheduler_task is not None:
             watched.add(scheduler_task)
-        signals = self._install_signal_handlers() if handle_signals else []
+        signals = install_stop_signals(self.request_stop) if handle_signals else []
         log.info(
             "service.started",
             http=f"{opts.http_host}:{self.http_port}",
@@ -398,13 +353,21 @@ class FlywheelService:
         if self.fatal is not None:
             raise OperationalError(self.fatal)
 
-    def _install_signal_handlers(self) -> list[int]:
-        if threading.current_thread() is not threading.main_thread():
-            return []
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop)
-        return [signal.SIGTERM, signal.SIGINT]
+    def _start_scheduler(self) -> asyncio.Task[None] | None:
+        """The scheduler's task, counting from the last finished epoch (none when disabled)."""
+        opts = self.options
+        if not opts.enable_scheduler:
+            return None
+        last = self._history.last_finished_epoch(self.mode)
+        self._scheduler = Scheduler(
+            self.run_scheduled,
+            interval_seconds=opts.interval_seconds,
+            jitter_seconds=opts.jitter_seconds,
+            last_finished_at=(last.finished_at.timestamp() if last and last.finished_at else None),
+            now=self._now,
+            sleep=self._sleep,
+        )
+        return asyncio.create_task(self._scheduler.run())
 
     async def shutdown(self, scheduler_task: asyncio.Task[None] | None = None) -> None:
         """Take no new work; wait (bounded) for the running epoch; stop the servers."""
