@@ -78,7 +78,8 @@ def main(args: list[str]) -> int:
             [str(BIN / "ruff"), "check", "src", "tests", "bench", "dev.py"],
             [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "dev.py"],
             [str(BIN / "mypy")],
-            [str(BIN / "python"), "-m", "pytest", *rest],
+            # Two workers (pytest-xdist): the tests mostly wait on real time, not the CPU.
+            [str(BIN / "python"), "-m", "pytest", "-n", "2", *rest],
         ]
         for step in steps:
             print(f"dev.py: $ {Path(step[0]).name} {' '.join(step[1:])}", flush=True)
