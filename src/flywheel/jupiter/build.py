@@ -27,7 +27,6 @@ from solders.pubkey import Pubkey
 from flywheel.domain.trade import Quote
 from flywheel.errors import OperationalError
 from flywheel.jupiter.client import JupiterClient
-from flywheel.jupiter.models import SOL_MINT, parse_quote
 
 log = structlog.get_logger("flywheel.jupiter")
 
@@ -152,30 +151,8 @@ class JupiterBuildClient(JupiterClient):
 
     async def quote(self, in_lamports: int) -> Quote:
         """An ExactIn quote for `in_lamports` of SOL, with the swap's instructions in `raw`."""
-        if in_lamports <= 0:
-            raise OperationalError(f"cannot quote {in_lamports} lamports: must be positive")
-        params = {
-            "inputMint": SOL_MINT,
-            "outputMint": self.token_mint,
-            "amount": str(in_lamports),
-            "slippageBps": str(self.max_slippage_bps),
-            "taker": self.user_pubkey,
-        }
-        text = await self._call("GET", BUILD_PATH, "build", params=params)
-        quote = parse_quote(
-            text,
-            in_lamports=in_lamports,
-            output_mint=self.token_mint,
-            max_slippage_bps=self.max_slippage_bps,
-        )
+        quote = await self._quote(in_lamports, BUILD_PATH, "build", {"taker": self.user_pubkey})
         parse_build(quote.raw)  # refused now, not at signing time, if it cannot be composed
-        log.debug(
-            "jupiter build",
-            in_lamports=quote.in_lamports,
-            out_amount=quote.out_amount,
-            min_out_amount=quote.min_out_amount,
-            price_impact_bps=quote.price_impact_bps,
-        )
         return quote
 
     async def swap_transaction(self, quote: Quote) -> bytes:

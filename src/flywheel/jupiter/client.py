@@ -131,6 +131,18 @@ class JupiterClient:
     # -- Dex ---------------------------------------------------------------------------------
     async def quote(self, in_lamports: int) -> Quote:
         """An ExactIn quote for `in_lamports` of SOL into the token, at our slippage limit."""
+        return await self._quote(
+            in_lamports,
+            "/swap/v1/quote",
+            "quote",
+            {
+                "swapMode": "ExactIn",
+                "restrictIntermediateTokens": "true",
+            },
+        )
+
+    async def _quote(self, in_lamports: int, path: str, where: str, extra: dict[str, str]) -> Quote:
+        """GET a quote for SOL into the token (v1 /quote, v2 /build), checked by parse_quote."""
         if in_lamports <= 0:
             raise OperationalError(f"cannot quote {in_lamports} lamports: must be positive")
         params = {
@@ -138,10 +150,9 @@ class JupiterClient:
             "outputMint": self.token_mint,
             "amount": str(in_lamports),
             "slippageBps": str(self.max_slippage_bps),
-            "swapMode": "ExactIn",
-            "restrictIntermediateTokens": "true",
+            **extra,
         }
-        text = await self._call("GET", "/swap/v1/quote", "quote", params=params)
+        text = await self._call("GET", path, where, params=params)
         quote = parse_quote(
             text,
             in_lamports=in_lamports,
@@ -149,7 +160,7 @@ class JupiterClient:
             max_slippage_bps=self.max_slippage_bps,
         )
         log.debug(
-            "jupiter quote",
+            f"jupiter {where}",
             in_lamports=quote.in_lamports,
             out_amount=quote.out_amount,
             min_out_amount=quote.min_out_amount,
