@@ -19,6 +19,7 @@ import pytest
 
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.keypair import read_keypair_file
+from tests.docs.harness import procedure, set_env
 from tests.e2e.harness import (
     CLI_TIMEOUT_S,
     FLYWHEEL,
@@ -34,29 +35,12 @@ from tests.e2e.harness import (
 
 pytestmark = pytest.mark.slow
 
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "RUNBOOK.md"
-_FENCE = re.compile(r"```bash\n(.*?)```", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]+)=(\S*)")
 STAND_INS = f"""
 export PATH="{FLYWHEEL.parent}:$PATH"
 docker-compose() {{ if [ "$*" = "up -d" ]; then flywheel epoch; fi; }}
 gpg() {{ cat .env.decrypted; }}
 """
-
-
-def procedure(title: str) -> list[list[str]]:
-    """The command lines (comments dropped) of each bash block under `### title`."""
-    text = RUNBOOK.read_text(encoding="utf-8")
-    start = text.index(f"### {title}\n")
-    end = min(
-        (i for i in (text.find("\n## ", start + 1), text.find("\n### ", start + 1)) if i > 0),
-        default=len(text),
-    )
-    blocks = []
-    for block in _FENCE.findall(text[start:end]):
-        lines = [line.strip() for line in block.splitlines()]
-        blocks.append([line for line in lines if line and not line.startswith("#")])
-    return blocks
 
 
 def run_block(
@@ -83,12 +67,6 @@ def run_block(
         timeout=CLI_TIMEOUT_S * 2,
         check=False,
     )
-
-
-def set_env(directory: Path, key: str, value: str) -> None:
-    path = directory / ".env"
-    lines = [line for line in path.read_text().splitlines() if not line.startswith(f"{key}=")]
-    path.write_text("\n".join([*lines, f"{key}={value}"]) + "\n")
 
 
 def anchored(sandbox: Sandbox, directory: Path) -> dict[str, str]:

@@ -1,0 +1,158 @@
+"""docs/RUNBOOK.md's Scenario 1 (executor wallet compromised) run as written inside Docker.
+
+The image is built from the Dockerfile and the service runs from docker-compose.yml; every
+`flywheel ...` line goes through the runbook's own `flywheel` function (a fresh container of
+the image). Only `docker-compose up -d` is narrowed to the flywheel's service: the Prometheus
+and Alertmanager images cannot be pulled on a machine without Docker Hub. The fee collector is
+the executor, the hard case: the sweep must not be counted as a fee.
+
+Skipped where no Docker engine answers (CI machines); run here with `dockerd` started.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from solders.pubkey import Pubkey
+
+from flywheel.sandbox.runner import Sandbox
+from flywheel.solana.keypair import read_keypair_file
+from tests.deploy.docker_rehearsal import (
+    IMAGE,
+    REPO,
+    Relay,
+    bridge_gateway,
+    compose_project,
+    container_env,
+    deployment,
+    docker,
+    require_engine,
+    wait_healthy,
+)
+from tests.docs.harness import RUNBOOK, procedure, set_env
+from tests.e2e.harness import ChainView, clean_environment, flywheel_env
+from tests.sandbox.harness import SandboxFactory
+
+pytestmark = pytest.mark.slow
+
+_ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]+)=(\S*)$")
+_FUNCTION = re.compile(r"^\s*(flywheel\(\) \{ docker-compose run .*\})$", re.MULTILINE)
+ONLY_THE_FLYWHEEL = (
+    'docker-compose() { if [ "$*" = "up -d" ]; then command docker-compose up -d x-coin-flywheel;'
+    ' else command docker-compose "$@"; fi; }'
+)
+
+
+def runbook_function() -> str:
+    """The runbook's Docker definition of `flywheel`, exactly as the operator copies it."""
+    [definition] = _FUNCTION.findall(RUNBOOK.read_text(encoding="utf-8"))
+    return str(definition)
+
+
+def run_block(lines: list[str], directory: Path, *, stdin: str = "", **values: str) -> str:
+    commands = []
+    for line in lines:
+        for name, value in values.items():
+            line = line.replace(name, value)
+        match = _ASSIGNMENT.match(line)
+        if match:
+            set_env(directory, match.group(1), match.group(2))
+        else:
+            commands.append(line)
+    script = "\n".join([runbook_function(), ONLY_THE_FLYWHEEL, *commands])
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=directory,
+        env=clean_environment(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"{lines}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def reports(directory: Path) -> list[dict[str, Any]]:
+    paths = sorted((directory / "reports").glob("epoch-*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def wait_for_reports(directory: Path, count: int, deadline_s: float = 120) -> list[dict[str, Any]]:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        found = reports(directory)
+        if len(found) >= count and all(r.get("status") != "running" for r in found):
+            return found
+        time.sleep(1)
+    raise AssertionError(f"{count} epoch reports never appeared: {len(reports(directory))}")
+
+
+def trigger_epoch(secret: str) -> None:
+    answer = httpx.post(
+        "http://127.0.0.1:3000/webhook/trigger",
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=10,
+    )
+    assert answer.status_code == 202, answer.text
+
+
+def start(box: Sandbox, tmp_path: Path) -> tuple[Path, dict[str, str], list[int]]:
+    host_env = flywheel_env(
+        box, tmp_path / "host", ANCHOR_STATE="true", ENABLE_SCHEDULER="true", LOG_LEVEL="INFO"
+    )
+    env, ports = container_env(host_env)
+    directory = tmp_path / "deployment"
+    directory.mkdir()
+    deployment(directory, env, Path(host_env["EXECUTOR_KEYPAIR_PATH"]))
+    return directory, env, ports
+
+
+def test_scenario_1_executor_compromised_inside_docker(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    require_engine()
+    docker("build", "--network", "host", "-t", IMAGE, str(REPO), timeout=900)
+    box = sandbox_factory(slot_ms=100)
+    assert box.fee_collector == box.executor.pubkey(), "scenario 1's hard case"
+    directory, env, ports = start(box, tmp_path)
+    stop, new_key, sweep, config, restart = procedure("Scenario 1: Executor Wallet Compromised")
+    assert stop == ["docker-compose down"] and restart == ["docker-compose up -d"]
+    assert sweep == ["flywheel wallet sweep --to NEW_PUBKEY"]
+
+    with Relay(bridge_gateway(), ports), compose_project(directory):
+        box.traders.step(3)
+        run_block(restart, directory)  # the service as it ran before the compromise
+        wait_healthy()
+        [first] = wait_for_reports(directory, 1)
+        assert first["status"] == "succeeded" and first["fees"]["detected_lamports"] > 0
+
+        run_block(stop, directory)
+        made = run_block(new_key, directory)
+        new = str(read_keypair_file(directory / "secure" / "new-executor.json").pubkey())
+        assert new in made
+        assert (directory / "secure" / "new-executor.json").stat().st_mode & 0o777 == 0o600
+        swept = run_block(sweep, directory, stdin="y\n", NEW_PUBKEY=new)
+        assert "Executor swept" in swept, swept
+        view = ChainView(box)
+        assert view.sol() == 0, "everything but the fee left the compromised wallet"
+        run_block(config, directory, NEW_PUBKEY=new)
+        run_block(restart, directory)
+        health = wait_healthy()
+        assert health["circuitBreaker"] == "closed"
+        trigger_epoch(env["WEBHOOK_SECRET"])
+        after = wait_for_reports(directory, 2)[-1]
+
+    assert after["status"] == "succeeded", after["errors"]
+    assert after["fees"]["detected_lamports"] == 0, "the sweep is not a fee"
+    assert len(after["fees"]["internal_transfer_signatures"]) == 1
+    assert after["fees"]["internal_transfer_lamports"] > 0
+    assert box.chain.balance(Pubkey.from_string(new)) > 0, "the new wallet holds what was swept"
