@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -36,13 +35,13 @@ from tests.deploy.docker_rehearsal import (
     require_engine,
     wait_healthy,
 )
-from tests.docs.harness import RUNBOOK, procedure, set_env
-from tests.e2e.harness import ChainView, clean_environment, flywheel_env
+from tests.docs import harness
+from tests.docs.harness import RUNBOOK, procedure
+from tests.e2e.harness import ChainView, flywheel_env
 from tests.sandbox.harness import SandboxFactory
 
 pytestmark = pytest.mark.slow
 
-_ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]+)=(\S*)$")
 _FUNCTION = re.compile(r"^\s*(flywheel\(\) \{ docker-compose run .*\})$", re.MULTILINE)
 ONLY_THE_FLYWHEEL = (
     'docker-compose() { if [ "$*" = "up -d" ]; then command docker-compose up -d x-coin-flywheel;'
@@ -57,25 +56,9 @@ def runbook_function() -> str:
 
 
 def run_block(lines: list[str], directory: Path, *, stdin: str = "", **values: str) -> str:
-    commands = []
-    for line in lines:
-        for name, value in values.items():
-            line = line.replace(name, value)
-        match = _ASSIGNMENT.match(line)
-        if match:
-            set_env(directory, match.group(1), match.group(2))
-        else:
-            commands.append(line)
-    script = "\n".join([runbook_function(), ONLY_THE_FLYWHEEL, *commands])
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=directory,
-        env=clean_environment(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    prelude = "\n".join([runbook_function(), ONLY_THE_FLYWHEEL])
+    done = harness.run_block(
+        lines, directory, prelude=prelude, timeout_s=300, stdin=stdin, placeholders=values
     )
     assert done.returncode == 0, f"{lines}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr

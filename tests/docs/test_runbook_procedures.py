@@ -10,7 +10,6 @@ are checked against the chain.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,12 +18,12 @@ import pytest
 
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.keypair import read_keypair_file
-from tests.docs.harness import procedure, set_env
+from tests.docs import harness
+from tests.docs.harness import procedure
 from tests.e2e.harness import (
     CLI_TIMEOUT_S,
     FLYWHEEL,
     ChainView,
-    clean_environment,
     describe,
     epoch_reports,
     finished_epochs,
@@ -35,7 +34,6 @@ from tests.e2e.harness import (
 
 pytestmark = pytest.mark.slow
 
-_ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]+)=(\S*)")
 STAND_INS = f"""
 export PATH="{FLYWHEEL.parent}:$PATH"
 docker-compose() {{ if [ "$*" = "up -d" ]; then flywheel epoch; fi; }}
@@ -46,26 +44,15 @@ gpg() {{ cat .env.decrypted; }}
 def run_block(
     lines: list[str], directory: Path, *, stdin: str = "", **placeholders: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run one block as the operator would; `VAR=value` lines edit `directory/.env`."""
-    commands = []
-    for line in lines:
-        for name, value in placeholders.items():
-            line = line.replace(name, value)
-        match = _ASSIGNMENT.match(line)
-        if match:
-            value = match.group(2).replace("/secure/", f"{directory}/secure/")
-            set_env(directory, match.group(1), value)
-        else:
-            commands.append(line)
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", STAND_INS + "\n".join(commands)],
-        cwd=directory,
-        env=clean_environment(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S * 2,
-        check=False,
+    """A block with the stand-ins; `/secure/` in an edited value is `directory/secure/`."""
+    return harness.run_block(
+        lines,
+        directory,
+        prelude=STAND_INS,
+        timeout_s=CLI_TIMEOUT_S * 2,
+        stdin=stdin,
+        value_of=lambda value: value.replace("/secure/", f"{directory}/secure/"),
+        placeholders=placeholders,
     )
 
 
