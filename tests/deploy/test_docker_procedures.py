@@ -1,4 +1,5 @@
-"""docs/RUNBOOK.md's Scenario 1 (executor wallet compromised) run as written inside Docker.
+"""docs/RUNBOOK.md's Scenario 1 (executor wallet compromised) and Executor Wallet Rotation, run
+as written inside Docker.
 
 The image is built from the Dockerfile and the service runs from docker-compose.yml; every
 `flywheel ...` line goes through the runbook's own `flywheel` function (a fresh container of
@@ -99,11 +100,46 @@ def start(box: Sandbox, tmp_path: Path) -> tuple[Path, dict[str, str], list[int]
     return directory, env, ports
 
 
+@pytest.fixture
+def built_image() -> None:
+    require_engine()
+    docker("build", "--network", "host", "-t", IMAGE, str(REPO), timeout=900)
+
+
+def first_epoch(box: Sandbox, directory: Path, up: list[str]) -> None:
+    """The service as it ran before the rotation: one epoch that bought with real fees."""
+    box.traders.step(3)
+    run_block(up, directory)
+    wait_healthy()
+    [first] = wait_for_reports(directory, 1)
+    assert first["status"] == "succeeded" and first["fees"]["detected_lamports"] > 0
+
+
+def new_wallet(directory: Path, made: str, name: str) -> str:
+    path = directory / "secure" / name
+    new = str(read_keypair_file(path).pubkey())
+    assert new in made
+    assert path.stat().st_mode & 0o777 == 0o600
+    return new
+
+
+def rotated(box: Sandbox, directory: Path, env: dict[str, str], new: str) -> None:
+    """After `up -d` on the new key: the next epoch counts the sweep as internal, not a fee."""
+    health = wait_healthy()
+    assert health["circuitBreaker"] == "closed"
+    trigger_epoch(env["WEBHOOK_SECRET"])
+    after = wait_for_reports(directory, 2)[-1]
+    assert after["status"] == "succeeded", after["errors"]
+    assert after["fees"]["detected_lamports"] == 0, "the sweep is not a fee"
+    assert len(after["fees"]["internal_transfer_signatures"]) == 1
+    assert after["fees"]["internal_transfer_lamports"] > 0
+    assert box.chain.balance(Pubkey.from_string(new)) > 0, "the new wallet holds what was swept"
+
+
+@pytest.mark.usefixtures("built_image")
 def test_scenario_1_executor_compromised_inside_docker(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
-    require_engine()
-    docker("build", "--network", "host", "-t", IMAGE, str(REPO), timeout=900)
     box = sandbox_factory(slot_ms=100)
     assert box.fee_collector == box.executor.pubkey(), "scenario 1's hard case"
     directory, env, ports = start(box, tmp_path)
@@ -112,30 +148,35 @@ def test_scenario_1_executor_compromised_inside_docker(
     assert sweep == ["flywheel wallet sweep --to NEW_PUBKEY"]
 
     with Relay(bridge_gateway(), ports), compose_project(directory):
-        box.traders.step(3)
-        run_block(restart, directory)  # the service as it ran before the compromise
-        wait_healthy()
-        [first] = wait_for_reports(directory, 1)
-        assert first["status"] == "succeeded" and first["fees"]["detected_lamports"] > 0
-
+        first_epoch(box, directory, restart)
         run_block(stop, directory)
-        made = run_block(new_key, directory)
-        new = str(read_keypair_file(directory / "secure" / "new-executor.json").pubkey())
-        assert new in made
-        assert (directory / "secure" / "new-executor.json").stat().st_mode & 0o777 == 0o600
+        new = new_wallet(directory, run_block(new_key, directory), "new-executor.json")
         swept = run_block(sweep, directory, stdin="y\n", NEW_PUBKEY=new)
         assert "Executor swept" in swept, swept
-        view = ChainView(box)
-        assert view.sol() == 0, "everything but the fee left the compromised wallet"
+        assert ChainView(box).sol() == 0, "everything but the fee left the compromised wallet"
         run_block(config, directory, NEW_PUBKEY=new)
         run_block(restart, directory)
-        health = wait_healthy()
-        assert health["circuitBreaker"] == "closed"
-        trigger_epoch(env["WEBHOOK_SECRET"])
-        after = wait_for_reports(directory, 2)[-1]
+        rotated(box, directory, env, new)
 
-    assert after["status"] == "succeeded", after["errors"]
-    assert after["fees"]["detected_lamports"] == 0, "the sweep is not a fee"
-    assert len(after["fees"]["internal_transfer_signatures"]) == 1
-    assert after["fees"]["internal_transfer_lamports"] > 0
-    assert box.chain.balance(Pubkey.from_string(new)) > 0, "the new wallet holds what was swept"
+
+@pytest.mark.usefixtures("built_image")
+def test_executor_key_rotation_inside_docker(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    box = sandbox_factory(slot_ms=100)
+    directory, env, ports = start(box, tmp_path)
+    new_key, stop, sweep, config, check, deploy, _archive = procedure("Executor Wallet Rotation")
+    assert check == ["flywheel config check", "flywheel simulate"]
+
+    with Relay(bridge_gateway(), ports), compose_project(directory):
+        first_epoch(box, directory, deploy)
+        # While the service runs: the runbook makes the key before it stops anything.
+        new = new_wallet(directory, run_block(new_key, directory), "executor-new.json")
+        run_block(stop, directory)
+        swept = run_block(sweep, directory, stdin="y\n", NEW_PUBKEY=new)
+        assert "Executor swept" in swept, swept
+        run_block(config, directory, NEW_PUBKEY=new)
+        checked = run_block(check, directory)
+        assert new in checked, "config check and simulate read the new wallet"
+        run_block(deploy, directory)
+        rotated(box, directory, env, new)
