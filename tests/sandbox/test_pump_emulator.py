@@ -9,6 +9,7 @@ import pytest
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
@@ -195,3 +196,27 @@ def test_a_creator_that_is_a_sharing_config_is_refused() -> None:
         collect_creator_fee_v2(config), 0, AccountMeta(config, is_signer=False, is_writable=True)
     )
     assert _refused(chain, creator, ix)[1] == idl.CONSTRAINT_RAW
+
+
+def test_a_claim_that_fails_later_undoes_the_sweep(
+    world: tuple[SandboxChain, PumpEmulator, Keypair],
+) -> None:
+    """The sweep's writes are made before LiteSVM runs the rest: a later failure undoes them, as
+    the runtime undoes a failed transaction, and only the fee is charged."""
+    chain, emulator, creator = world
+    accrue(chain, emulator, [1_000_000, 2_000_000])
+    curve_before = chain.get_account(emulator.curve)
+    vault_before = chain.balance(emulator.vault)
+    creator_before = chain.balance(creator.pubkey())
+    too_much = transfer(
+        TransferParams(
+            from_pubkey=creator.pubkey(), to_pubkey=Keypair().pubkey(), lamports=100 * SOL
+        )
+    )
+    claim = claim_instructions(creator.pubkey(), sweep_mint=emulator.mint, amm=False)
+    signature = send(chain, creator, [*claim, too_much])
+    record = chain.get_transaction(Signature.from_string(signature))
+    assert record is not None and record.err is not None
+    assert chain.get_account(emulator.curve) == curve_before
+    assert chain.balance(emulator.vault) == vault_before
+    assert chain.balance(creator.pubkey()) == creator_before - 5_000
