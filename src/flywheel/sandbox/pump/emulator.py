@@ -30,7 +30,7 @@ from solders.signature import Signature
 from solders.system_program import ID as SYSTEM_PROGRAM
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
-from spl.token.instructions import get_associated_token_address, sync_native
+from spl.token.instructions import sync_native
 from spl.token.instructions import transfer as token_transfer
 from spl.token.models import SyncNativeParams
 from spl.token.models import TransferParams as TokenTransferParams
@@ -41,13 +41,14 @@ from flywheel.sandbox.chain.txinfo import normalize, resolve_keys, writable_keys
 from flywheel.sandbox.jupiter.dex import build_v0
 from flywheel.sandbox.pump import layout
 from flywheel.sandbox.pump.idl import Call, Refused, check
-from flywheel.solana.fee_sources.pump import (
+from flywheel.sandbox.pump.programs import (
     PUMP_AMM_PROGRAM,
     PUMP_FEES_PROGRAM,
     PUMP_PROGRAM,
     TOKEN_PROGRAM,
     WSOL_MINT,
     amm_vault_authority,
+    ata,
     bonding_curve,
     creator_vault,
     sharing_config,
@@ -66,7 +67,7 @@ class PumpEmulator:
         self.curve = bonding_curve(mint)
         self.vault = creator_vault(creator)
         self.amm_authority = amm_vault_authority(creator)
-        self.amm_vault = get_associated_token_address(self.amm_authority, WSOL_MINT, TOKEN_PROGRAM)
+        self.amm_vault = ata(self.amm_authority)
         self._turn = itertools.count()
 
     # -- the world -----------------------------------------------------------------------------

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM
-from spl.token.instructions import get_associated_token_address
 
-from flywheel.solana.fee_sources.pump import (
+from flywheel.sandbox.pump.programs import (
     ASSOCIATED_TOKEN_PROGRAM,
     COLLECT_COIN_CREATOR_FEE,
     COLLECT_CREATOR_FEE,
@@ -31,6 +30,7 @@ from flywheel.solana.fee_sources.pump import (
     TOKEN_PROGRAM,
     WSOL_MINT,
     amm_vault_authority,
+    ata,
     bonding_curve,
     creator_vault,
     event_authority,
@@ -75,7 +75,7 @@ class Refused(Exception):
 
 
 def _ata(owner: Pubkey) -> Pubkey:
-    return get_associated_token_address(owner, WSOL_MINT, TOKEN_PROGRAM)
+    return ata(owner)
 
 
 _SWEEP = [

@@ -9,7 +9,7 @@ import struct
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from flywheel.solana.fee_sources.pump import BONDING_CURVE_DISCRIMINATOR, TOKEN_PROGRAM
+from flywheel.sandbox.pump.programs import BONDING_CURVE_ACCOUNT, TOKEN_PROGRAM
 
 UPGRADEABLE_LOADER = Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111")
 # BondingCurve: 8 discriminator; virtual_token, virtual_quote, real_token, real_quote, supply (u64);
@@ -30,7 +30,7 @@ def program_account(program: Pubkey, lamports: int) -> Account:
 
 
 def curve_data(creator: Pubkey, quote_mint: Pubkey, creator_fee: int = 0) -> bytes:
-    head = BONDING_CURVE_DISCRIMINATOR + struct.pack(
+    head = BONDING_CURVE_ACCOUNT + struct.pack(
         "<QQQQQ?", 1_073_000_000 * 10**6, 30 * 10**9, 793_100_000 * 10**6, 0, 10**15, False
     )
     middle = bytes(creator) + b"\x00\x00" + bytes(quote_mint)
