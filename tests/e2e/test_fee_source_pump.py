@@ -177,3 +177,28 @@ def test_sigkill_around_the_claim_counts_it_once(
     assert epoch.claim_counted == [claims[0].signature]
     assert epoch.fees_in_lamports == arrived(view, claims[0].signature) == waiting
     assert owed(box) == 0
+
+
+def test_a_claim_worth_less_than_min_claim_sol_waits(box: Sandbox, tmp_path: Path) -> None:
+    box.traders.step(3)
+    waiting = owed(box)
+    env = flywheel_env(box, tmp_path / "bot", MIN_CLAIM_SOL="5000")
+
+    done = run_cli(["epoch"], tmp_path / "bot")
+    assert done.returncode == 0, describe(done)
+    epoch = only_epoch(env)
+    assert epoch.claim_intents == [] and epoch.fees_in_lamports == 0
+    assert any(f"{waiting} lamports claimable" in n for n in epoch.claim_notes), epoch.claim_notes
+    assert owed(box) == waiting
+
+
+def test_simulate_plans_the_claim_and_moves_nothing(box: Sandbox, tmp_path: Path) -> None:
+    view = ChainView(box)
+    box.traders.step(3)
+    waiting, bookmark = owed(box), view.next_seq()
+    flywheel_env(box, tmp_path / "bot")
+
+    done = run_cli(["simulate"], tmp_path / "bot")
+    assert done.returncode == 0, describe(done)
+    assert owed(box) == waiting
+    assert view.executor_txs(bookmark) == []
