@@ -194,39 +194,22 @@ class PumpEmulator:
 
     # -- the traders' fees -----------------------------------------------------------------------
     def accrue(self, trader: Keypair, lamports: int, blockhash: Hash) -> Signature:
-        """One trade's creator fee, paid by `trader`, to where its kind of trade leaves it."""
+        """One trade's creator fee, paid by `trader`, to where its kind of trade leaves it:
+        the creator vault (buy/sell v2), the curve (buy_v3 keeps it there until a sweep), the
+        PumpSwap vault as wSOL (a graduated coin's trades), in turn."""
         turn = next(self._turn) % 3
         payer = trader.pubkey()
+        to = (self.vault, self.curve, self.amm_vault)[turn]
+        ixs = [transfer(TransferParams(from_pubkey=payer, to_pubkey=to, lamports=lamports))]
+        if to == self.amm_vault:
+            ixs.append(sync_native(SyncNativeParams(program_id=TOKEN_PROGRAM, account=to)))
         with self.chain.lock:
-            if turn == 0:  # buy/sell v2: straight into the creator vault
-                ixs = [
-                    transfer(
-                        TransferParams(from_pubkey=payer, to_pubkey=self.vault, lamports=lamports)
-                    )
-                ]
-            elif turn == 1:  # buy_v3: kept on the curve until swept
-                ixs = [
-                    transfer(
-                        TransferParams(from_pubkey=payer, to_pubkey=self.curve, lamports=lamports)
-                    )
-                ]
-            else:  # PumpSwap: wSOL into the coin creator's vault
-                ixs = [
-                    transfer(
-                        TransferParams(
-                            from_pubkey=payer, to_pubkey=self.amm_vault, lamports=lamports
-                        )
-                    ),
-                    sync_native(SyncNativeParams(program_id=TOKEN_PROGRAM, account=self.amm_vault)),
-                ]
             signature = self.chain.send(build_v0(payer, ixs, blockhash, [trader]))
             record = self.chain.get_transaction(signature)
-            if turn == 1 and record is not None and record.err is None:
-                curve = self.chain.get_account(self.curve)
-                if curve is not None:
-                    fee = layout.curve_creator_fee(bytes(curve.data)) + lamports
-                    data = layout.with_creator_fee(bytes(curve.data), fee)
-                    self.chain.set_account(
-                        self.curve, Account(curve.lamports, data, curve.owner, False, 0)
-                    )
+            curve = self.chain.get_account(self.curve)
+            if to == self.curve and record is not None and record.err is None and curve is not None:
+                # What buy_v3 writes down: the fee waiting on the curve.
+                fee = layout.curve_creator_fee(bytes(curve.data)) + lamports
+                data = layout.with_creator_fee(bytes(curve.data), fee)
+                self.chain.set_account(to, Account(curve.lamports, data, curve.owner, False, 0))
         return signature
