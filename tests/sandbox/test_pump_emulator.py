@@ -14,6 +14,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
 from flywheel.sandbox.chain.runtime import SandboxChain
+from flywheel.sandbox.chain.types import PreflightFailure
 from flywheel.sandbox.pump import idl, layout
 from flywheel.sandbox.pump.emulator import PumpEmulator
 from flywheel.solana.fee_sources.pump import (
@@ -220,3 +221,20 @@ def test_a_claim_that_fails_later_undoes_the_sweep(
     assert chain.get_account(emulator.curve) == curve_before
     assert chain.balance(emulator.vault) == vault_before
     assert chain.balance(creator.pubkey()) == creator_before - 5_000
+
+
+def test_preflight_refuses_a_malformed_collect_with_the_programs_error(
+    world: tuple[SandboxChain, PumpEmulator, Keypair],
+) -> None:
+    chain, _, creator = world
+    bad = Instruction(
+        PUMP_PROGRAM, bytes(8), list(collect_creator_fee_v2(creator.pubkey()).accounts)
+    )
+    tx = signed_transaction(creator, [bad], chain.latest_blockhash()[0])
+    before = chain.balance(creator.pubkey())
+    with pytest.raises(PreflightFailure) as caught:
+        chain.send(tx)
+    assert caught.value.err == TransactionErrorInstructionError(
+        0, InstructionErrorCustom(idl.FALLBACK_NOT_FOUND)
+    )
+    assert chain.balance(creator.pubkey()) == before  # refused before it landed: no fee
