@@ -1,7 +1,7 @@
 """Fee detection cost: one detection from the cursor against a full rescan of the history.
 
 Run: .venv/bin/python -m bench.fee_detection [--old 10000] [--new 100]   (from the repo root)
-     .venv/bin/python -m bench.fee_detection --claim token2022 [--trades 20]
+     .venv/bin/python -m bench.fee_detection --claim token2022|pump [--trades 20]
 
 The sandbox chain (in this process, JSON-RPC over loopback HTTP) gets OLD inflows to the fee
 collector, then the cursor is taken, then NEW inflows. The flywheel's WalletWatcherFeeSource
@@ -13,6 +13,11 @@ wall time of each, and their ratios. Nothing is asserted: these are figures.
 transfer fees; one claim is then decided (`claimable`), prepared and landed through the real
 RPC client and sender, twice (the second time with the executor's token account already
 there). Printed per claim: RPC requests by method, the network fee and the tokens it moved.
+
+`--claim pump`: the same with the sandbox's emulated pump.fun coin (traders' creator fees in its
+vault, on its curve and in its PumpSwap vault), then a third epoch with no new trade, which only
+decides (one `getMultipleAccounts`) and sends nothing. "moved" is lamports: the executor's SOL
+change plus the fee, what the claim step counts.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flywheel.domain.fees import FeeBatch
+from flywheel.ports import FeeClaimer
 from flywheel.sandbox.runner import Sandbox, SandboxConfig
 from flywheel.solana.fee_source import WalletWatcherFeeSource
+from flywheel.solana.fee_sources.pump_claim import PumpClaimer
 from flywheel.solana.fee_sources.token2022 import Token2022Claimer
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender
@@ -77,48 +84,61 @@ async def measure(sandbox: Sandbox, old: int, new: int) -> list[Detection]:
     return [incremental, rescan]
 
 
-async def claim_once(sandbox: Sandbox, label: str) -> None:
+def _claimer(source: str, rpc: RpcClient, sandbox: Sandbox) -> FeeClaimer:
+    if source == "pump":
+        return PumpClaimer(rpc, sandbox.executor, sandbox.token_mint)
+    return Token2022Claimer(rpc, sandbox.executor, sandbox.token_mint)
+
+
+async def claim_once(sandbox: Sandbox, source: str, label: str) -> None:
     async with RpcClient(sandbox.rpc_url) as rpc:
-        claimer = Token2022Claimer(rpc, sandbox.executor, sandbox.token_mint)
+        claimer = _claimer(source, rpc, sandbox)
         sender = Sender(rpc, sandbox.executor.pubkey(), sandbox.token_mint, poll_interval=0.01)
         started = time.perf_counter()
         owed = await claimer.claimable()
-        landing = await sender.land(await claimer.prepare_claim())
+        moved, fee, paid = 0, 0, 0
+        if owed > 0:
+            landing = await sender.land(await claimer.prepare_claim())
+            fee, paid = landing.fee_lamports, -landing.sol_delta
+            moved = landing.token_delta if claimer.unit == "tokens" else landing.sol_delta + fee
         seconds = time.perf_counter() - started
         by_method = ", ".join(
             f"{m} {sum(o.values())}" for m, o in sorted(rpc.stats.requests.items())
         )
         print(
-            f"{label:<22} {owed:>16} {landing.token_delta:>16} {landing.fee_lamports:>8}"
-            f" {-landing.sol_delta:>12} {rpc.stats.total():>5} {seconds:>7.3f}  {by_method}"
+            f"{label:<22} {owed:>16} {moved:>16} {fee:>8}"
+            f" {paid:>12} {rpc.stats.total():>5} {seconds:>7.3f}  {by_method}"
         )
 
 
-def measure_token2022(trades: int) -> None:
+def measure_claim(source: str, trades: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-claim-"))
-    config = SandboxConfig(slot_ms=0, traders=False, fee_source="token2022", workdir=workdir)
+    config = SandboxConfig(slot_ms=0, traders=False, fee_source=source, workdir=workdir)
     with Sandbox(config) as sandbox:
         print(
-            f"{'claim':<22} {'claimable':>16} {'tokens in':>16} {'fee':>8} {'SOL paid':>12}"
+            f"{'claim':<22} {'claimable':>16} {'moved':>16} {'fee':>8} {'SOL paid':>12}"
             f" {'RPC':>5} {'seconds':>7}  by method"
         )
-        for label in ("first (creates ATA)", "second"):
-            sandbox.traders.step(trades)
+        rounds = [("first", trades), ("second", trades), ("no new trade", 0)]
+        for label, count in rounds:
+            sandbox.traders.step(count)
             sandbox.chain.advance(1)
-            asyncio.run(claim_once(sandbox, label))
+            asyncio.run(claim_once(sandbox, source, label))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=int, default=10_000, help="transactions before the cursor")
     parser.add_argument("--new", type=int, default=100, help="transactions after the cursor")
-    parser.add_argument("--claim", choices=("token2022",), help="measure a claim source instead")
+    parser.add_argument(
+        "--claim", choices=("token2022", "pump"), help="measure a claim source instead"
+    )
     parser.add_argument("--trades", type=int, default=20, help="trades before each claim")
     args = parser.parse_args()
-    if args.claim == "token2022":
+    if args.claim is not None:
         if not 0 < args.trades <= 1000:
             raise SystemExit("--trades must be in 1..1000")
-        measure_token2022(args.trades)
+        measure_claim(args.claim, args.trades)
         return
     if not 0 < args.old <= 100_000 or not 0 < args.new <= 10_000:
         raise SystemExit("--old must be in 1..100000 and --new in 1..10000")

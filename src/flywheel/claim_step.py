@@ -97,7 +97,9 @@ class ClaimStep:
                 state.fee_tokens_for_ads += tokens - share
             else:
                 # The executor pays the claim's fee: what arrived is the change plus the fee.
-                state.fees_in_lamports += max(record.sol_delta + record.fee_lamports, 0)
+                arrived = max(record.sol_delta + record.fee_lamports, 0)
+                state.fees_in_lamports += arrived
+                state.claim_lamports_in += arrived
                 state.receipt_signatures.append(record.signature)
             self.store.save_epoch(state)
         log.info(

@@ -45,6 +45,8 @@ def test_default_is_the_wallet_watcher(required: dict[str, str]) -> None:
         ("token2022", ("token2022",)),
         (" Wallet , TOKEN2022 ", ("wallet", "token2022")),
         ("token2022,wallet,", ("token2022", "wallet")),
+        ("pump", ("pump",)),
+        ("wallet, Pump ,token2022", ("wallet", "pump", "token2022")),
     ],
 )
 def test_sources_are_parsed_in_order(
@@ -58,7 +60,7 @@ def test_sources_are_parsed_in_order(
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("pump", "not built yet"),
+        ("raydium-launchlab", "not built yet"),
         ("wallet,meteora-dbc", "not built yet"),
         ("solana", "unknown fee source 'solana'"),
         ("wallet,wallet", "twice"),

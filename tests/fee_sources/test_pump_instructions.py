@@ -18,12 +18,14 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from flywheel.sandbox.chain.b58 import b58decode
+from flywheel.sandbox.pump import idl as emulated
 from flywheel.solana.fee_sources.pump import (
     COLLECT_COIN_CREATOR_FEE,
     COLLECT_CREATOR_FEE,
     COLLECT_CREATOR_FEE_V2,
     PUMP_AMM_PROGRAM,
     PUMP_PROGRAM,
+    SWEEP_CREATOR_FEE,
     TOKEN_PROGRAM,
     WSOL_MINT,
     amm_vault_authority,
@@ -33,6 +35,7 @@ from flywheel.solana.fee_sources.pump import (
     collect_creator_fee,
     collect_creator_fee_v2,
     creator_vault,
+    sweep_creator_fee,
 )
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -171,3 +174,50 @@ def test_what_the_real_claim_moved_is_the_creators_change_plus_its_fee() -> None
     amm_vault = pre[4] - post[4]
     assert arrived == curve_vault + amm_vault == 255_016_078 + 4_420_614_720
     assert post[2] == 650_240  # the curve's vault keeps its rent-exempt minimum
+
+
+@pytest.mark.parametrize(
+    "creator", [CREATOR, Pubkey.from_string("11111111111111111111111111111112")]
+)
+def test_the_sweep_matches_the_idl(creator: Pubkey) -> None:
+    mint = Pubkey.from_string("So11111111111111111111111111111111111111112")  # any mint
+    check_against_idl(
+        sweep_creator_fee(creator, mint, creator),
+        PUMP_PROGRAM,
+        idl_instruction("pump", "sweep_creator_fee"),
+        {
+            "payer": creator,
+            "base_mint": mint,
+            "quote_mint": WSOL_MINT,
+            "quote_token_program": TOKEN_PROGRAM,
+            # The IDL leaves it free (the program checks it is the curve creator's vault).
+            "recipient": creator_vault(creator),
+        },
+    )
+    assert bytes([32, 246, 191, 52, 8, 201, 73, 186]) == SWEEP_CREATOR_FEE
+
+
+def test_the_claim_sweeps_first_and_leaves_out_what_has_nothing() -> None:
+    mint = Pubkey.from_string("11111111111111111111111111111112")
+    full = claim_instructions(CREATOR, sweep_mint=mint)
+    assert [bytes(i.data)[:8] for i in full[:2]] == [SWEEP_CREATOR_FEE, COLLECT_CREATOR_FEE_V2]
+    assert full[2:] == claim_instructions(CREATOR)[1:]  # then the mainnet claim's AMM part
+    curve_only = claim_instructions(CREATOR, amm=False)
+    assert [i.program_id for i in curve_only] == [PUMP_PROGRAM]
+    amm_only = claim_instructions(CREATOR, curve=False)
+    assert COLLECT_CREATOR_FEE_V2 not in [bytes(i.data) for i in amm_only]
+    assert len(amm_only) == 3
+    assert claim_instructions(CREATOR, curve=False, amm=False) == []
+
+
+def test_the_sandbox_emulator_checks_the_idls_accounts() -> None:
+    """The emulator's own table (sandbox/pump/idl.py) is the IDL's: names, order, flags."""
+    programs = {PUMP_PROGRAM: "pump", PUMP_AMM_PROGRAM: "pump_amm"}
+    assert len(emulated.LAYOUTS) == 4
+    for (program, discriminator), (name, slots) in emulated.LAYOUTS.items():
+        entry = idl_instruction(programs[program], name)
+        assert bytes(entry["discriminator"]) == discriminator
+        want = [
+            (a["name"], a.get("writable", False), a.get("signer", False)) for a in entry["accounts"]
+        ]
+        assert [(s.name, s.writable, s.signer) for s in slots] == want

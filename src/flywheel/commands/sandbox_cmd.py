@@ -30,6 +30,7 @@ _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 class FeeSourceChoice(StrEnum):
     wallet = "wallet"
+    pump = "pump"
     token2022 = "token2022"
 
 
@@ -64,8 +65,10 @@ def sandbox(
     fee_source: Annotated[
         FeeSourceChoice,
         typer.Option(
-            help="wallet (SOL to the fee collector), or token2022 (a Token-2022 mint whose"
-            " withheld transfer fees the executor withdraws; implies --token-program token-2022)."
+            help="wallet (SOL to the fee collector), pump (an emulated pump.fun coin whose"
+            " creator is the executor; traders' fees accrue in its creator vaults), or token2022"
+            " (a Token-2022 mint whose withheld transfer fees the executor withdraws; implies"
+            " --token-program token-2022)."
         ),
     ] = FeeSourceChoice.wallet,
 ) -> None:

@@ -179,12 +179,12 @@ def parse_optional_sol(value: object) -> Decimal | None:
     return parse_decimal(value, places=9, positive=True, unit="SOL")
 
 
-FEE_SOURCE_NAMES = ("wallet", "token2022")
-FEE_SOURCES_LATER = ("pump", "meteora-dbc", "meteora-damm-v2", "raydium-launchlab", "bags")
+FEE_SOURCE_NAMES = ("wallet", "pump", "token2022")
+FEE_SOURCES_LATER = ("meteora-dbc", "meteora-damm-v2", "raydium-launchlab", "bags")
 
 
 def parse_fee_sources(value: object) -> tuple[str, ...]:
-    """Comma-separated fee source names (wallet, token2022), each once, at least one."""
+    """Comma-separated fee source names (wallet, pump, token2022), each once, at least one."""
     if isinstance(value, tuple | list):
         value = ",".join(str(v) for v in value)
     if not isinstance(value, str):

@@ -160,7 +160,7 @@ class Settings(BaseSettings):
         description="anchor each epoch's state in a memo on chain and check it at start",
     )
     fee_sources: FeeSourceNames = Field(
-        ("wallet",), description="where fees come from: wallet, token2022 (comma-separated)"
+        ("wallet",), description="where fees come from: wallet, pump, token2022 (comma-separated)"
     )
     min_claim_sol: OptionalSol = Field(
         None, description="a claim worth less than this many SOL waits (unset: 10x its fee)"

@@ -94,6 +94,8 @@ class EpochState(BaseModel):
     # Fees in the token itself (token2022): the buyback share is settled without a swap, the
     # ads share stays in the executor, carried until it can be sold for SOL.
     fee_tokens_in: int = 0
+    # SOL the confirmed claims brought (pump): also in fees_in_lamports, shown on its own
+    claim_lamports_in: int = 0
     fee_tokens_to_settle: int = 0
     fee_tokens_for_ads: int = 0
     ads_tokens_carried_in: int = 0

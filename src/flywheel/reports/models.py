@@ -5,8 +5,7 @@ These models are the files' contract. `docs/report-schema.json` is generated fro
 only for a breaking change (a field removed, renamed or retyped); adding a field does not bump it,
 so readers must ignore fields they do not know.
 
-Money is int (lamports, token base units, micro-USD); prices are decimal strings, because JSON
-numbers are floats to most readers.
+Money is int (lamports, token base units, micro-USD); prices are decimal strings (JSON numbers).
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ class ClaimsSection(ReportSection):
         default_factory=list, description="The confirmed claims counted as fees (once each)"
     )
     notes: list[str] = Field(default_factory=list, description="Why a source did not claim")
+    lamports_in: int = Field(0, description="SOL the confirmed claims brought in (in fees)")
     tokens_in: int = Field(0, description="Fee tokens the confirmed claims brought in")
     tokens_to_settle: int = Field(
         0, description="Their BUYBACK_PERCENT share, settled with the bought tokens (no swap)"
@@ -288,6 +288,7 @@ def _claims(state: EpochState) -> ClaimsSection:
         transactions=[TransactionSection.from_intent(i) for i in state.claim_intents],
         signatures=list(state.claim_counted),
         notes=list(state.claim_notes),
+        lamports_in=state.claim_lamports_in,
         tokens_in=state.fee_tokens_in,
         tokens_to_settle=state.fee_tokens_to_settle,
         tokens_for_ads=state.fee_tokens_for_ads,

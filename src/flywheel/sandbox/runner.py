@@ -22,6 +22,7 @@ from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.jupiter.api import JupiterSandbox
 from flywheel.sandbox.jupiter.dex import SandboxPool
+from flywheel.sandbox.pump.emulator import PumpEmulator
 from flywheel.sandbox.rpc.app import build_rpc_app
 from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName
 from flywheel.sandbox.server_thread import ServerThread
@@ -29,7 +30,7 @@ from flywheel.sandbox.traders import TraderConfig, Traders
 from flywheel.sandbox.x_ads.app import XAdsSandboxState, build_x_ads_app
 from flywheel.solana.keypair import write_keypair_file
 
-SANDBOX_FEE_SOURCES = ("wallet", "token2022")
+SANDBOX_FEE_SOURCES = ("wallet", "pump", "token2022")
 SANDBOX_POST_ID = "1850000000000000001"  # the post the sandbox's campaigns promote (any digits)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -68,8 +69,10 @@ class SandboxConfig:
     x_ads_spend_micro_per_second: int = 1_000
     token_program: TokenProgramName = "spl"  # noqa: S105 (a program's name, not a password)
     separate_fee_collector: bool = False
-    # token2022: a Token-2022 mint with a transfer fee whose withheld fees the executor withdraws
+    # token2022: a Token-2022 mint with a transfer fee whose withheld fees the executor withdraws;
+    # pump: the mint is a pump.fun coin (emulated, sandbox/pump/) whose creator is the executor
     fee_source: str = "wallet"
+    pump_sharing: bool = False  # pump: the coin's fees moved to a fee-sharing config
     traders: bool = True  # trade in the background; tests usually call traders.step() instead
     trader_interval_seconds: float = 5.0
     trades_per_tick: int = 1
@@ -124,6 +127,10 @@ class Sandbox:
         chain = SandboxChain(slot_ms=self.config.slot_ms, faults=self.faults)
         self._chain = chain
         self._pool = self.scenario.create(chain)
+        self.pump: PumpEmulator | None = None
+        if self.config.fee_source == "pump":
+            self.pump = PumpEmulator(chain, self.scenario.mint, self.scenario.executor.pubkey())
+            self.pump.install(sharing=self.config.pump_sharing)
         self._jupiter = JupiterSandbox(
             chain,
             self._pool,
@@ -137,6 +144,7 @@ class Sandbox:
             self._pool,
             self.scenario.fee_collector,
             TraderConfig(seed=self.config.seed, fee_share_bps=self.config.fee_share_bps),
+            fee_sink=None if self.pump is None else self.pump.accrue,
         )
         if self.config.workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="flywheel-sandbox-"))

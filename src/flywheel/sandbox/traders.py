@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -30,6 +31,9 @@ log = structlog.get_logger(__name__)
 
 LAMPORTS_PER_SOL = 1_000_000_000
 _TOP_UP_BELOW = 5 * LAMPORTS_PER_SOL
+# Pays one creator fee (trader, lamports, blockhash) somewhere else than the fee collector: the
+# pump emulator's vaults (sandbox/pump/emulator.py).
+FeeSink = Callable[[Keypair, int, Hash], Signature]
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,10 @@ class Traders:
         pool: SandboxPool,
         fee_collector: Pubkey,
         config: TraderConfig | None = None,
+        fee_sink: FeeSink | None = None,
     ) -> None:
         self.chain = chain
+        self.fee_sink = fee_sink
         self.pool = pool
         self.fee_collector = fee_collector
         self.config = config or TraderConfig()
@@ -134,12 +140,15 @@ class Traders:
             while (trader.pubkey(), lamports, blockhash) in self._used:
                 lamports += 1
             self._used.add((trader.pubkey(), lamports, blockhash))
-            ix = transfer(
-                TransferParams(
-                    from_pubkey=trader.pubkey(), to_pubkey=self.fee_collector, lamports=lamports
+            if self.fee_sink is not None:
+                signature = self.fee_sink(trader, lamports, blockhash)
+            else:
+                ix = transfer(
+                    TransferParams(
+                        from_pubkey=trader.pubkey(), to_pubkey=self.fee_collector, lamports=lamports
+                    )
                 )
-            )
-            signature = self.chain.send(build_v0(trader.pubkey(), [ix], blockhash, [trader]))
+                signature = self.chain.send(build_v0(trader.pubkey(), [ix], blockhash, [trader]))
         payment = FeePayment(
             signature=signature,
             payer=trader.pubkey(),

@@ -27,6 +27,7 @@ from solders.transaction_status import TransactionErrorFieldless, TransactionErr
 from flywheel.sandbox.chain.execution import impose_failure, run, simulate
 from flywheel.sandbox.chain.ledger import Ledger, TxRecord
 from flywheel.sandbox.chain.recorder import Keys, build_record, lamports, live
+from flywheel.sandbox.chain.rewrite import Rewriter, find_rewrite, run_rewritten, simulate_rewritten
 from flywheel.sandbox.chain.tokens import (
     TOKEN_PROGRAMS,
     TokenHolding,
@@ -78,6 +79,7 @@ class SandboxChain:
         self._clock = SlotClock(slot_ms=slot_ms, start_slot=start_slot, genesis_unix=genesis_unix)
         self._ledger = Ledger()
         self._checks: list[ExecutionCheck] = []
+        self.rewriters: list[Rewriter] = []  # emulated programs (sandbox/pump): rewrite.py
         self._decimals: dict[Pubkey, int] = {}
         self._blockhashes: dict[Hash, int] = {}
         self._synced_slot = -1
@@ -354,6 +356,10 @@ class SandboxChain:
             return SimulationResult(TransactionErrorFieldless.BlockhashNotFound, [], 0, 0)
         keys = resolve_keys(tx, self._load)[0]  # an unresolvable lookup table is refused up front
         verdict = self._check(tx) if run_checks else None
+        rewrite = find_rewrite(self.rewriters, tx) if verdict is None else None
+        if rewrite is not None:
+            sim = lambda t: simulate(self.svm, t, keys, None, addresses)  # noqa: E731
+            return simulate_rewritten(sim, self.svm, rewrite, keys[0], addresses)
         return simulate(self.svm, tx, keys, verdict, addresses)
 
     def _get(self, pubkey: Pubkey) -> Account | None:
@@ -364,11 +370,13 @@ class SandboxChain:
         keys = Keys(*resolve_keys(tx, self._load))
         pre = [self._get(k) for k in keys.all]
         verdict = self._check(tx) if run_checks else None
-        outcome = (
-            impose_failure(self.svm, tx, keys.all, pre[0], verdict)
-            if verdict is not None
-            else run(self.svm, tx)
-        )
+        rewrite = find_rewrite(self.rewriters, tx) if verdict is None else None
+        if verdict is not None:
+            outcome = impose_failure(self.svm, tx, keys.all, pre[0], verdict)
+        elif rewrite is not None:
+            outcome = run_rewritten(self.svm, rewrite, keys.all[0])
+        else:
+            outcome = run(self.svm, tx)
         if outcome is None:
             return None
         post = [self._get(k) for k in keys.all]

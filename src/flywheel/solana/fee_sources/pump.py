@@ -1,8 +1,11 @@
 """pump.fun and PumpSwap creator-fee collects, built from the programs' published IDLs.
 
-Not yet a fee source (FEE_SOURCES=pump is refused until the sandbox emulates the programs and
-the claim is tested end to end); these are the instructions such a source will send, checked
-byte for byte against the IDL entries and a real mainnet claim (tests/fee_sources/).
+The instructions FEE_SOURCES=pump sends (the claimer is in pump_claim.py), checked byte for
+byte against the IDL entries and a real mainnet claim (tests/fee_sources/).
+
+- `sweep_creator_fee` (pump.fun): coins traded with the v3 instructions keep the creator fee on
+  the bonding curve (`BondingCurve.creator_fee`) until this moves it to the creator vault; it
+  goes first, in the same transaction as the collect (docs/instructions/SWEEP_FEES.md).
 
 - pump.fun bonding curve: `collect_creator_fee_v2` moves the lamports above rent from the vault
   PDA `["creator-vault", creator]` to the creator (SOL-paired coins pass wSOL as quote mint; the
@@ -45,6 +48,8 @@ def anchor_discriminator(name: str) -> bytes:
 COLLECT_CREATOR_FEE = anchor_discriminator("collect_creator_fee")
 COLLECT_CREATOR_FEE_V2 = anchor_discriminator("collect_creator_fee_v2")
 COLLECT_COIN_CREATOR_FEE = anchor_discriminator("collect_coin_creator_fee")
+SWEEP_CREATOR_FEE = anchor_discriminator("sweep_creator_fee")
+BONDING_CURVE_DISCRIMINATOR = hashlib.sha256(b"account:BondingCurve").digest()[:8]
 
 
 def event_authority(program: Pubkey) -> Pubkey:
@@ -54,6 +59,14 @@ def event_authority(program: Pubkey) -> Pubkey:
 def creator_vault(creator: Pubkey) -> Pubkey:
     """The bonding curve's creator vault (hyphen: pump.fun's spelling)."""
     return Pubkey.find_program_address([b"creator-vault", bytes(creator)], PUMP_PROGRAM)[0]
+
+
+def bonding_curve(mint: Pubkey) -> Pubkey:
+    return Pubkey.find_program_address([b"bonding-curve", bytes(mint)], PUMP_PROGRAM)[0]
+
+
+def pump_global() -> Pubkey:
+    return Pubkey.find_program_address([b"global"], PUMP_PROGRAM)[0]
 
 
 def amm_vault_authority(coin_creator: Pubkey) -> Pubkey:
@@ -105,6 +118,34 @@ def collect_creator_fee_v2(
     return Instruction(PUMP_PROGRAM, COLLECT_CREATOR_FEE_V2, accounts)
 
 
+def sweep_creator_fee(
+    payer: Pubkey,
+    mint: Pubkey,
+    creator: Pubkey,
+    quote_mint: Pubkey = WSOL_MINT,
+    quote_token_program: Pubkey = TOKEN_PROGRAM,
+) -> Instruction:
+    """Moves `BondingCurve.creator_fee` to the creator vault of `creator` (the curve's)."""
+    curve = bonding_curve(mint)
+    vault = creator_vault(creator)
+    accounts = [
+        AccountMeta(pubkey=payer, is_signer=True, is_writable=True),
+        _meta(pump_global()),
+        _meta(mint),
+        _meta(quote_mint),
+        _meta(quote_token_program),
+        _meta(ASSOCIATED_TOKEN_PROGRAM),
+        _meta(SYSTEM_PROGRAM),
+        _meta(curve, True),
+        _meta(_ata(curve, quote_mint, quote_token_program), True),
+        _meta(vault, True),
+        _meta(_ata(vault, quote_mint, quote_token_program), True),
+        _meta(event_authority(PUMP_PROGRAM)),
+        _meta(PUMP_PROGRAM),
+    ]
+    return Instruction(PUMP_PROGRAM, SWEEP_CREATOR_FEE, accounts)
+
+
 def collect_coin_creator_fee(
     coin_creator: Pubkey,
     quote_mint: Pubkey = WSOL_MINT,
@@ -124,21 +165,33 @@ def collect_coin_creator_fee(
     return Instruction(PUMP_AMM_PROGRAM, COLLECT_COIN_CREATOR_FEE, accounts)
 
 
-def claim_instructions(creator: Pubkey) -> list[Instruction]:
-    """Both vaults of a SOL-paired coin, paid by and to `creator`: the curve's collect, the
-    creator's wSOL account (created if missing), the AMM's collect into it, and its closing,
-    which unwraps the wSOL to SOL. `sweep_creator_fee` (coins traded with the v3 trade
-    instructions keep the fee on the bonding curve until it) is not included yet."""
+def claim_instructions(
+    creator: Pubkey,
+    *,
+    sweep_mint: Pubkey | None = None,
+    curve: bool = True,
+    amm: bool = True,
+) -> list[Instruction]:
+    """A SOL-paired coin's claim, paid by and to `creator`: with `sweep_mint`, the sweep of that
+    coin's curve first; the curve vault's collect (`curve`); and (`amm`) the creator's wSOL
+    account (created if missing), the AMM's collect into it, and its closing, which unwraps the
+    wSOL to SOL. A pure function: a memo may be appended to what it returns."""
     wsol_account = _ata(creator, WSOL_MINT, TOKEN_PROGRAM)
-    return [
-        collect_creator_fee_v2(creator),
-        create_idempotent_associated_token_account(
-            creator, creator, WSOL_MINT, token_program_id=TOKEN_PROGRAM
-        ),
-        collect_coin_creator_fee(creator),
-        close_account(
-            CloseAccountParams(
-                program_id=TOKEN_PROGRAM, account=wsol_account, dest=creator, owner=creator
-            )
-        ),
-    ]
+    instructions: list[Instruction] = []
+    if sweep_mint is not None:
+        instructions.append(sweep_creator_fee(creator, sweep_mint, creator))
+    if curve or sweep_mint is not None:
+        instructions.append(collect_creator_fee_v2(creator))
+    if amm:
+        instructions += [
+            create_idempotent_associated_token_account(
+                creator, creator, WSOL_MINT, token_program_id=TOKEN_PROGRAM
+            ),
+            collect_coin_creator_fee(creator),
+            close_account(
+                CloseAccountParams(
+                    program_id=TOKEN_PROGRAM, account=wsol_account, dest=creator, owner=creator
+                )
+            ),
+        ]
+    return instructions

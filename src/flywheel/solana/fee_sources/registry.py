@@ -13,6 +13,7 @@ from solders.pubkey import Pubkey
 
 from flywheel.domain.fees import FeeBatch
 from flywheel.ports import FeeClaimer, FeeSource
+from flywheel.solana.fee_sources.pump_claim import PumpClaimer
 from flywheel.solana.fee_sources.token2022 import Token2022Claimer
 from flywheel.solana.rpc import RpcClient
 
@@ -43,6 +44,8 @@ def build(
     for name in names:
         if name == "token2022":
             claimers.append(Token2022Claimer(rpc, keypair, mint))
+        elif name == "pump":
+            claimers.append(PumpClaimer(rpc, keypair, mint))
         elif name != "wallet":
             raise ValueError(f"unknown fee source {name!r}")  # the settings refuse it first
     detector: FeeSource = watcher if "wallet" in names else NoInflows()
