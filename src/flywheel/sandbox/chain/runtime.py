@@ -40,6 +40,8 @@ from flywheel.sandbox.chain.types import (
     ExecutionCheck,
     InvalidTransaction,
     PreflightFailure,
+    SendInterceptor,
+    Settlement,
     SignatureVerificationFailure,
     SimulationResult,
 )
@@ -78,6 +80,8 @@ class SandboxChain:
         self._clock = SlotClock(slot_ms=slot_ms, start_slot=start_slot, genesis_unix=genesis_unix)
         self._ledger = Ledger()
         self._checks: list[ExecutionCheck] = []
+        self.settlements: list[Settlement] = []  # the market's, when it is switched on
+        self.interceptor: SendInterceptor | None = None  # see flywheel.sandbox.chain.routes
         self._decimals: dict[Pubkey, int] = {}
         self._blockhashes: dict[Hash, int] = {}
         self._synced_slot = -1
@@ -364,11 +368,15 @@ class SandboxChain:
         keys = Keys(*resolve_keys(tx, self._load))
         pre = [self._get(k) for k in keys.all]
         verdict = self._check(tx) if run_checks else None
+        after = [s(tx) for s in self.settlements] if run_checks and verdict is None else []
         outcome = (
             impose_failure(self.svm, tx, keys.all, pre[0], verdict)
             if verdict is not None
             else run(self.svm, tx)
         )
+        for settle in after if outcome is not None and outcome.err is None else []:
+            if settle is not None:
+                settle()
         if outcome is None:
             return None
         post = [self._get(k) for k in keys.all]
