@@ -1,8 +1,8 @@
 """Arbitrage: a trader that pulls the pool back to an external reference price each slot.
 
 The reference is a seeded random walk, one step a slot (a deeper venue's price drifting), so the
-same seed and the same slots give the same prices. At most once a slot, when the pool's mid is
-more than `threshold_bps` away from the reference, the arbitrageur swaps through the pool like
+same seed and the same slots give the same prices. When the pool's mid is more than `threshold_bps`
+away from the reference, in the next slot (so at most once a slot) the arbitrageur swaps through the pool like
 anyone (same transaction, same memo, same on-chain check) by exactly what brings the mid back to
 the reference: a buyback moves the price, and a slot or two later the next buyer sees it
 recovered, as on mainnet. It restores the whole gap rather than stopping at the LP fee, which
@@ -79,7 +79,7 @@ class Arbitrageur:
         self.reference: Decimal | None = None
         self._rng = random.Random(f"flywheel-sandbox-arbitrage:{self.config.seed}")
         self._walked_to = -1
-        self._last_trade_slot = -1
+        self._gap_seen: int | None = None  # the slot it first saw the pool off the reference
         self._funded = False
 
     def reference_at(self, slot: int) -> Decimal:
@@ -101,13 +101,18 @@ class Arbitrageur:
         with self.chain.lock:
             slot = self.chain.slot()
             reference = self.reference_at(slot)
-            if slot == self._last_trade_slot:
-                return None
             self._fund()
             reserves = self.pool.reserves(self.chain)
             gap = abs(mid(reserves) / reference - 1) * BPS
             if gap <= self.config.threshold_bps:
+                self._gap_seen = None
                 return None
+            # It reacts in the slot after it sees a gap, as a searcher's bundle would land.
+            if self._gap_seen is None:
+                self._gap_seen = slot
+            if slot <= self._gap_seen:
+                return None
+            self._gap_seen = None
             return self._trade(slot, reserves, reference)
 
     def _trade(self, slot: int, reserves: Reserves, reference: Decimal) -> ArbTrade | None:
@@ -127,7 +132,6 @@ class Arbitrageur:
         except (ChainError, DexError) as exc:
             log.info("sandbox.arbitrage.refused", reason=str(exc))
             return None
-        self._last_trade_slot = slot
         trade = ArbTrade(slot, signature, sell_tokens, amount, reference)
         self.trades.append(trade)
         return trade
