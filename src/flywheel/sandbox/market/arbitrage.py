@@ -1,12 +1,13 @@
 """Arbitrage: a trader that pulls the pool back to an external reference price each slot.
 
 The reference is a seeded random walk, one step a slot (a deeper venue's price drifting), so the
-same seed and the same slots give the same prices. When the pool's mid is more than `threshold_bps`
-away from the reference, in the next slot (so at most once a slot) the arbitrageur swaps through the pool like
-anyone (same transaction, same memo, same on-chain check) by exactly what brings the mid back to
-the reference: a buyback moves the price, and a slot or two later the next buyer sees it
-recovered, as on mainnet. It restores the whole gap rather than stopping at the LP fee, which
-models arbitrageurs whose reference venue is far deeper than the pool.
+same seed and the same slots give the same prices. When the pool's mid is more than
+`threshold_bps` away from the reference, in the next slot (so at most once a slot) the
+arbitrageur swaps through the pool like anyone (same transaction, same memo, same on-chain
+check) by exactly what brings the mid back to the reference: a buyback moves the price, and a
+slot or two later the next buyer sees it recovered, as on mainnet. It restores the whole gap
+rather than stopping at the LP fee, which models arbitrageurs whose reference venue is far
+deeper than the pool.
 """
 
 from __future__ import annotations
