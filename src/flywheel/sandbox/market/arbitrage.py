@@ -43,7 +43,7 @@ LAMPORTS_PER_SOL = 1_000_000_000
 @dataclass(frozen=True)
 class ArbitrageConfig:
     seed: int = 0
-    drift_bps: Decimal = Decimal("0.5")  # the reference's standard deviation per slot
+    drift_bps: Decimal = Decimal("0.2")  # the reference's standard deviation per slot
     threshold_bps: int = 2  # a smaller gap is left alone (not worth a transaction)
     lamports: int = 1_000 * LAMPORTS_PER_SOL
     token_share_bps: int = 5_000  # tokens minted to it at funding: this share of the pool's
