@@ -1,7 +1,7 @@
 """Best execution on the sandbox: what a buyback pays over the arrival mid, by path and size.
 
 Run: .venv/bin/python -m bench.execution [--sizes 10,100,500] [--paths a,b,c] [--slices 20]
-     [--window 30] [--slot-ms 400] [--busy-fee 0]   (from the repo root)
+     [--window 24] [--slot-ms 400] [--busy-fee 0]   (from the repo root)
 
 For each buy size (in bps of the pool's SOL depth: 0.1%, 1% and 5% by default) and each path, a
 fresh sandbox (same seed, same pool) with its market ON (arbitrage pulling the pool back to a
@@ -14,6 +14,8 @@ one fee inflow of exactly that size, then one live epoch runs through `open_flyw
   burn inside, sent through the sandbox's Jito-compatible engine with a 10,000-lamport tip;
 - (c) v2 sliced protected: (b) with BUYBACK_SLICES=--slices inside BUYBACK_WINDOW_SECONDS=
   --window. A branch whose settings do not know BUYBACK_SLICES prints "n/a".
+`--market-check` also sends --slices marked buys by hand through the Jito engine at seeded random
+times in --window, to show what slicing can reach on this market.
 
 Figures, all read from the chain, the epoch's journal or the searcher's ledger: the execution
 shortfall against the arrival mid (the pool's SOL reserve / token reserve just before the epoch
@@ -27,21 +29,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import random
 import tempfile
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
+from solders.token.state import TokenAccount
 
 from flywheel.compose import open_flywheel
 from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.logs import configure_logging
 from flywheel.sandbox.chain.ledger import TxRecord
-from flywheel.sandbox.jupiter.dex import build_v0
+from flywheel.sandbox.jupiter.dex import SOL_MINT, build_v0
 from flywheel.sandbox.jupiter.jito_engine import TIP_ACCOUNTS
 from flywheel.sandbox.runner import Sandbox, SandboxConfig
 
@@ -51,6 +60,7 @@ JITO_TIP_LAMPORTS = 10_000
 LAMPORTS_PER_SOL = 1_000_000_000
 FAST_RESEND_SECONDS = 0.05
 SLICES_FIELD = "buyback_slices"
+JITO_DONTFRONT = Pubkey.from_string("jitodontfront111111111111111111111111111111")
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Options:
     slot_ms: int = 400
     busy_fee: int = 0
     slices: int = 20
-    window_seconds: int = 30
+    window_seconds: int = 24
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,54 @@ def one_run(path: str, size_bps: int, options: Options) -> Run:
     )
 
 
+def hand_sliced(size_bps: int, options: Options) -> Decimal:
+    """Shortfall of `options.slices` marked pool buys sent through the Jito engine at seeded
+    random times in the window, on the same market: what slicing can reach before the flywheel
+    slices (a check of the market, not of the flywheel)."""
+    config = SandboxConfig(
+        slot_ms=options.slot_ms,
+        traders=False,
+        workdir=Path(tempfile.mkdtemp(prefix="bench-execution-")),
+        arbitrage=True,
+        searcher=True,
+    )
+    with Sandbox(config) as sandbox:
+        chain, pool = sandbox.chain, sandbox.pool
+        settle_market(sandbox, options.slot_ms)
+        arrival = pool.reserves(chain)
+        each = arrival.sol * size_bps // 10_000 // options.slices
+        buyer = Keypair.from_seed(bytes(32))
+        chain.airdrop(buyer.pubkey(), each * options.slices + LAMPORTS_PER_SOL)
+        rng = random.Random(0)
+        times = sorted(rng.uniform(0, options.window_seconds) for _ in range(options.slices))
+        started = time.monotonic()
+        for at in times:
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            send_marked_buy(sandbox, buyer, each)
+        holding = chain.get_account(pool.ata(buyer.pubkey()))
+        bought = 0 if holding is None else TokenAccount.from_bytes(bytes(holding.data[:165])).amount
+    mid = Decimal(arrival.sol) / Decimal(arrival.token)
+    spent = Decimal(each * options.slices)
+    return (spent / Decimal(bought) / mid - 1) * 10_000
+
+
+def send_marked_buy(sandbox: Sandbox, buyer: Keypair, lamports: int) -> None:
+    chain, pool = sandbox.chain, sandbox.pool
+    quote = pool.quote(chain, SOL_MINT, pool.mint, lamports, 50)
+    price = set_compute_unit_price(1)
+    marked = Instruction(price.program_id, price.data, [AccountMeta(JITO_DONTFRONT, False, False)])
+    ixs = [set_compute_unit_limit(200_000), marked, *pool.swap_instructions(buyer.pubkey(), quote)]
+    blockhash, _ = chain.latest_blockhash()
+    tx = build_v0(buyer.pubkey(), ixs, blockhash, [buyer, pool.authority])
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "sendTransaction",
+        "params": [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64"}],
+    }
+    httpx.post(f"{sandbox.jupiter_url}/jito/api/v1/transactions", json=body, timeout=10)
+
+
 def tips_of(record: TxRecord) -> int:
     """Lamports the transaction moved into Jito's tip accounts."""
     return sum(
@@ -228,7 +286,7 @@ def print_table(runs: dict[tuple[int, str], Run | None]) -> None:
         print(row(run, path, size, runs.get((size, "a"))))
 
 
-def parse_args() -> tuple[list[int], list[str], Options]:
+def parse_args() -> tuple[list[int], list[str], Options, bool]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES_BPS)), help="bps of depth")
     parser.add_argument("--paths", default=",".join(PATHS), help="a subset of a,b,c")
@@ -237,6 +295,11 @@ def parse_args() -> tuple[list[int], list[str], Options]:
     parser.add_argument("--slot-ms", type=int, default=Options.slot_ms, help="sandbox slot")
     parser.add_argument(
         "--busy-fee", type=int, default=0, help="recent priority fee, micro-lamports per unit"
+    )
+    parser.add_argument(
+        "--market-check",
+        action="store_true",
+        help="also send --slices marked buys by hand in --window: what slicing can reach",
     )
     args = parser.parse_args()
     try:
@@ -248,11 +311,12 @@ def parse_args() -> tuple[list[int], list[str], Options]:
         raise SystemExit("--sizes must be in 1..2000 bps and --paths a subset of a,b,c")
     if not 0 < args.slot_ms <= 2000 or args.busy_fee < 0 or args.slices < 1 or args.window < 1:
         raise SystemExit("--slot-ms must be in 1..2000, --busy-fee >= 0, --slices/--window >= 1")
-    return sizes, paths, Options(args.slot_ms, args.busy_fee, args.slices, args.window)
+    options = Options(args.slot_ms, args.busy_fee, args.slices, args.window)
+    return sizes, paths, options, args.market_check
 
 
 def main() -> None:
-    sizes, paths, options = parse_args()
+    sizes, paths, options, check = parse_args()
     configure_logging("ERROR", "console")
     runs: dict[tuple[int, str], Run | None] = {}
     for size in sizes:
@@ -260,6 +324,13 @@ def main() -> None:
             skip = path == "c" and not slices_known()
             runs[(size, path)] = None if skip else one_run(path, size, options)
     print_table(runs)
+    if check:
+        for size in sizes:
+            figure = hand_sliced(size, options)
+            print(
+                f"market check, {size / 100:.1f}%: {options.slices} marked buys through the Jito "
+                f"engine in {options.window_seconds} s pay {figure:.1f} bps over the arrival mid"
+            )
 
 
 if __name__ == "__main__":
