@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from solders.keypair import Keypair
 
 from flywheel.sandbox.jupiter.pool import swap_out
 from flywheel.sandbox.runner import Sandbox
@@ -140,3 +141,21 @@ def test_the_control_endpoint_switches_the_searcher(tmp_path: Path) -> None:
         assert len(sandbox.market.searcher.sandwiches) == 1
     finally:
         sandbox.stop()
+
+
+def test_a_victim_that_fails_anyway_costs_the_searcher_nothing(sandwiching: Sandbox) -> None:
+    # Funded for the fee but not for the buy: the swap cannot land, sandwiched or not.
+    poor = Keypair()
+    sandwiching.chain.airdrop(poor.pubkey(), SOL // 10)
+    victim = victim_buy(sandwiching, SOL, 300, marker=False, wallet=poor)
+    price = mid(sandwiching)
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "sendTransaction",
+        "params": [base64.b64encode(bytes(victim.tx)).decode(), {"encoding": "base64"}],
+    }
+    answer = httpx.post(f"{sandwiching.rpc_url}/", json=body, timeout=10).json()
+    assert "error" in answer  # preflight refuses it
+    assert sandwiching.market.searcher.sandwiches == []
+    assert mid(sandwiching) == price

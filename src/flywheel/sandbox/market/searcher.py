@@ -8,7 +8,8 @@ victim's output below its minimum (so the victim's transaction still lands; the 
 makes it fail), lets the victim execute, then sells what it bought. It leaves alone a
 transaction that carries a read-only `jitodontfront...` account AND came through the Jito
 engine (Jito's engine honours the marker; the public path does not), a sandwich that would not
-pay its own fees, sells, and anything already processed or carrying a dead blockhash.
+pay its own fees, sells, and anything already processed, carrying a dead blockhash or
+failing in simulation anyway.
 Each sandwich is kept in `sandwiches`: what the searcher made and what the victim lost.
 """
 
@@ -152,6 +153,8 @@ class Searcher:
             or victim.payer == self.keypair.pubkey()
             or chain.get_transaction(victim.signature) is not None
             or not chain.is_blockhash_valid(tx.message.recent_blockhash)
+            # A searcher simulates its victim first: one that fails anyway is not worth a fee.
+            or chain.simulate(tx).err is not None
         ):
             return send()
         self._fund()
