@@ -135,7 +135,10 @@ def test_arbitrage_with_a_clock_restores_on_its_own(tmp_path: Path) -> None:
             time.sleep(0.02)
         trade(sandbox, 3 * SOL)
         assert gap_bps(sandbox) > 500
-        time.sleep(0.3)  # six slots
-        assert gap_bps(sandbox) <= 5
+        deadline = time.monotonic() + 10  # a loaded machine may run the thread late
+        while gap_bps(sandbox) > 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gap_bps(sandbox) <= 5  # by the market's own thread: nobody called step()
+        assert sandbox.market.arbitrage.trades
     finally:
         sandbox.stop()
