@@ -40,6 +40,7 @@ def victim_buy(
     *,
     marker: bool,
     wallet: Keypair | None = None,
+    marker_writable: bool = False,
 ) -> Victim:
     """A pool buy signed by a fresh funded wallet (or `wallet`), quoted on the pool as it is."""
     chain, pool = sandbox.chain, sandbox.pool
@@ -49,7 +50,8 @@ def victim_buy(
     quote = pool.quote(chain, SOL_MINT, pool.mint, lamports, slippage_bps)
     price = set_compute_unit_price(1)
     if marker:  # as flywheel.solana.compose_swap carries it: read-only, on the price instruction
-        price = Instruction(price.program_id, price.data, [AccountMeta(MARKER, False, False)])
+        meta = AccountMeta(MARKER, is_signer=False, is_writable=marker_writable)
+        price = Instruction(price.program_id, price.data, [meta])
     ixs = [set_compute_unit_limit(200_000), price, *pool.swap_instructions(wallet.pubkey(), quote)]
     blockhash, _ = chain.latest_blockhash()
     tx = build_v0(wallet.pubkey(), ixs, blockhash, [wallet, pool.authority])

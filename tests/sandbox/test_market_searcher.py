@@ -159,3 +159,11 @@ def test_a_victim_that_fails_anyway_costs_the_searcher_nothing(sandwiching: Sand
     assert "error" in answer  # preflight refuses it
     assert sandwiching.market.searcher.sandwiches == []
     assert mid(sandwiching) == price
+
+
+def test_a_writable_marker_protects_nothing_even_through_jito(sandwiching: Sandbox) -> None:
+    # Jito honours the marker only read-only: a writable one is just another account.
+    victim = victim_buy(sandwiching, SOL, 300, marker=True, marker_writable=True)
+    send_jito(sandwiching, victim.tx)
+    [sandwich] = sandwiching.market.searcher.sandwiches
+    assert sandwich.route == "jito" and sandwich.victim_tokens_lost > 0
