@@ -44,6 +44,10 @@ class Faults:
     # transactions this key signed (while claiming full history), to try the expiry proof.
     rpc_hide_signer: str = ""
     rpc_short_history: bool = False  # RPC: history starts at the current slot (a fresh node)
+    # The market (flywheel.sandbox.market), seeded by `seed`: arbitrage pulls the pool back to
+    # a drifting reference price each slot; a searcher sandwiches swaps on the send paths.
+    arbitrage: bool = False
+    sandwich: bool = False
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)

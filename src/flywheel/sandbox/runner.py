@@ -22,6 +22,7 @@ from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.jupiter.api import JupiterSandbox
 from flywheel.sandbox.jupiter.dex import SandboxPool
+from flywheel.sandbox.market.market import Market
 from flywheel.sandbox.pump.emulator import PumpEmulator
 from flywheel.sandbox.rpc.app import build_rpc_app
 from flywheel.sandbox.scenario import Scenario, ScenarioConfig, TokenProgramName
@@ -80,6 +81,9 @@ class SandboxConfig:
     sol_usd: Decimal = Decimal(150)
     workdir: Path | None = None  # where executor.json is kept; a temporary directory if None
     faults: Faults | None = field(default=None, compare=False)
+    # The market (flywheel.sandbox.market): switch on the `arbitrage` / `sandwich` faults.
+    arbitrage: bool = False
+    searcher: bool = False
 
 
 class Sandbox:
@@ -90,6 +94,11 @@ class Sandbox:
         self.faults = (
             self.config.faults if self.config.faults is not None else Faults(seed=self.config.seed)
         )
+        if self.config.arbitrage or self.config.searcher:
+            self.faults.update(
+                arbitrage=self.faults.arbitrage or self.config.arbitrage,
+                sandwich=self.faults.sandwich or self.config.searcher,
+            )
         if self.config.fee_source not in SANDBOX_FEE_SOURCES:
             raise ValueError(f"the sandbox has no fee source {self.config.fee_source!r}")
         token2022 = self.config.fee_source == "token2022"
@@ -108,6 +117,7 @@ class Sandbox:
         self._pool: SandboxPool | None = None
         self._jupiter: JupiterSandbox | None = None
         self._traders: Traders | None = None
+        self._market: Market | None = None
         self._servers: list[ServerThread] = []
         self._workdir: Path | None = None
         self._own_workdir = False
@@ -146,6 +156,10 @@ class Sandbox:
             TraderConfig(seed=self.config.seed, fee_share_bps=self.config.fee_share_bps),
             fee_sink=None if self.pump is None else self.pump.accrue,
         )
+        self._market = Market(
+            chain, self._pool, self.scenario.creator, self.faults, self.config.seed
+        )
+        self._market.install()
         if self.config.workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="flywheel-sandbox-"))
             self._own_workdir = True
@@ -172,11 +186,14 @@ class Sandbox:
         write_keypair_file(self.executor_keypair_path, self.scenario.executor)
         if self.config.traders:
             self._traders.start(self.config.trader_interval_seconds, self.config.trades_per_tick)
+        self._market.start(self.config.slot_ms)
 
     def stop(self) -> None:
         """Idempotent; stops traders first so nothing trades against a closing server."""
         if self._traders is not None:
             self._traders.stop()
+        if self._market is not None:
+            self._market.stop()
         for server in self._servers:
             server.request_stop()  # all at once: each takes a tick of its loop to notice
         for server in self._servers:
@@ -221,6 +238,13 @@ class Sandbox:
         if self._traders is None:
             raise RuntimeError("sandbox not started")
         return self._traders
+
+    @property
+    def market(self) -> Market:
+        """Arbitrage, the searcher (`market.searcher.sandwiches`) and execution-time pricing."""
+        if self._market is None:
+            raise RuntimeError("sandbox not started")
+        return self._market
 
     @property
     def x_ads(self) -> XAdsSandboxState:

@@ -13,8 +13,9 @@ from solders.transaction_metadata import SimulatedTransactionInfo, TransactionMe
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
 from flywheel.sandbox.chain.recorder import Outcome, live
+from flywheel.sandbox.chain.rewrite import Rewrite, run_rewritten
 from flywheel.sandbox.chain.txinfo import custom_failure_logs
-from flywheel.sandbox.chain.types import SimulationResult
+from flywheel.sandbox.chain.types import Settlement, SimulationResult
 
 Verdict = tuple[int, int]  # (instruction index, custom program error code)
 
@@ -81,3 +82,30 @@ def impose_failure(
     svm.set_account(keys[0], charged)
     err = TransactionErrorInstructionError(index, InstructionErrorCustom(code))
     return Outcome(err, fee, custom_failure_logs(tx, keys, index, code), 0)
+
+
+def execute(
+    svm: LiteSVM,
+    tx: VersionedTransaction,
+    keys: list[Pubkey],
+    payer_before: Account | None,
+    verdict: tuple[int, int] | None,
+    rewrite: Rewrite | None,
+    settlements: list[Settlement],
+) -> Outcome | None:
+    """Run `tx` as the chain would: failed by an execution check's verdict, or through an
+    emulated program's rewrite, or as it is; the market's settlements (decided before it ran)
+    apply only when it landed without error. A check's verdict or a rewrite skips them."""
+    plain = verdict is None and rewrite is None
+    after = [settle(tx) for settle in settlements] if plain else []
+    if verdict is not None:
+        outcome = impose_failure(svm, tx, keys, payer_before, verdict)
+    elif rewrite is not None:
+        outcome = run_rewritten(svm, rewrite, keys[0])
+    else:
+        outcome = run(svm, tx)
+    if outcome is not None and outcome.err is None:
+        for apply in after:
+            if apply is not None:
+                apply()
+    return outcome

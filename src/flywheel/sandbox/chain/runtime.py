@@ -24,10 +24,10 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
 
-from flywheel.sandbox.chain.execution import impose_failure, run, simulate
+from flywheel.sandbox.chain.execution import execute, simulate
 from flywheel.sandbox.chain.ledger import Ledger, TxRecord
 from flywheel.sandbox.chain.recorder import Keys, build_record, lamports, live
-from flywheel.sandbox.chain.rewrite import Rewriter, find_rewrite, run_rewritten, simulate_rewritten
+from flywheel.sandbox.chain.rewrite import Rewriter, find_rewrite, simulate_rewritten
 from flywheel.sandbox.chain.tokens import (
     TOKEN_PROGRAMS,
     TokenHolding,
@@ -41,6 +41,8 @@ from flywheel.sandbox.chain.types import (
     ExecutionCheck,
     InvalidTransaction,
     PreflightFailure,
+    SendInterceptor,
+    Settlement,
     SignatureVerificationFailure,
     SimulationResult,
 )
@@ -80,6 +82,8 @@ class SandboxChain:
         self._ledger = Ledger()
         self._checks: list[ExecutionCheck] = []
         self.rewriters: list[Rewriter] = []  # emulated programs (sandbox/pump): rewrite.py
+        self.settlements: list[Settlement] = []  # the market's, when it is switched on
+        self.interceptor: SendInterceptor | None = None  # see flywheel.sandbox.chain.routes
         self._decimals: dict[Pubkey, int] = {}
         self._blockhashes: dict[Hash, int] = {}
         self._synced_slot = -1
@@ -371,12 +375,8 @@ class SandboxChain:
         pre = [self._get(k) for k in keys.all]
         verdict = self._check(tx) if run_checks else None
         rewrite = find_rewrite(self.rewriters, tx) if verdict is None else None
-        if verdict is not None:
-            outcome = impose_failure(self.svm, tx, keys.all, pre[0], verdict)
-        elif rewrite is not None:
-            outcome = run_rewritten(self.svm, rewrite, keys.all[0])
-        else:
-            outcome = run(self.svm, tx)
+        settlements = self.settlements if run_checks else []
+        outcome = execute(self.svm, tx, keys.all, pre[0], verdict, rewrite, settlements)
         if outcome is None:
             return None
         post = [self._get(k) for k in keys.all]

@@ -6,11 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from solders.account import Account
+from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
 
 # (instruction_index, custom_error_code) to fail the transaction, or None to let it run.
 ExecutionCheck = Callable[[VersionedTransaction | Transaction], tuple[int, int] | None]
+# Sees a transaction before it runs; what it returns runs right after, if it succeeded (the
+# market's execution-time pricing settles a swap to the curve there).
+Settlement = Callable[[VersionedTransaction], Callable[[], None] | None]
+# Wraps a send on a watched path ("public", "jito"): called with the chain lock held and the
+# function that executes the transaction (the market's searcher).
+SendInterceptor = Callable[[VersionedTransaction, str, Callable[[], Signature]], Signature]
 
 
 class ChainError(Exception):

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from flywheel.sandbox.chain.routes import send_routed
+
 if TYPE_CHECKING:
     from flywheel.sandbox.jupiter.api import JupiterSandbox
 
@@ -70,7 +72,7 @@ class JitoEngine:
         except (binascii.Error, ValueError) as exc:
             raise ValueError("not a base64 transaction") from exc
         self._fund_tip_accounts()
-        signature = str(self.jupiter.chain.send(tx, skip_preflight=True))
+        signature = str(send_routed(self.jupiter.chain, tx, skip_preflight=True, route="jito"))
         self.sent.append(signature)
         return signature
 

@@ -6,6 +6,7 @@ import base64
 from collections.abc import Callable
 
 from flywheel.sandbox.chain.ledger import TxRecord
+from flywheel.sandbox.chain.routes import send_routed
 from flywheel.sandbox.chain.runtime import SandboxChain
 from flywheel.sandbox.chain.tokens import (
     TOKEN_PROGRAMS,
@@ -244,7 +245,8 @@ def send_transaction(chain: SandboxChain, params: list[Json]) -> Json:
     cfg = p.config(params, 1)
     tx = p.transaction(p.arg(params, 0, "transaction"), cfg.get("encoding"))
     try:
-        return str(chain.send(tx, skip_preflight=p.flag(cfg, "skipPreflight")))
+        skip = p.flag(cfg, "skipPreflight")
+        return str(send_routed(chain, tx, skip_preflight=skip, route="public"))
     except PreflightFailure as exc:
         raise RpcError(
             -32002,

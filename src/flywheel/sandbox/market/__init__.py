@@ -1,0 +1,1 @@
+"""A sandbox market that behaves like one: arbitrage back to a drifting reference, a searcher."""
