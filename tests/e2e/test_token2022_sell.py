@@ -30,7 +30,7 @@ from tests.e2e.harness import (
     run_crash_epoch,
     state_db,
 )
-from tests.e2e.test_fee_source_token2022 import withheld
+from tests.fee_sources.harness import withheld
 from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
