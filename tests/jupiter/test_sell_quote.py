@@ -82,7 +82,13 @@ def test_an_error_body_is_jupiters_refusal() -> None:
 def quote(**changes: int) -> SellQuote:
     fields = {"in_tokens": 5000, "out_lamports": 1_000_000, "min_out_lamports": 970_000}
     fields.update(changes)
-    return SellQuote(price_impact_bps=0, slippage_bps=300, **fields)
+    return SellQuote(
+        in_tokens=fields["in_tokens"],
+        out_lamports=fields["out_lamports"],
+        min_out_lamports=fields["min_out_lamports"],
+        price_impact_bps=0,
+        slippage_bps=300,
+    )
 
 
 def test_our_minimum_is_ours_and_a_looser_threshold_is_refused() -> None:
