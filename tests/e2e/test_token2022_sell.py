@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.domain.epoch_state import EpochState, EpochStatus
+from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.chain.ledger import TxRecord
 from flywheel.sandbox.faults import Faults
@@ -156,15 +156,19 @@ def test_a_sale_worth_less_than_min_claim_sol_carries_then_sells(
     check_token_identity(second)
 
 
-@pytest.mark.parametrize("send", [3, None], ids=["sale-sent", "after-sale-step"])
-def test_sigkill_during_the_sale_never_sells_twice(
-    box: Sandbox, tmp_path: Path, send: int | None
+@pytest.mark.parametrize(
+    ("step", "send"),
+    [("buyback.settle", None), (None, 3), ("ads.sell", None)],
+    ids=["before-sale", "sale-sent", "after-sale-step"],
+)
+def test_sigkill_around_the_sale_never_sells_twice(
+    box: Sandbox, tmp_path: Path, step: str | None, send: int | None
 ) -> None:
+    """Sends: 1 the claim, 2 the burn, 3 the sale (killed right after it went out)."""
     view = ChainView(box)
     box.traders.step(TRADES)
     bookmark = view.next_seq()
     env = flywheel_env(box, tmp_path / "bot")
-    step = "ads.sell" if send is None else None
 
     crashed = run_crash_epoch(tmp_path / "bot", after_step=step, after_send=send)
     assert crashed.returncode == -signal.SIGKILL, describe(crashed)
@@ -182,6 +186,30 @@ def test_sigkill_during_the_sale_never_sells_twice(
     assert epoch.ads_tokens_sold == epoch.fee_tokens_for_ads
     assert view.token_amount() == 0
     check_token_identity(epoch)
+
+
+def test_simulate_guards_the_sale_of_carried_tokens_and_sends_nothing(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    view = ChainView(box)
+    box.traders.step(TRADES)
+    flywheel_env(box, tmp_path / "bot", MIN_CLAIM_SOL="0.015")  # the ads share carries
+    done = run_cli(["epoch"], tmp_path / "bot")
+    assert done.returncode == 0, describe(done)
+    held, bookmark = view.token_amount(), view.next_seq()
+    assert held > 0
+    env = flywheel_env(box, tmp_path / "bot", MIN_CLAIM_SOL="0.001")
+
+    rehearsal = run_cli(["simulate"], tmp_path / "bot")
+    assert rehearsal.returncode == 0, describe(rehearsal)
+    [simulated] = epochs_in(env, EpochMode.SIMULATE)
+    assert simulated.status is EpochStatus.SUCCEEDED, simulated.errors
+    assert simulated.ads_tokens_carried_in == held == simulated.ads_tokens_sold
+    assert simulated.sell_intents == [] and simulated.sale_signature is None
+    assert simulated.ads_sale_lamports > 0 and simulated.sell_quote is not None
+    assert any("simulated" in n for n in simulated.sell_notes), simulated.sell_notes
+    # Nothing was sent: the tokens are still there.
+    assert view.executor_txs(bookmark) == [] and view.token_amount() == held
 
 
 @pytest.mark.parametrize(
