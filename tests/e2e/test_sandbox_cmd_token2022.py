@@ -112,6 +112,7 @@ def test_sandbox_fee_source_token2022_then_epoch(tmp_path: Path) -> None:
         sold, received = sale_effect(url, epoch.sale_signature, env["TOKEN_MINT"])
         assert epoch.ads_tokens_sold == sold == epoch.fee_tokens_for_ads > 0
         assert epoch.ads_sale_lamports == received > 0
+        assert "sale confirmed" in done.stdout and "ads tokens sold" in done.stdout
 
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
