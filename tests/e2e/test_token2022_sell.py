@@ -219,6 +219,8 @@ def test_simulate_guards_the_sale_of_carried_tokens_and_sends_nothing(
         ("sell_short_bps", 1_000, "short payment"),
         ("malicious_swap", True, "extra transfer"),
         ("loose_threshold", True, "otherAmountThreshold"),
+        ("inflated_compute_budget", True, "inflated compute budget"),
+        ("swap_delegate", True, "delegate"),
     ],
 )
 def test_hostile_sales_are_refused_and_nothing_leaves(
