@@ -76,15 +76,17 @@ def check_token_identity(epoch: EpochState) -> None:
     assert tokens_in == out
 
 
+@pytest.mark.parametrize("api", ["v1", "v2"])
 def test_epoch_burns_the_buyback_share_and_sells_the_ads_share(
-    box: Sandbox, tmp_path: Path
+    box: Sandbox, tmp_path: Path, api: str
 ) -> None:
+    """In both JUPITER_SWAP_API modes: the sale goes through v1 /quote and /swap either way."""
     view = ChainView(box)
     box.traders.step(TRADES)
     owed = withheld(box)
     supply_before, bookmark = view.supply(), view.next_seq()
     pool_tokens_before = box.pool.reserves(box.chain).token
-    env = flywheel_env(box, tmp_path / "bot")
+    env = flywheel_env(box, tmp_path / "bot", JUPITER_SWAP_API=api)
 
     done = run_cli(["epoch"], tmp_path / "bot")
     assert done.returncode == 0, describe(done)
