@@ -123,9 +123,13 @@ class EpochRunner:
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
         self.buyback = BuybackStep(dex, wallet, self.journal, policy)
         self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
-        simulate = mode is EpochMode.SIMULATE
-        self.sell_step = SellStep(store, seller, self.journal, policy, simulate=simulate)
-        self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
+        self.sell_step = SellStep(store, seller, self.journal, policy, mode)
+        self._steps = self._step_table()
+        assert tuple(self._steps) == STEPS
+
+    def _step_table(self) -> dict[str, Callable[[EpochState], Awaitable[None]]]:
+        """Each step's name (STEPS, in order) and what runs it."""
+        return {
             "reconcile": self._reconcile,
             "claim": self._claim,
             "detect": self._detect,
@@ -140,7 +144,6 @@ class EpochRunner:
             "anchor": self._anchor,
             "report": self._report,
         }
-        assert tuple(self._steps) == STEPS
 
     # ------------------------------------------------------------------ driving
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import structlog
 
-from flywheel.domain.epoch_state import EpochState, IntentRecord
+from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.sale import check_sell_quote
 from flywheel.domain.trade import LandingStatus, PreparedTx
@@ -36,14 +36,13 @@ class SellStep:
         seller: TokenSeller | None,
         journal: IntentJournal,
         policy: EpochPolicy,
-        *,
-        simulate: bool = False,
+        mode: EpochMode = EpochMode.LIVE,
     ) -> None:
         self.store = store
         self.seller = seller
         self.journal = journal
         self.policy = policy
-        self.simulate = simulate
+        self.simulate = mode is EpochMode.SIMULATE
 
     async def run(self, state: EpochState) -> None:
         if self.seller is None:

@@ -58,11 +58,9 @@ class SellReport:
     priority_fee: int
 
 
-def check_sell(
-    effect: SwapEffect, limits: SellLimits, *, executor: Pubkey, mint: Pubkey
-) -> SellReport:
-    """Refuse (GuardRefused) unless the effect on the executor is the sale and nothing else."""
-    _check_executor_survives(effect, executor)
+def _tally(effect: SwapEffect, limits: SellLimits, *, executor: Pubkey, mint: Pubkey) -> _Tally:
+    """Each executor token account checked as the buyback's guard checks it (owner, delegate,
+    close authority, other mints never down); the mint's net change and new accounts' rent."""
     tally = _Tally()
     swap_limits = SwapLimits(
         in_lamports=0,
@@ -86,6 +84,15 @@ def check_sell(
             f"the sale would create {len(tally.new_accounts)} token accounts for the executor;"
             f" it needs at most {MAX_NEW_SELL_ACCOUNTS}"
         )
+    return tally
+
+
+def check_sell(
+    effect: SwapEffect, limits: SellLimits, *, executor: Pubkey, mint: Pubkey
+) -> SellReport:
+    """Refuse (GuardRefused) unless the effect on the executor is the sale and nothing else."""
+    _check_executor_survives(effect, executor)
+    tally = _tally(effect, limits, executor=executor, mint=mint)
     tokens_out = -tally.token_in
     if tokens_out > limits.in_tokens:
         raise GuardRefused(
