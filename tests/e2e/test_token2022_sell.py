@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from solders.keypair import Keypair
 
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.persistence.store import SqliteStore
@@ -127,6 +128,21 @@ def test_epoch_burns_the_buyback_share_and_sells_the_ads_share(
     assert again.returncode == 0, describe(again)
     second = finished_epochs(env)[-1]
     assert second.sell_intents == [] and second.ads_tokens_carried_in == 0
+
+
+def test_with_an_ads_treasury_the_sale_s_sol_goes_there(box: Sandbox, tmp_path: Path) -> None:
+    view = ChainView(box)
+    box.traders.step(TRADES)
+    treasury = Keypair().pubkey()
+    env = flywheel_env(box, tmp_path / "bot", ADS_TREASURY_PUBKEY=str(treasury))
+    done = run_cli(["epoch"], tmp_path / "bot")
+    assert done.returncode == 0, describe(done)
+    epoch = only_epoch(env)
+    assert epoch.status is EpochStatus.SUCCEEDED, epoch.errors
+    assert epoch.ads_sale_lamports > 0 and epoch.ads_transfer_intent is not None
+    assert view.sol(treasury) == epoch.ads_planned_lamports + epoch.ads_sale_lamports
+    with SqliteStore.open(state_db(env)) as store:
+        assert store.ads_reserve_in_executor_lamports() == 0  # all of it went to the treasury
 
 
 def test_a_sale_worth_less_than_min_claim_sol_carries_then_sells(
