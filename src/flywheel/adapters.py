@@ -231,8 +231,9 @@ def solana_wallet(
 def token_seller(
     settings: Settings, rpc: RpcClient, keypair: Keypair, jupiter: JupiterClient
 ) -> GuardedSeller | None:
-    """FEE_SOURCES=token2022: the ads share of the fee tokens is sold for SOL (v1 /quote and
-    /swap in both JUPITER_SWAP_API modes), guarded with the operator's limits."""
+    """FEE_SOURCES=token2022: the ads share of the fee tokens is sold for SOL through the
+    JUPITER_SWAP_API the buys use (v2 composed by us, or v1), guarded with the operator's
+    limits."""
     if "token2022" not in settings.fee_sources:
         return None
     guard = SellGuard(
@@ -242,4 +243,5 @@ def token_seller(
         max_priority_fee_lamports=settings.max_priority_fee_lamports,
         max_slippage_bps=settings.max_slippage_bps,
     )
-    return GuardedSeller(rpc, keypair, JupiterSeller(jupiter), guard)
+    composer = jupiter.composer if isinstance(jupiter, JupiterBuildClient) else None
+    return GuardedSeller(rpc, keypair, JupiterSeller(jupiter, composer), guard)

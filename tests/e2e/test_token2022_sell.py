@@ -81,7 +81,7 @@ def check_token_identity(epoch: EpochState) -> None:
 def test_epoch_burns_the_buyback_share_and_sells_the_ads_share(
     box: Sandbox, tmp_path: Path, api: str
 ) -> None:
-    """In both JUPITER_SWAP_API modes: the sale goes through v1 /quote and /swap either way."""
+    """In both JUPITER_SWAP_API modes: v1 /quote and /swap, or v2 /build composed by us."""
     view = ChainView(box)
     box.traders.step(TRADES)
     owed = withheld(box)
@@ -96,7 +96,9 @@ def test_epoch_burns_the_buyback_share_and_sells_the_ads_share(
     assert epoch.fee_tokens_in == owed > 0
     # The chain's order: the claim, the burn of the buyback share (no swap), then the sale.
     txs = view.executor_txs(bookmark)
-    assert [t.kind for t in txs] == ["other", "burn", "swap"], [t.kind for t in txs]
+    # (ChainView names a swap by the pool's SOL vault: a v2 sale draws from its escrow instead.)
+    sale_kind = "swap" if api == "v1" else "other"
+    assert [t.kind for t in txs] == ["other", "burn", sale_kind], [t.kind for t in txs]
     assert supply_before - view.supply() == epoch.tokens_settled == epoch.fee_tokens_to_settle
     [sale] = epoch.sell_intents
     assert sale.status == "confirmed" and epoch.sale_signature == sale.signature
@@ -230,25 +232,38 @@ def test_simulate_guards_the_sale_of_carried_tokens_and_sends_nothing(
     assert view.executor_txs(bookmark) == [] and view.token_amount() == held
 
 
+HOSTILE_SALES = [
+    ("sell_extra_tokens", 1, "token overdraw"),
+    ("sell_short_bps", 1_000, "short payment"),
+    ("malicious_swap", True, "extra transfer"),
+    ("loose_threshold", True, "otherAmountThreshold"),
+    ("swap_delegate", True, "delegate"),
+]
+
+
 @pytest.mark.parametrize(
-    ("fault", "value", "reason"),
+    ("api", "fault", "value", "reason"),
     [
-        ("sell_extra_tokens", 1, "token overdraw"),
-        ("sell_short_bps", 1_000, "short payment"),
-        ("malicious_swap", True, "extra transfer"),
-        ("loose_threshold", True, "otherAmountThreshold"),
-        ("inflated_compute_budget", True, "inflated compute budget"),
-        ("swap_delegate", True, "delegate"),
+        *(("v1", *case) for case in HOSTILE_SALES),
+        # v1 only: with v2 the compute budget is ours, Jupiter's is dropped.
+        ("v1", "inflated_compute_budget", True, "inflated compute budget"),
+        *(("v2", *case) for case in HOSTILE_SALES),
     ],
 )
 def test_hostile_sales_are_refused_and_nothing_leaves(
-    box: Sandbox, faults: Faults, tmp_path: Path, fault: str, value: object, reason: str
+    box: Sandbox,
+    faults: Faults,
+    tmp_path: Path,
+    api: str,
+    fault: str,
+    value: object,
+    reason: str,
 ) -> None:
     view = ChainView(box)
     box.traders.step(TRADES)
     # Held, not burned: the executor holds more tokens than it sells, so a sale that takes
     # more is possible on chain and only the guard stands in its way.
-    env = flywheel_env(box, tmp_path / "bot", BUYBACK_DESTINATION="hold")
+    env = flywheel_env(box, tmp_path / "bot", BUYBACK_DESTINATION="hold", JUPITER_SWAP_API=api)
     faults.update(**{fault: value})
     attacker_before = view.sol(box.attacker)
 

@@ -1,9 +1,9 @@
 """The reverse direction on Jupiter: sell TOKEN_MINT for SOL (the token2022 ads share).
 
-Metis v1 `/swap/v1/quote` (inputMint = TOKEN_MINT, outputMint = SOL, ExactIn) and
-`/swap/v1/swap`, in both JUPITER_SWAP_API modes: the sale is one plain swap with no burn of ours
-to compose into it, so /build would add nothing, and v1 "remains available" (see
-docs/fee-sources.md). The HTTP path (retries, 429s, error translation) is `JupiterClient`'s.
+As the buy does, by JUPITER_SWAP_API: v1 `/swap/v1/quote` (inputMint = TOKEN_MINT, outputMint =
+SOL, ExactIn) then `/swap/v1/swap`; v2 `/swap/v2/build` (the same quote fields plus the raw
+instructions), composed by us (`flywheel.solana.compose_swap`) with our own fee settings. The
+HTTP path (retries, 429s, error translation) is `JupiterClient`'s.
 A Token-2022 transfer fee on the token leg is the route's business: Jupiter's outAmount is
 already what the pool pays for the amount net of that fee.
 """
@@ -14,6 +14,7 @@ import structlog
 
 from flywheel.domain.sale import SellQuote
 from flywheel.errors import OperationalError
+from flywheel.jupiter.build import BUILD_PATH, Composer, parse_build
 from flywheel.jupiter.client import JupiterClient
 from flywheel.jupiter.models import (
     SOL_MINT,
@@ -79,8 +80,9 @@ def parse_sell_quote(
 class JupiterSeller:
     """Quotes and builds token -> SOL swaps through an existing `JupiterClient`."""
 
-    def __init__(self, client: JupiterClient) -> None:
+    def __init__(self, client: JupiterClient, composer: Composer | None = None) -> None:
         self.client = client
+        self.composer = composer  # set: v2 /build, composed by us; None: v1 /quote and /swap
 
     def __repr__(self) -> str:
         return f"JupiterSeller({self.client!r})"
@@ -95,9 +97,13 @@ class JupiterSeller:
             "amount": str(in_tokens),
             "slippageBps": str(client.max_slippage_bps),
             "swapMode": "ExactIn",
-            "restrictIntermediateTokens": "true",
         }
-        text = await client._call("GET", QUOTE_PATH, "sell quote", params=params)
+        if self.composer is None:
+            params["restrictIntermediateTokens"] = "true"
+            text = await client._call("GET", QUOTE_PATH, "sell quote", params=params)
+        else:
+            params["taker"] = client.user_pubkey
+            text = await client._call("GET", BUILD_PATH, "sell build", params=params)
         quote = parse_sell_quote(
             text,
             in_tokens=in_tokens,
@@ -110,10 +116,14 @@ class JupiterSeller:
             out_lamports=quote.out_lamports,
             min_out_lamports=quote.min_out_lamports,
         )
+        if self.composer is not None:
+            parse_build(quote.raw)  # refused now, not at signing time, if it cannot be composed
         return quote
 
     async def transaction(self, quote: SellQuote) -> bytes:
         """The unsigned sale Jupiter builds for `quote` (the same /swap call as a buy)."""
         if not quote.raw:
             raise OperationalError("cannot build a sale: the quote carries no Jupiter answer")
+        if self.composer is not None:
+            return await self.composer.compose(parse_build(quote.raw))
         return await self.client.v1_swap(quote.raw)
