@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import httpx
 import pytest
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
@@ -14,6 +15,7 @@ from flywheel.domain.trade import our_min_out
 from flywheel.errors import GuardRefused
 from flywheel.jupiter.client import JupiterClient
 from flywheel.jupiter.sell import JupiterSeller
+from flywheel.sandbox.jupiter.dex import SOL_MINT
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.guard_checks import SwapEffect
 from flywheel.solana.guard_sell import SellGuard, SellLimits, SellReport, check_sell
@@ -167,3 +169,29 @@ async def test_a_real_sale_from_the_sandbox_passes_and_a_hostile_one_does_not(
         short = VersionedTransaction.from_bytes(await seller.transaction(quote))
         with pytest.raises(GuardRefused, match="short payment"):
             await guard.inspect_sell(short, quote)
+
+
+async def test_a_v2_sale_is_served_from_an_escrow_and_an_unlanded_one_gives_it_back(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    """/swap/v2/build for token -> SOL: the pool prepays the quoted SOL into an escrow; a second
+    answer first returns what the first (never sent) left there, so no SOL leaks from the pool."""
+    box: Sandbox = sandbox_factory(fee_source="token2022")
+    box.traders.step(4)
+    executor = box.executor.pubkey()
+    held = await claim_all(box)
+    sol_before = box.pool.reserves(box.chain).sol
+    params = {
+        "taker": str(executor),
+        "inputMint": str(box.token_mint),
+        "outputMint": str(SOL_MINT),
+        "amount": str(held),
+        "slippageBps": "300",
+    }
+    async with httpx.AsyncClient(base_url=box.jupiter_url) as http:
+        first = (await http.get("/swap/v2/build", params=params)).json()
+        assert box.pool.reserves(box.chain).sol == sol_before - int(first["outAmount"])
+        second = (await http.get("/swap/v2/build", params=params)).json()
+    assert int(second["outAmount"]) == int(first["outAmount"])  # the reserves came back
+    assert box.pool.reserves(box.chain).sol == sol_before - int(second["outAmount"])
+    assert second["inputMint"] == str(box.token_mint) and second["outputMint"] == str(SOL_MINT)

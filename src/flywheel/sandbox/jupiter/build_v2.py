@@ -137,6 +137,7 @@ def _sell(
 ) -> dict[str, Any]:
     """A sale (token -> SOL): build_v2_sell's instructions with the quote and blockhash."""
     with jupiter.chain.lock:
+        build_v2_sell.return_escrow(jupiter)
         quote = jupiter.pool.quote(jupiter.chain, input_mint, output_mint, amount, slippage)
         groups = build_v2_sell.sale_instructions(jupiter, taker, quote)
         blockhash, last_valid = jupiter.chain.latest_blockhash()

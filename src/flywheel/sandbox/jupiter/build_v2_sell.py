@@ -16,6 +16,7 @@ execution (a v2 sale cannot pay less than its escrow; it can only fail to land).
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from solders.account import Account
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 SOL_DECIMALS = 9
 DEFAULT_COMPUTE_UNIT_PRICE = 10_000  # as build_v2's ("medium")
+_ESCROWS = itertools.count()
 AUTHORITY_FEE_FLOAT = 1_000_000_000  # lamports kept in the pool authority for its escrows
 
 
@@ -114,8 +116,7 @@ def _fund_escrow(jupiter: JupiterSandbox, taker: Pubkey, lamports: int) -> Pubke
         chain.airdrop(authority, AUTHORITY_FEE_FLOAT)
     _install_native_mint(chain)
     escrow = get_associated_token_address(authority, WRAPPED_SOL_MINT, TOKEN_PROGRAM_ID)
-    instructions = _return_leftover(jupiter, escrow)
-    instructions += [
+    instructions = [
         create_idempotent_associated_token_account(
             authority, authority, WRAPPED_SOL_MINT, token_program_id=TOKEN_PROGRAM_ID
         ),
@@ -134,6 +135,7 @@ def _fund_escrow(jupiter: JupiterSandbox, taker: Pubkey, lamports: int) -> Pubke
         ),
     ]
     blockhash, _ = chain.latest_blockhash()
+    instructions.append(_nonce())
     chain.send(build_v0(authority, instructions, blockhash, [pool.authority, pool.sol_vault]))
     return escrow
 
@@ -151,25 +153,34 @@ def _install_native_mint(chain: SandboxChain) -> None:
     )
 
 
-def _return_leftover(jupiter: JupiterSandbox, escrow: Pubkey) -> list[Instruction]:
-    """What an earlier, unlanded answer left in the escrow goes back to the SOL vault."""
-    account = jupiter.chain.get_account(escrow)
+def _nonce() -> Instruction:
+    """A memo of its own, so two equal sandbox transactions in one slot stay distinct."""
+    return Instruction(MEMO_PROGRAM_ID, f"sandbox escrow {next(_ESCROWS)}".encode(), [])
+
+
+def return_escrow(jupiter: JupiterSandbox) -> None:
+    """What an earlier, unlanded answer left in the escrow goes back to the SOL vault, before
+    the next sale is quoted (so its quote sees the pool's whole reserve)."""
+    pool, chain = jupiter.pool, jupiter.chain
+    authority = pool.authority.pubkey()
+    escrow = get_associated_token_address(authority, WRAPPED_SOL_MINT, TOKEN_PROGRAM_ID)
+    account = chain.get_account(escrow)
     if account is None:
-        return []
+        return
     left = TokenAccount.from_bytes(bytes(account.data)[:165]).amount
     if left <= 0:
-        return []
-    authority = jupiter.pool.authority.pubkey()
-    return [
+        return
+    instructions = [
         close_account(
             CloseAccountParams(
                 program_id=TOKEN_PROGRAM_ID, account=escrow, dest=authority, owner=authority
             )
         ),
-        transfer(
-            TransferParams(from_pubkey=authority, to_pubkey=jupiter.pool.address, lamports=left)
-        ),
+        transfer(TransferParams(from_pubkey=authority, to_pubkey=pool.address, lamports=left)),
     ]
+    blockhash, _ = chain.latest_blockhash()
+    instructions.append(_nonce())
+    chain.send(build_v0(authority, instructions, blockhash, [pool.authority]))
 
 
 def answer_fields(groups: dict[str, list[Instruction]], json_of: Any) -> dict[str, Any]:
