@@ -9,8 +9,8 @@ own ads share, as the ads reserve.
 Quoted, checked against our own minimum (outAmount less MAX_SLIPPAGE_BPS), guarded, journaled
 as an intent before it can ever be sent, landed exactly once, and counted from the confirmed
 transaction's own balances (tokens out, SOL in net of its fee). A sale that provably did not
-execute (expired, failed) is quoted and signed afresh, at most MAX_SWAP_ATTEMPTS-like
-`max_swap_attempts` times. Worth less than MIN_CLAIM_SOL, or with no SOL price, the tokens keep
+execute (expired, failed) is quoted and signed afresh, at most `max_swap_attempts` times (as
+the buyback's swap). Worth less than MIN_CLAIM_SOL, or with no SOL price, the tokens keep
 carrying. A rehearsal (simulate) quotes and guards the sale and sends nothing.
 """
 

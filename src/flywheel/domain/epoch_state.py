@@ -94,7 +94,7 @@ class EpochState(BaseModel):
     claim_counted: list[str] = Field(default_factory=list)  # signatures already counted
     claim_notes: list[str] = Field(default_factory=list)  # why a source did not claim
     # Fees in the token itself (token2022): the buyback share is settled without a swap, the
-    # ads share stays in the executor, carried until it can be sold for SOL.
+    # ads share stays in the executor until ads.sell sells it for SOL (or it carries).
     fee_tokens_in: int = 0
     fee_tokens_to_settle: int = 0
     fee_tokens_for_ads: int = 0
