@@ -23,13 +23,16 @@ from flywheel.domain.policy import EpochPolicy
 from flywheel.errors import ConfigError
 from flywheel.jupiter.build import JupiterBuildClient
 from flywheel.jupiter.client import JupiterClient
+from flywheel.jupiter.sell import JupiterSeller
 from flywheel.ports import AdsEngine, Notifier
 from flywheel.solana.compose_swap import SwapComposer
 from flywheel.solana.fee_source import Progress, WalletWatcherFeeSource
 from flywheel.solana.fee_sources import registry as fee_sources
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
+from flywheel.solana.guard_sell import SellGuard
 from flywheel.solana.jito import JitoClient
 from flywheel.solana.rpc import RpcClient, RpcHook
+from flywheel.solana.seller import GuardedSeller
 from flywheel.solana.wallet import SolanaWallet
 
 
@@ -223,3 +226,22 @@ def solana_wallet(
         jito=jito,
         jito_tip_lamports=settings.jito_tip_lamports,
     )
+
+
+def token_seller(
+    settings: Settings, rpc: RpcClient, keypair: Keypair, jupiter: JupiterClient
+) -> GuardedSeller | None:
+    """FEE_SOURCES=token2022: the ads share of the fee tokens is sold for SOL through the
+    JUPITER_SWAP_API the buys use (v2 composed by us, or v1), guarded with the operator's
+    limits."""
+    if "token2022" not in settings.fee_sources:
+        return None
+    guard = SellGuard(
+        rpc,
+        keypair.pubkey(),
+        settings.token_mint,
+        max_priority_fee_lamports=settings.max_priority_fee_lamports,
+        max_slippage_bps=settings.max_slippage_bps,
+    )
+    composer = jupiter.composer if isinstance(jupiter, JupiterBuildClient) else None
+    return GuardedSeller(rpc, keypair, JupiterSeller(jupiter, composer), guard)

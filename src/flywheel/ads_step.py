@@ -38,7 +38,8 @@ class AdsStep:
         """Accrue this epoch's ads budget in the ledger; make a campaign once it is enough."""
         if self.store.has_ads_entry(state.id, "committed") and state.ads is not None:
             return  # resumed after the campaign was made and committed
-        lamports = state.ads_planned_lamports
+        # The epoch's ads share of the SOL, plus what the sale of the ads tokens brought.
+        lamports = state.ads_planned_lamports + state.ads_sale_lamports
         if lamports > 0 and state.sol_usd_price is not None:
             micro = lamports_to_micro_usd(lamports, Decimal(state.sol_usd_price))
             with self.store.transaction():
@@ -46,7 +47,8 @@ class AdsStep:
                     self.store.add_ads_entry(state.id, "accrued", micro, lamports)
                 # From here the SOL is the ads reserve (in the executor or the ads treasury):
                 # accounted for by the ledger, not carried, whatever the engine does next.
-                state.ads_reserved_lamports = lamports
+                # (The sale's SOL never was the epoch's input: not in the SOL identity.)
+                state.ads_reserved_lamports = state.ads_planned_lamports
                 self.store.save_epoch(state)
             if self.policy.ads_treasury is not None:
                 await self._send_ads_share(state, lamports, self.policy.ads_treasury)

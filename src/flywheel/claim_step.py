@@ -8,7 +8,7 @@ claim twice nor loses one. A claim that provably did not execute (expired, faile
 afresh, at most `max_claim_attempts` times.
 
 Fees in the token (token2022): BUYBACK_PERCENT of them are settled like bought tokens, without
-a swap; the ads share stays in the executor, carried, until it can be sold for SOL.
+a swap; the ads share stays in the executor until the ads.sell step (sell_step) sells it for SOL.
 """
 
 from __future__ import annotations

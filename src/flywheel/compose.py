@@ -28,6 +28,7 @@ from flywheel.adapters import (
     open_clients,
     rpc_client,
     solana_wallet,
+    token_seller,
     x_ads_client,
 )
 from flywheel.ads.x_ads.engine import XAdsEngine
@@ -311,6 +312,7 @@ def _epoch_runner(
             else FeeCollectorWallet(rpc, keypair, collector_key)
         ),
         fee_funding=fee_funding,
+        seller=token_seller(settings, rpc, keypair, jupiter),
     )
 
 

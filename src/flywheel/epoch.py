@@ -1,7 +1,7 @@
 """EpochRunner: one epoch, as its list of steps, each recorded before its effects.
 
     reconcile → claim → detect → collect → allocate → buyback.quote → buyback.guard
-              → buyback.send → buyback.settle → ads → anchor → report
+              → buyback.send → buyback.settle → ads.sell → ads → anchor → report
 
 Every step saves the epoch's journal (`EpochState`) in the same database transaction as its
 other writes, so a crash resumes from the last completed step. Transactions are journaled as
@@ -13,8 +13,8 @@ everything not yet spent. An error while a transaction is in flight (pending int
 epoch unfinished and raises: only a later run, after reconciling the intent, may decide what was
 spent. That is what makes double spending impossible.
 
-The larger steps live in their own core modules: claim_step, collecting, buyback_step, ads_step
-and anchoring; this module drives them in order.
+The larger steps live in their own core modules: claim_step, collecting, buyback_step,
+sell_step, ads_step and anchoring; this module drives them in order.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ from flywheel.ports import (
     PriceFeed,
     ReportSink,
     Store,
+    TokenSeller,
     Wallet,
 )
+from flywheel.sell_step import SellStep
 
 log = structlog.get_logger("flywheel.epoch")
 
@@ -96,6 +98,7 @@ class EpochRunner:
         collector: Collector | None = None,
         fee_funding: str = "same-wallet",
         claimers: tuple[FeeClaimer, ...] = (),
+        seller: TokenSeller | None = None,
     ) -> None:
         self.store = store
         self.claimers = claimers
@@ -120,7 +123,13 @@ class EpochRunner:
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
         self.buyback = BuybackStep(dex, wallet, self.journal, policy)
         self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
-        self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
+        self.sell_step = SellStep(store, seller, self.journal, policy, mode)
+        self._steps = self._step_table()
+        assert tuple(self._steps) == STEPS
+
+    def _step_table(self) -> dict[str, Callable[[EpochState], Awaitable[None]]]:
+        """Each step's name (STEPS, in order) and what runs it."""
+        return {
             "reconcile": self._reconcile,
             "claim": self._claim,
             "detect": self._detect,
@@ -130,11 +139,11 @@ class EpochRunner:
             "buyback.guard": self.buyback.guard,
             "buyback.send": self.buyback.send,
             "buyback.settle": self.buyback.settle,
+            "ads.sell": self.sell_step.run,
             "ads": self.ads_step.run,
             "anchor": self._anchor,
             "report": self._report,
         }
-        assert tuple(self._steps) == STEPS
 
     # ------------------------------------------------------------------ driving
 

@@ -30,14 +30,15 @@ from flywheel.ports import ExecutorBalances, Store, Wallet
 
 log = structlog.get_logger("flywheel.journal")
 
-Slot = Literal["swap", "settle", "ads_transfer", "claim"]
+Slot = Literal["swap", "settle", "ads_transfer", "claim", "sell"]
 NOT_EXECUTED = (LandingStatus.EXPIRED, LandingStatus.FAILED)
 R = TypeVar("R", bound=IntentRecord)
 
 
 def intents(state: EpochState) -> list[IntentRecord]:
     singles = (state.settle_intent, state.ads_transfer_intent)
-    return [*state.claim_intents, *state.swap_intents, *(r for r in singles if r is not None)]
+    swaps = [*state.claim_intents, *state.swap_intents, *state.sell_intents]
+    return [*swaps, *(r for r in singles if r is not None)]
 
 
 def in_flight(state: EpochState) -> bool:
@@ -65,6 +66,9 @@ def _replace(state: EpochState, updated: IntentRecord) -> None:
     ]
     state.claim_intents = [
         updated if r.signature == updated.signature else r for r in state.claim_intents
+    ]
+    state.sell_intents = [
+        updated if r.signature == updated.signature else r for r in state.sell_intents
     ]
     if state.settle_intent is not None and state.settle_intent.signature == updated.signature:
         state.settle_intent = updated
@@ -253,6 +257,8 @@ class IntentJournal:
             self.store.add_intent(state.id, prepared)
             if slot == "swap":
                 state.swap_intents.append(record)
+            elif slot == "sell":
+                state.sell_intents.append(record)
             elif slot == "claim":
                 state.claim_intents.append(record)
                 state.claim_sources[record.signature] = source

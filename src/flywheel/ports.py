@@ -15,6 +15,7 @@ from flywheel.domain.ads import AdsOutcome, CampaignSpec
 from flywheel.domain.balances import BalanceReading
 from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
 from flywheel.domain.fees import FeeBatch, FeeReceipt, ReceiptStatus
+from flywheel.domain.sale import SellQuote
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote
 
 
@@ -66,6 +67,19 @@ class SwapAndBurnDex(Dex, Protocol):
 
     async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
         """The unsigned swap with a burn of `burn_amount` base units after it."""
+        ...
+
+
+class TokenSeller(Protocol):
+    """Sells TOKEN_MINT for SOL through the DEX, guarded (token2022's ads share)."""
+
+    async def quote_sell(self, in_tokens: int) -> SellQuote: ...
+
+    async def prepare_sell(self, quote: SellQuote) -> tuple[PreparedTx, int]:
+        """Build the sale, guard it (GuardRefused unless it sells at most `quote.in_tokens`,
+        pays at least our minimum and moves nothing else), sign it: the transaction (kind
+        SELL, not yet sent) and the SOL change the guard's simulation showed, fees included.
+        """
         ...
 
 

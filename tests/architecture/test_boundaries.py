@@ -15,6 +15,7 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "claim_step.py",
     PACKAGE / "buyback_step.py",
     PACKAGE / "ads_step.py",
+    PACKAGE / "sell_step.py",
     PACKAGE / "errors.py",
     PACKAGE / "anchoring.py",
     PACKAGE / "collecting.py",
@@ -31,6 +32,7 @@ CORE_MODULES = (
     "flywheel.claim_step",
     "flywheel.buyback_step",
     "flywheel.ads_step",
+    "flywheel.sell_step",
 )
 
 

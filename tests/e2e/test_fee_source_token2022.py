@@ -70,6 +70,13 @@ def claim_delta(view: ChainView, signature: str) -> int:
     return held(record.post_token_balances) - held(record.pre_token_balances)
 
 
+def sale_fee(box: Sandbox, epoch: EpochState) -> int:
+    """What the sale of the ads tokens withheld in the pool's vault: the only fee left."""
+    fee = box.pool.transfer_fee
+    assert fee is not None
+    return fee.fee_on(epoch.ads_tokens_sold)
+
+
 def only_epoch(env: dict[str, str]) -> EpochState:
     epochs = finished_epochs(env)
     assert len(epochs) == 1, [e.id for e in epochs]
@@ -94,22 +101,25 @@ def test_epoch_claims_withheld_fees_and_burns_the_buyback_share(
     assert claim.status == "confirmed" and epoch.claim_counted == [claim.signature]
     # Exactly what the claim's own balances show arrived, and that is every withheld fee.
     assert epoch.fee_tokens_in == claim_delta(view, claim.signature) == owed
-    assert withheld(box) == 0
+    assert epoch.ads_tokens_sold > 0 and withheld(box) == sale_fee(box, epoch)
     assert epoch.fee_tokens_to_settle == owed * 70 // 100
     assert epoch.fee_tokens_for_ads == owed - epoch.fee_tokens_to_settle
     # No swap: the buyback share is burned as it is; supply down by exactly the burn.
     kinds = [t.kind for t in view.executor_txs(bookmark)]
-    assert kinds == ["other", "burn"], kinds
+    assert kinds == ["other", "burn", "swap"], kinds  # the swap: the ads share sold for SOL
     assert epoch.tokens_settled == epoch.fee_tokens_to_settle
     assert supply_before - view.supply() == epoch.tokens_settled
-    # The ads share stays in the executor, carried: tokens in = settled + sold (0) + carried.
-    assert view.token_amount() == epoch.fee_tokens_for_ads == epoch.ads_tokens_carried_out
-    assert epoch.fee_tokens_in == epoch.tokens_settled + epoch.ads_tokens_carried_out
+    # The ads share is sold (tests/e2e/test_token2022_sell.py): tokens in = settled + sold +
+    # carried (0).
+    assert view.token_amount() == 0 == epoch.ads_tokens_carried_out
+    assert epoch.ads_tokens_sold == epoch.fee_tokens_for_ads
+    assert epoch.fee_tokens_in == epoch.tokens_settled + epoch.ads_tokens_sold
     report = report_of(epoch)
     assert report["claims"]["signatures"] == [claim.signature]
     assert report["claims"]["tokens_in"] == owed
 
-    # A second epoch with no new trades claims nothing and burns nothing.
+    # A second epoch with no new trades claims nothing (the sale's own fee is too small to be
+    # worth a claim) and burns nothing.
     supply_after = view.supply()
     again = run_cli(["epoch"], tmp_path / "bot")
     assert again.returncode == 0, describe(again)
@@ -178,7 +188,7 @@ def test_sigkill_around_the_claim_counts_it_once(
     assert len(claims) == 1, [t.signature for t in claims]
     assert epoch.claim_counted == [claims[0].signature]
     assert epoch.fee_tokens_in == claim_delta(view, claims[0].signature) == owed
-    assert withheld(box) == 0
+    assert withheld(box) == sale_fee(box, epoch)
     assert supply_before - view.supply() == epoch.tokens_settled == epoch.fee_tokens_to_settle
 
 
@@ -209,7 +219,7 @@ def test_a_claim_that_keeps_expiring_fails_cleanly_then_lands_once(tmp_path: Pat
         landed = finished_epochs(env)[-1]
         claims = [t for t in view.executor_txs(bookmark) if t.kind == "other"]
         assert len(claims) == 1 and landed.claim_counted == [claims[0].signature]
-        assert landed.fee_tokens_in == owed and withheld(box) == 0
+        assert landed.fee_tokens_in == owed and withheld(box) == sale_fee(box, landed)
         assert supply - view.supply() == landed.tokens_settled == landed.fee_tokens_to_settle
     finally:
         box.stop()

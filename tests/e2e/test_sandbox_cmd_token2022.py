@@ -1,7 +1,7 @@
 """The issue's own run: `flywheel sandbox --fee-source token2022`, then `flywheel epoch` in its
 directory, both as an operator types them, with the sandbox's traders trading in the
 background. Checked over JSON-RPC (the sandbox runs in another process): the claim, the burn
-without a swap, and the supply down by exactly the burn."""
+without a swap, the supply down by exactly the burn, and the ads share sold for SOL."""
 
 from __future__ import annotations
 
@@ -43,6 +43,20 @@ def withheld(url: str, mint: str) -> int:
 
 def supply(url: str, mint: str) -> int:
     return int(rpc(url, "getTokenSupply", [mint])["value"]["amount"])
+
+
+def sale_effect(url: str, signature: str, mint: str) -> tuple[int, int]:
+    """(tokens out of the executor, its SOL change) in the sale, from getTransaction."""
+    tx = rpc(url, "getTransaction", [signature, {"maxSupportedTransactionVersion": 0}])
+    meta, keys = tx["meta"], tx["transaction"]["message"]["accountKeys"]
+    payer = keys[0] if isinstance(keys[0], str) else keys[0]["pubkey"]
+
+    def held(balances: list[dict[str, Any]]) -> int:
+        mine = [b for b in balances if b["owner"] == payer and b["mint"] == mint]
+        return sum(int(b["uiTokenAmount"]["amount"]) for b in mine)
+
+    tokens = held(meta["preTokenBalances"]) - held(meta["postTokenBalances"])
+    return tokens, meta["postBalances"][0] - meta["preBalances"][0]
 
 
 def wait_until(condition: Any, process: subprocess.Popen[bytes], what: str) -> None:
@@ -93,6 +107,12 @@ def test_sandbox_fee_source_token2022_then_epoch(tmp_path: Path) -> None:
         # The traders only move tokens: the supply changed by the burn and nothing else.
         assert supply_before - supply(url, mint) == epoch.tokens_settled
         assert "claim confirmed" in done.stdout
+        # The ads share sold for SOL: the sale's own balances say how many tokens and lamports.
+        assert epoch.sale_signature is not None, epoch.sell_notes
+        sold, received = sale_effect(url, epoch.sale_signature, env["TOKEN_MINT"])
+        assert epoch.ads_tokens_sold == sold == epoch.fee_tokens_for_ads > 0
+        assert epoch.ads_sale_lamports == received > 0
+        assert "sale confirmed" in done.stdout and "ads tokens sold" in done.stdout
 
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)

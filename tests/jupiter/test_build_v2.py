@@ -105,7 +105,8 @@ async def test_build_answers_in_the_documented_shape(sandbox: Sandbox) -> None:
     assert all(ix.program_id == COMPUTE_BUDGET_PROGRAM_ID for ix in parsed.compute_budget)
 
 
-async def test_build_refuses_a_sell_and_a_missing_taker(sandbox: Sandbox) -> None:
+async def test_build_refuses_a_sell_with_no_route_and_a_missing_taker(sandbox: Sandbox) -> None:
+    # Sales are served (tests/solana/test_guard_sell.py); 1000 base units buy no lamport.
     async with httpx.AsyncClient(base_url=sandbox.jupiter_url) as http:
         sell = await http.get(
             "/swap/v2/build",
@@ -124,7 +125,7 @@ async def test_build_refuses_a_sell_and_a_missing_taker(sandbox: Sandbox) -> Non
                 "amount": "1",
             },
         )
-    assert sell.status_code == 400 and sell.json()["errorCode"] == "NOT_SUPPORTED"
+    assert sell.status_code == 400 and sell.json()["errorCode"] == "COULD_NOT_FIND_ANY_ROUTE"
     assert no_taker.status_code == 400 and "taker" in no_taker.json()["error"]
 
 

@@ -54,6 +54,15 @@ def _add_fee_rows(table: Table, state: EpochState) -> None:
         )
     for note in state.claim_notes:
         table.add_row(Text("claim waits", style="dim"), note)
+    for sale in state.sell_intents:
+        table.add_row(f"sale {sale.status}", _intent_text(sale.signature, sale.error))
+    if state.ads_tokens_sold:
+        table.add_row(
+            "ads tokens sold",
+            f"{state.ads_tokens_sold} -> {format_sol(state.ads_sale_lamports)} (ads budget)",
+        )
+    for note in state.sell_notes:
+        table.add_row(Text("sale", style="dim"), note)
     if state.quarantined_signatures:
         table.add_row(
             Text("quarantined", style="yellow"),

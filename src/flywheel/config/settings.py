@@ -163,7 +163,9 @@ class Settings(BaseSettings):
         ("wallet",), description="where fees come from: wallet, pump, token2022 (comma-separated)"
     )
     min_claim_sol: OptionalSol = Field(
-        None, description="a claim worth less than this many SOL waits (unset: 10x its fee)"
+        None,
+        description="a claim (or a sale of token2022 ads tokens) worth less than this many SOL"
+        " waits (unset: 10x its fee)",
     )
     buyback_destination: DestinationValue = Field(
         "burn", description="what happens to bought tokens: burn, hold, or a treasury address"

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from flywheel.domain.ads import AdsOutcome
+from flywheel.domain.sale import SellQuote
 from flywheel.domain.trade import Quote
 
 STEPS: tuple[str, ...] = (
@@ -24,6 +25,7 @@ STEPS: tuple[str, ...] = (
     "buyback.guard",
     "buyback.send",
     "buyback.settle",
+    "ads.sell",
     "ads",
     "anchor",
     "report",
@@ -92,7 +94,7 @@ class EpochState(BaseModel):
     claim_counted: list[str] = Field(default_factory=list)  # signatures already counted
     claim_notes: list[str] = Field(default_factory=list)  # why a source did not claim
     # Fees in the token itself (token2022): the buyback share is settled without a swap, the
-    # ads share stays in the executor, carried until it can be sold for SOL.
+    # ads share stays in the executor until ads.sell sells it for SOL (or it carries).
     fee_tokens_in: int = 0
     # SOL the confirmed claims brought (pump): also in fees_in_lamports, shown on its own
     claim_lamports_in: int = 0
@@ -142,6 +144,15 @@ class EpochState(BaseModel):
     tokens_settled_in_swap: int = 0
     destination: str = "burn"
 
+    # ads.sell: the ads share of the fee tokens sold for SOL, which becomes ads budget
+    sell_quote: SellQuote | None = None
+    sell_min_lamports: int = 0  # our own minimum for it (outAmount less MAX_SLIPPAGE_BPS)
+    sell_intents: list[IntentRecord] = Field(default_factory=list)
+    sale_signature: str | None = None  # the confirmed sale, counted once
+    ads_tokens_sold: int = 0  # from the confirmed sale's own token balances
+    ads_sale_lamports: int = 0  # SOL it brought, net of its fee (its own balances)
+    sell_notes: list[str] = Field(default_factory=list)  # why the tokens were not sold
+
     # ads
     ads_reserved_lamports: int = 0
     ads_transfer_intent: IntentRecord | None = None
@@ -170,7 +181,12 @@ class EpochState(BaseModel):
 
     @property
     def ads_tokens_carried_out(self) -> int:
-        """Fee tokens of the ads share held in the executor, not yet sold: never settled."""
+        """Fee tokens of the ads share still in the executor, not sold: never settled."""
+        return self.ads_tokens_for_sale - self.ads_tokens_sold
+
+    @property
+    def ads_tokens_for_sale(self) -> int:
+        """The ads share of the fee tokens in the executor: this epoch's and earlier ones'."""
         return self.ads_tokens_carried_in + self.fee_tokens_for_ads
 
     @property

@@ -91,6 +91,7 @@ class TxKind(StrEnum):
     ANCHOR = "anchor"  # a memo anchoring the epoch's state on chain
     COLLECT = "collect"  # fees from a separate collector into the executor
     CLAIM = "claim"  # moves fees out of a vault to the executor (FEE_SOURCES other than wallet)
+    SELL = "sell"  # fee tokens (token2022's ads share) sold for SOL
 
 
 @dataclass(frozen=True)

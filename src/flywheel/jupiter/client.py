@@ -172,9 +172,13 @@ class JupiterClient:
         """The unsigned swap Jupiter builds for `quote`, refused if Jupiter says it will fail."""
         if not quote.raw:
             raise OperationalError("cannot build a swap: the quote carries no Jupiter answer")
+        return await self.v1_swap(quote.raw)
+
+    async def v1_swap(self, quote_response: dict[str, Any]) -> bytes:
+        """POST /swap/v1/swap for a quote answer as Jupiter gave it (a buy's or a sale's)."""
         body = {
             "userPublicKey": self.user_pubkey,
-            "quoteResponse": quote.raw,
+            "quoteResponse": quote_response,
             "wrapAndUnwrapSol": True,
             "dynamicComputeUnitLimit": True,
             "prioritizationFeeLamports": {

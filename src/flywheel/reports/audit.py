@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flywheel.reports.common import realized_price
-from flywheel.reports.models import EpochReport, TransactionSection
+from flywheel.reports.common import TransactionSection, realized_price
+from flywheel.reports.models import EpochReport
 
 
 @dataclass(frozen=True)

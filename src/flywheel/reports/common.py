@@ -14,6 +14,8 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from flywheel.domain.epoch_state import IntentRecord
+
 SCHEMA_VERSION: Final = 1
 
 _DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -64,3 +66,25 @@ def slippage_bps(quoted_out: int, received: int) -> int | None:
         return None
     bps = Decimal(quoted_out - received) * 10_000 / Decimal(quoted_out)
     return int(bps.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+class TransactionSection(ReportSection):
+    kind: str = Field(description="swap | burn | transfer | ads-transfer | claim | sell")
+    signature: str
+    status: str = Field(description="pending | confirmed | failed | expired")
+    error: str
+    fee_lamports: int
+    sol_delta: int = Field(description="Executor's SOL change, fees included")
+    token_delta: int = Field(description="Executor's token change")
+
+    @classmethod
+    def from_intent(cls, intent: IntentRecord) -> TransactionSection:
+        return cls(
+            kind=intent.kind,
+            signature=intent.signature,
+            status=intent.status,
+            error=intent.error,
+            fee_lamports=intent.fee_lamports,
+            sol_delta=intent.sol_delta,
+            token_delta=intent.token_delta,
+        )

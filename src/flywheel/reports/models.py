@@ -17,12 +17,14 @@ from pydantic import Field, computed_field, model_validator
 
 from flywheel import __version__
 from flywheel.domain.ads import AdsStatus, Targeting
-from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, IntentRecord
+from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.domain.money import MICRO_USD_PER_USD
+from flywheel.reports.claims import ClaimsSection, claims_section
 from flywheel.reports.common import (
     SCHEMA_VERSION,
     DecimalText,
     ReportSection,
+    TransactionSection,
     UtcDatetime,
     realized_price,
     slippage_bps,
@@ -58,28 +60,6 @@ class FeesSection(ReportSection):
     )
 
 
-class ClaimsSection(ReportSection):
-    """What the claim step moved out of vaults (FEE_SOURCES other than wallet)."""
-
-    transactions: list[TransactionSection] = Field(
-        default_factory=list, description="Every claim transaction sent, with its outcome"
-    )
-    signatures: list[str] = Field(
-        default_factory=list, description="The confirmed claims counted as fees (once each)"
-    )
-    notes: list[str] = Field(default_factory=list, description="Why a source did not claim")
-    lamports_in: int = Field(0, description="SOL the confirmed claims brought in (in fees)")
-    tokens_in: int = Field(0, description="Fee tokens the confirmed claims brought in")
-    tokens_to_settle: int = Field(
-        0, description="Their BUYBACK_PERCENT share, settled with the bought tokens (no swap)"
-    )
-    tokens_for_ads: int = Field(0, description="Their ADS_PERCENT share, kept in the executor")
-    ads_tokens_carried_in: int = Field(0, description="Ads-share tokens earlier epochs kept")
-    ads_tokens_carried_out: int = Field(
-        0, description="Ads-share tokens still in the executor, not yet sold for SOL"
-    )
-
-
 class AllocationSection(ReportSection):
     """How the allocate step split the input, before anything was spent."""
 
@@ -98,28 +78,6 @@ class QuoteSection(ReportSection):
     price_impact_bps: int
     slippage_bps: int
     raw: dict[str, Any] = Field(description="The DEX API's answer, unchanged")
-
-
-class TransactionSection(ReportSection):
-    kind: str = Field(description="swap | burn | transfer | ads-transfer | claim")
-    signature: str
-    status: str = Field(description="pending | confirmed | failed | expired")
-    error: str
-    fee_lamports: int
-    sol_delta: int = Field(description="Executor's SOL change, fees included")
-    token_delta: int = Field(description="Executor's token change")
-
-    @classmethod
-    def from_intent(cls, intent: IntentRecord) -> TransactionSection:
-        return cls(
-            kind=intent.kind,
-            signature=intent.signature,
-            status=intent.status,
-            error=intent.error,
-            fee_lamports=intent.fee_lamports,
-            sol_delta=intent.sol_delta,
-            token_delta=intent.token_delta,
-        )
 
 
 class SettlementSection(ReportSection):
@@ -256,7 +214,7 @@ class EpochReport(ReportSection):
             finished_at=finished_at,
             steps_done=list(state.steps_done),
             fees=_fees(state),
-            claims=_claims(state),
+            claims=claims_section(state),
             allocation=_allocation(state),
             execution=ExecutionSection(buyback=_buyback(state), ads=_ads(state)),
             accounting=AccountingSection(
@@ -280,20 +238,6 @@ def _fees(state: EpochState) -> FeesSection:
         internal_transfer_lamports=state.internal_lamports,
         funding=state.fee_funding,
         collected_lamports=state.collected_lamports,
-    )
-
-
-def _claims(state: EpochState) -> ClaimsSection:
-    return ClaimsSection(
-        transactions=[TransactionSection.from_intent(i) for i in state.claim_intents],
-        signatures=list(state.claim_counted),
-        notes=list(state.claim_notes),
-        lamports_in=state.claim_lamports_in,
-        tokens_in=state.fee_tokens_in,
-        tokens_to_settle=state.fee_tokens_to_settle,
-        tokens_for_ads=state.fee_tokens_for_ads,
-        ads_tokens_carried_in=state.ads_tokens_carried_in,
-        ads_tokens_carried_out=state.ads_tokens_carried_out,
     )
 
 

@@ -40,6 +40,8 @@ class Faults:
     overspend_lamports: int = 0  # DEX: the swap pays the pool this much more than inAmount
     swap_delegate: bool = False  # DEX: the swap makes the attacker delegate of the executor's ATA
     swap_close_authority: bool = False  # DEX: ... or the close authority of the executor's ATA
+    sell_extra_tokens: int = 0  # DEX: a sale (token -> SOL) takes this many more tokens
+    sell_short_bps: int = 0  # DEX: a sale pays this share (bps) less SOL than its quote
     # RPC lies about history: null for every status, transaction and address-history entry of
     # transactions this key signed (while claiming full history), to try the expiry proof.
     rpc_hide_signer: str = ""

@@ -9,8 +9,8 @@ The taker must be the only signer, as with Jupiter's program (the pool signs thr
 sandbox has no AMM program, so the pool's authority approves the taker as delegate of its token
 vault for exactly the quoted output before answering (a transaction of its own, sent at once):
 the swap instruction is then a transfer the taker signs. The swap's memo still carries the
-minimum output, so the execution check fails a stale swap with 6001 as on v1. Buys only (SOL in):
-a sell would need the SOL vault's signature.
+minimum output, so the execution check fails a stale swap with 6001 as on v1. A sale (token in)
+is build_v2_sell's: the pool prepays the SOL into an escrow the taker may draw from.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flywheel.sandbox.chain.runtime import SandboxChain
-from flywheel.sandbox.jupiter import hostile
+from flywheel.sandbox.jupiter import build_v2_sell, hostile
 from flywheel.sandbox.jupiter.dex import MEMO_PROGRAM_ID, SOL_MINT, DexError, build_v0
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def build(jupiter: JupiterSandbox, params: dict[str, str]) -> dict[str, Any]:
     slippage = _int(params.get("slippageBps", str(DEFAULT_SLIPPAGE_BPS)), "slippageBps")
     pool, chain, faults = jupiter.pool, jupiter.chain, jupiter.faults
     if input_mint != SOL_MINT:
-        raise DexError("this sandbox pool serves only SOL -> token on /build", "NOT_SUPPORTED")
+        return _sell(jupiter, taker, input_mint, output_mint, amount, slippage)
     with chain.lock:
         quote = pool.quote(chain, input_mint, output_mint, amount, slippage)
         real = hostile.swap_quote(quote, faults)
@@ -124,6 +124,30 @@ def build(jupiter: JupiterSandbox, params: dict[str, str]) -> dict[str, Any]:
         jupiter.move_price(faults.price_move_bps, buy=True)
         if faults.price_move_once:
             faults.update(price_move_bps=0, price_move_once=False)
+    return answer
+
+
+def _sell(
+    jupiter: JupiterSandbox,
+    taker: Pubkey,
+    input_mint: Pubkey,
+    output_mint: Pubkey,
+    amount: int,
+    slippage: int,
+) -> dict[str, Any]:
+    """A sale (token -> SOL): build_v2_sell's instructions with the quote and blockhash."""
+    with jupiter.chain.lock:
+        build_v2_sell.return_escrow(jupiter)
+        quote = jupiter.pool.quote(jupiter.chain, input_mint, output_mint, amount, slippage)
+        groups = build_v2_sell.sale_instructions(jupiter, taker, quote)
+        blockhash, last_valid = jupiter.chain.latest_blockhash()
+    answer = hostile.quote_answer(jupiter.quote_json(quote, 0.0), jupiter.faults)
+    answer.update(build_v2_sell.answer_fields(groups, _instruction_json))
+    answer["blockhashWithMetadata"] = {
+        "blockhash": list(bytes(blockhash)),
+        "lastValidBlockHeight": last_valid,
+        "fetchedAt": {"secs_since_epoch": int(time.time()), "nanos_since_epoch": 0},
+    }
     return answer
 
 

@@ -9,7 +9,10 @@ must refuse every one of them before the executor signs (docs/sandbox.md lists t
 - `overspend_lamports`: the swap pays the pool more than the quoted input;
 - `malicious_swap` (in api.py): an extra transfer of the executor's SOL to the attacker;
 - `swap_delegate`, `swap_close_authority`: the swap hands the attacker an authority over the
-  executor's token account.
+  executor's token account;
+- sales (token -> SOL, token2022's ads share): `sell_extra_tokens` takes more tokens than
+  the quote's inAmount, `sell_short_bps` pays less SOL than its outAmount, and
+  `malicious_swap` and `loose_threshold` play on sales as on buys.
 """
 
 from __future__ import annotations
@@ -54,11 +57,21 @@ def compute_budget(faults: Faults, limit: int, price: int) -> tuple[int, int]:
 def swap_quote(quote: Quote, faults: Faults) -> Quote:
     """What the swap really does, against the quote the user handed back."""
     if not quote.is_buy:
-        return quote
+        return _sell_quote(quote, faults)
     if faults.overspend_lamports > 0:
         quote = dataclasses.replace(quote, in_amount=quote.in_amount + faults.overspend_lamports)
     if faults.short_delivery_bps > 0:
         short = quote.pool_out * (BPS - faults.short_delivery_bps) // BPS
+        quote = dataclasses.replace(quote, pool_out=short, out_amount=short)
+    return quote
+
+
+def _sell_quote(quote: Quote, faults: Faults) -> Quote:
+    """A sale that takes more tokens than it was quoted for, or pays less SOL."""
+    if faults.sell_extra_tokens > 0:
+        quote = dataclasses.replace(quote, in_amount=quote.in_amount + faults.sell_extra_tokens)
+    if faults.sell_short_bps > 0:
+        short = quote.pool_out * (BPS - min(faults.sell_short_bps, BPS)) // BPS
         quote = dataclasses.replace(quote, pool_out=short, out_amount=short)
     return quote
 
