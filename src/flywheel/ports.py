@@ -39,8 +39,9 @@ class FeeClaimer(Protocol):
         """What a claim would move now, in `unit` (an estimate: it only decides whether)."""
         ...
 
-    async def prepare_claim(self) -> PreparedTx:
-        """The signed claim transaction (kind CLAIM), not yet sent."""
+    async def prepare_claim(self, memo: str | None = None) -> PreparedTx:
+        """The signed claim transaction (kind CLAIM), not yet sent, with `memo` (the epoch's
+        state memo) as a Memo instruction when given."""
         ...
 
 
@@ -64,8 +65,11 @@ class Dex(Protocol):
 class SwapAndBurnDex(Dex, Protocol):
     """A Dex whose swap can carry our burn in the same transaction (Jupiter v2 /build)."""
 
-    async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
-        """The unsigned swap with a burn of `burn_amount` base units after it."""
+    async def swap_and_burn_transaction(
+        self, quote: Quote, burn_amount: int, memo: str | None = None
+    ) -> bytes:
+        """The unsigned swap with a burn of `burn_amount` base units after it (none for 0),
+        and `memo` as a Memo instruction signed by the executor when given."""
         ...
 
 
@@ -84,11 +88,15 @@ class Wallet(Protocol):
         """
         ...
 
-    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+    async def prepare_settle(
+        self, token_amount: int, destination: Destination, memo: str | None = None
+    ) -> PreparedTx:
         """A signed burn (or transfer to the treasury) of `token_amount` base units."""
         ...
 
-    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+    async def prepare_sol_transfer(
+        self, lamports: int, to: str, memo: str | None = None
+    ) -> PreparedTx:
         """A signed transfer of `lamports` SOL from the executor to the address `to`."""
         ...
 

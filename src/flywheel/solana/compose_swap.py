@@ -6,7 +6,8 @@ capped so the priority fee stays within MAX_PRIORITY_FEE_LAMPORTS), the read-onl
 `jitodontfront` marker (on our compute-unit price instruction: nobody may be placed before the
 transaction in a bundle), Jupiter's setup, swap, cleanup and other instructions, with a Jito
 block engine our tip (JITO_TIP_LAMPORTS to one of Jito's tip accounts), and optionally our
-burn. Jupiter's own compute budget and any tip are dropped: fees are the operator's.
+burn and the epoch's state memo (domain/anchor.py). Jupiter's own compute budget and any tip
+are dropped: fees are the operator's.
 
 Nothing from the answer is trusted: lookup tables are read from the chain (an address the API
 lists that the table does not hold is refused), a compute-budget instruction outside
@@ -39,6 +40,7 @@ from flywheel.jupiter.build import BuildInstructions
 from flywheel.solana.guard import writable_keys
 from flywheel.solana.guard_checks import JITO_DONTFRONT, MAX_COMPUTE_UNIT_LIMIT
 from flywheel.solana.jito import JitoClient
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.settle import burn_instructions, parse_mint
 
@@ -151,7 +153,9 @@ class SwapComposer:
             tables.append(AddressLookupTableAccount(key, held))
         return tables
 
-    async def compose(self, build: BuildInstructions, *, burn_amount: int = 0) -> bytes:
+    async def compose(
+        self, build: BuildInstructions, *, burn_amount: int = 0, memo: str | None = None
+    ) -> bytes:
         swap = build.swap_instructions()
         check_instructions(swap, self.executor)
         tables = await self.lookup_tables(build.lookup_tables)
@@ -168,6 +172,8 @@ class SwapComposer:
         if burn_amount > 0:
             mint = parse_mint(self.mint, await self.rpc.get_account_info(self.mint))
             after += burn_instructions(mint, self.executor, burn_amount)
+        if memo is not None:  # the state memo: last, inside the simulation that sizes the limit
+            after.append(memo_instruction(memo, self.executor))
         blockhash, _ = await self.rpc.get_latest_blockhash()
 
         def message(limit: int, price: int) -> MessageV0:
