@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
 
 from flywheel.domain.anchor import Anchor
-from flywheel.domain.epoch_state import EpochState
+from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from flywheel.solana.keypair import write_keypair_file
+from flywheel.solana.memo import memo_instruction
+from flywheel.solana.settle import signed_transaction
 from tests.e2e.harness import (
     ChainView,
     describe,
@@ -152,3 +155,33 @@ def test_a_token2022_claim_carries_its_state_memo(tmp_path: Path) -> None:
         assert closing.unsettled_tokens == epoch.tokens_carried_out
     finally:
         box.stop()
+
+
+def test_a_memo_someone_else_signed_is_not_the_flywheels(sandbox: Sandbox, tmp_path: Path) -> None:
+    env = flywheel_env(sandbox, tmp_path, ANCHOR_STATE="true", JUPITER_SWAP_API="v2")
+    sandbox.traders.step(3)
+    assert run_cli(["epoch"], tmp_path).returncode == 0
+    [epoch] = finished_epochs(env)
+    # A stranger sends the executor a lamport with a memo that claims a huge carried amount.
+    stranger = Keypair()
+    sandbox.chain.airdrop(stranger.pubkey(), 10**9)
+    forged = Anchor(epoch.id, epoch.id, 10**15, 0, 0, 0, kind="epoch").memo()
+    ixs = [
+        transfer(
+            TransferParams(
+                from_pubkey=stranger.pubkey(), to_pubkey=sandbox.executor.pubkey(), lamports=1
+            )
+        ),
+        memo_instruction(forged, stranger.pubkey()),
+    ]
+    blockhash, _ = sandbox.chain.latest_blockhash()
+    sandbox.chain.send(signed_transaction(stranger, ixs, blockhash))
+    verified = run_cli(["state", "verify"], tmp_path)
+    assert verified.returncode == 0, describe(verified)
+    Path(state_db(env)).unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{state_db(env)}{suffix}").unlink(missing_ok=True)
+    rebuilt = run_cli(["state", "rebuild"], tmp_path)
+    assert rebuilt.returncode == 0, describe(rebuilt)
+    with SqliteStore.open(state_db(env)) as store:
+        assert store.carried_lamports(EpochMode.LIVE) == epoch.carried_out_lamports

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field, replace
 PREFIX = "flywheel:v2 "
 PREFIXES = ("flywheel:v2 ", "flywheel:v1 ")
 MAX_MEMO_BYTES = 900  # a memo-only transaction holds ~1,050 bytes of memo within 1,232
-MAX_TX_MEMO_BYTES = 320  # inside a swap, which needs the room for its own accounts
+# Inside a swap, which needs the room for its own accounts: every field at its widest
+# (a 20-digit count, an 88-character signature) still fits; ~230 bytes is typical.
+MAX_TX_MEMO_BYTES = 400
 CLOSING = "epoch"
 # Kinds whose landed transaction changes the unsettled tokens (swap: +bought, settle: -sent)
 # or, for a claim, the SOL counted, by what its own balances show.

@@ -52,6 +52,7 @@ PRIORITY_FEE_PERCENTILE = 75  # of the recent non-zero fees (bots take p50-p75)
 COMPUTE_UNIT_MARGIN_PERCENT = 120  # Jupiter's example: the simulated units plus 20%
 MIN_COMPUTE_UNIT_LIMIT = 50_000  # a floor, so a tiny simulation never starves the real run
 _MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
+PACKET_DATA_SIZE = 1232  # the most a transaction may take on the wire
 
 
 def percentile(values: Sequence[int], pct: int) -> int:
@@ -156,6 +157,15 @@ class SwapComposer:
     async def compose(
         self, build: BuildInstructions, *, burn_amount: int = 0, memo: str | None = None
     ) -> bytes:
+        composed = await self._compose(build, burn_amount, memo)
+        if memo is not None and len(composed) > PACKET_DATA_SIZE:
+            # A route too large for our memo as well: the swap goes without it, and the epoch's
+            # closing anchor witnesses it (a crash before that anchor needs the backup).
+            log.warning("swap composed without its state memo", size=len(composed))
+            composed = await self._compose(build, burn_amount, None)
+        return composed
+
+    async def _compose(self, build: BuildInstructions, burn_amount: int, memo: str | None) -> bytes:
         swap = build.swap_instructions()
         check_instructions(swap, self.executor)
         tables = await self.lookup_tables(build.lookup_tables)
