@@ -16,10 +16,10 @@ signed again: a second anchor with the same memo would be harmless, a missing on
 
 from __future__ import annotations
 
-from flywheel.domain.anchor import MAX_TX_MEMO_BYTES, Anchor
+from flywheel.domain.anchor import MAX_TX_MEMO_BYTES, Anchor, after_landing, parse_anchor
 from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
 from flywheel.domain.fees import ReceiptStatus
-from flywheel.domain.trade import LandingStatus, PreparedTx
+from flywheel.domain.trade import LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError
 from flywheel.ports import Anchorer, Store, Wallet
 
@@ -35,6 +35,7 @@ def epoch_anchor(state: EpochState, store: Store) -> Anchor:
         unsettled_tokens=state.tokens_carried_out,
         quarantined_lamports=sum(n for _, n in quarantined),
         quarantined=tuple(quarantined),
+        ads_tokens=state.ads_tokens_carried_out,
     )
 
 
@@ -59,8 +60,11 @@ class TxMemos:
             ads_reserve_lamports=max(closing.ads_reserve_lamports - reserve_leaves, 0),
             unsettled_tokens=closing.unsettled_tokens,
             quarantined_lamports=closing.quarantined_lamports,
+            ads_tokens=closing.ads_tokens,
         )
-        return anchor.memo(MAX_TX_MEMO_BYTES)
+        text = anchor.memo(MAX_TX_MEMO_BYTES)
+        state.signing_memo = text  # journaled with the intent (`take_memo`)
+        return text
 
 
 def standing_memo(store: Store, kind: str) -> str:
@@ -77,19 +81,57 @@ def standing_memo(store: Store, kind: str) -> str:
         ads_reserve_lamports=store.ads_reserve_in_executor_lamports(),
         unsettled_tokens=0 if last is None else last.tokens_carried_out,
         quarantined_lamports=quarantined,
+        ads_tokens=0 if last is None else last.ads_tokens_carried_out,
     ).memo(MAX_TX_MEMO_BYTES)
 
 
 def needs_anchor(state: EpochState, store: Store) -> bool:
-    """Whether the epoch did what detecting its fees again could not undo: it spent, reserved
-    for ads, bought or settled tokens, or committed ads budget. An epoch that only carried
-    needs none: rebuilt from the anchor before it, its fees are detected again and carried."""
-    return bool(
+    """Whether the epoch did what detecting its fees again could not undo (it spent, reserved
+    for ads, bought or settled tokens, or committed ads budget) and its own transactions' memos
+    do not already say where it ended. An epoch that only carried needs none: rebuilt from the
+    state before it, its fees are detected again and carried."""
+    moved = bool(
         state.buyback_spent_lamports
         or state.ads_reserved_lamports
         or state.tokens_bought
         or state.tokens_settled
         or store.has_ads_entry(state.id, "committed")
+    )
+    return moved and not memos_suffice(state, store)
+
+
+def memos_suffice(state: EpochState, store: Store) -> bool:
+    """Whether the epoch's newest landed transaction's memo, with that transaction's own
+    balances applied (as a rebuild reads it), is exactly the closing anchor's state, with no
+    quarantined fee to list."""
+    landed = [
+        r
+        for r in store.intent_records(state.id)
+        if r.status == LandingStatus.CONFIRMED and r.kind != TxKind.ANCHOR.value
+    ]
+    if not landed or landed[-1].signature not in state.tx_memos:
+        return False  # nothing signed, or the newest is a v1 swap (no memo)
+    last = landed[-1]
+    memo = parse_anchor(state.tx_memos[last.signature])
+    if memo is None:
+        return False
+    derived = after_landing(
+        memo, token_delta=last.token_delta, sol_in=last.sol_delta + last.fee_lamports
+    )
+    closing = epoch_anchor(state, store)
+    return closing.quarantined_lamports == 0 and _figures(derived) == _figures(closing)
+
+
+def _figures(anchor: Anchor) -> tuple[object, ...]:
+    return (
+        anchor.epoch_id,
+        anchor.cursor,
+        anchor.carried_lamports,
+        anchor.ads_available_micro_usd,
+        anchor.ads_reserve_lamports,
+        anchor.unsettled_tokens,
+        anchor.quarantined_lamports,
+        anchor.ads_tokens,
     )
 
 

@@ -15,6 +15,7 @@ from flywheel.anchoring import TxMemos
 from flywheel.domain.epoch_state import EpochState, IntentRecord
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
 from flywheel.errors import OperationalError
+from flywheel.intent_journal import take_memo
 from flywheel.ports import Collector, Store, Wallet
 
 log = structlog.get_logger("flywheel.collect")
@@ -44,6 +45,7 @@ async def collect_fees(
             prepared = await collector.prepare_collect(lamports, memo)
             with store.transaction():  # journaled before it can ever be sent
                 store.add_intent(state.id, prepared)
+                take_memo(state, prepared.signature)
                 state.collect_signature = prepared.signature
                 state.collected_lamports = lamports
                 store.save_epoch(state)

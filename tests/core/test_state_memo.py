@@ -33,7 +33,7 @@ def anchor(**changes: object) -> Anchor:
 
 
 def test_every_field_round_trips_through_the_memo() -> None:
-    original = anchor(kind="swap", quarantined_lamports=3, quarantined=((SIG, 3),))
+    original = anchor(kind="swap", quarantined_lamports=3, quarantined=((SIG, 3),), ads_tokens=11)
     text = original.memo()
     assert text.startswith("flywheel:v2 ")
     assert parse_anchor(text) == original
@@ -49,6 +49,7 @@ def test_the_widest_transaction_memo_fits_its_budget() -> None:
         ads_reserve_lamports=2**64 - 1,
         unsettled_tokens=2**64 - 1,
         quarantined_lamports=2**64 - 1,
+        ads_tokens=2**64 - 1,
     )
     assert len(widest.memo(MAX_TX_MEMO_BYTES).encode()) <= MAX_TX_MEMO_BYTES
 

@@ -91,13 +91,16 @@ def test_every_transaction_of_an_epoch_carries_its_state_memo(
     assert ads.carried_lamports == epoch.carried_out_lamports
     assert ads.ads_reserve_lamports == 0, "landed, the share is in the ads treasury"
     assert view.sol(Pubkey.from_string(ads_treasury)) == epoch.ads_reserved_lamports
-    anchor = memo_of(env, epoch.anchor_signature, "epoch", epoch)
-    assert anchor.carried_lamports == epoch.carried_out_lamports
-    assert anchor.unsettled_tokens == epoch.tokens_carried_out == view.token_amount()
-    assert anchor.ads_available_micro_usd == ads.ads_available_micro_usd > 0
+    # The ads transfer came last and its memo is where the epoch ended: no anchor is needed.
+    assert epoch.anchor_signature is None
+    assert ads.unsettled_tokens == epoch.tokens_carried_out == view.token_amount()
+    with SqliteStore.open(state_db(env)) as store:
+        ledger = (store.ads_available_micro_usd(), store.ads_reserve_in_executor_lamports())
+    assert (ads.ads_available_micro_usd, ads.ads_reserve_lamports) == ledger
 
-    # A v1 swap is Jupiter's as built: no memo in it; its separate burn and the anchor have one.
-    edit_env(tmp_path, JUPITER_SWAP_API="v1")
+    # A v1 swap is Jupiter's as built: no memo in it; its separate burn has one, and the ads
+    # share that now stays in the executor (no ads treasury) needs the closing anchor.
+    edit_env(tmp_path, JUPITER_SWAP_API="v1", ADS_TREASURY_PUBKEY="")
     sandbox.traders.step(4)
     result = run_cli(["epoch"], tmp_path)
     assert result.returncode == 0, describe(result)
@@ -112,6 +115,8 @@ def test_every_transaction_of_an_epoch_carries_its_state_memo(
     closing = memo_of(env, second.anchor_signature, "epoch", second)
     assert closing.unsettled_tokens == 0 == view.token_amount()
     assert closing.carried_lamports == second.carried_out_lamports
+    with SqliteStore.open(state_db(env)) as store:
+        assert closing.ads_reserve_lamports == store.ads_reserve_in_executor_lamports() > 0
 
     verified = run_cli(["state", "verify"], tmp_path)
     assert verified.returncode == 0, describe(verified)
@@ -151,8 +156,12 @@ def test_a_token2022_claim_carries_its_state_memo(tmp_path: Path) -> None:
         memo = memo_of(env, claim.signature, "claim", epoch)
         # Signed before detect: the cursor and the carry are the previous epoch's (none).
         assert (memo.cursor, memo.carried_lamports, memo.unsettled_tokens) == (None, 0, 0)
-        closing = memo_of(env, epoch.anchor_signature, "epoch", epoch)
-        assert closing.unsettled_tokens == epoch.tokens_carried_out
+        # The burn came last and its memo says where the epoch ended: no anchor was needed.
+        assert epoch.settle_intent is not None and epoch.anchor_signature is None
+        burn = memo_of(env, epoch.settle_intent.signature, "burn", epoch)
+        assert burn.unsettled_tokens == epoch.tokens_settled > 0  # before it; it burns them all
+        assert burn.ads_tokens == epoch.ads_tokens_carried_out > 0  # the ads share, held
+        assert ChainView(box).token_amount() == epoch.ads_tokens_carried_out
     finally:
         box.stop()
 

@@ -153,8 +153,9 @@ def _print_rebuilt(path: Path, rebuilt: Rebuilt, found: int) -> None:
     if rebuilt.interrupted is not None:
         out.print(
             Text(
-                f"Epoch {rebuilt.interrupted} was interrupted before its anchor: rebuilt from"
-                " what its transactions did on chain (nothing it bought is bought again; its"
+                f"Epoch {rebuilt.interrupted} has no closing anchor (interrupted before it, or"
+                " its memos said it all): rebuilt from its newest transaction's memo and what"
+                " that transaction did on chain (nothing it bought is bought again; its"
                 " unsettled tokens are settled by the next epoch).",
                 style="yellow",
             )

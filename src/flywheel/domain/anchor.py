@@ -4,7 +4,8 @@
 null for a sweep), the kind (`k`: epoch, swap, burn, transfer, ads-transfer, claim, collect,
 sweep), the fee cursor the epoch counted up to (`c`), the lamports it carries (`cl`), the ads
 budget still available (`ab`, micro-USD) and the ads ledger's SOL still in the executor (`ar`),
-the tokens bought and not yet settled (`ut`) and the quarantined fees' total (`ql`); the
+the tokens bought and not yet settled (`ut`), the ads share of fee tokens held in the executor
+(`at`, token2022, never settled) and the quarantined fees' total (`ql`); the
 closing anchor also lists the quarantined receipts (`q`: [signature, lamports], as many as fit).
 
 What the figures mean is the state the epoch is in *if this transaction lands*, as far as it is
@@ -43,6 +44,7 @@ class Anchor:
     quarantined_lamports: int = 0
     kind: str = CLOSING
     quarantined: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    ads_tokens: int = 0
 
     @property
     def closing(self) -> bool:
@@ -74,6 +76,7 @@ def _render(anchor: Anchor, listed: list[tuple[str, int]]) -> str:
         "ar": anchor.ads_reserve_lamports,
         "ut": anchor.unsettled_tokens,
         "ql": anchor.quarantined_lamports,
+        "at": anchor.ads_tokens,
     }
     if listed:
         body["q"] = [[s, n] for s, n in listed]
@@ -101,6 +104,7 @@ def parse_anchor(memo: str | None) -> Anchor | None:
             unsettled_tokens=_count(body["ut"]),
             quarantined_lamports=_count(body.get("ql", 0)),
             quarantined=tuple((_text(s), _count(n)) for s, n in body.get("q", [])),
+            ads_tokens=_count(body.get("at", 0)),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # someone else's text that happens to start like ours: not a state memo

@@ -41,7 +41,8 @@ class ChainTx:
 class Rebuilt:
     newest: ChainTx
     epochs: int
-    interrupted: str | None  # an epoch rebuilt from a transaction after its last anchor
+    # The newest epoch, when it has no closing anchor: rebuilt from its newest transaction
+    interrupted: str | None
     quarantined_restored: int  # receipts
     quarantined_missing_lamports: int  # quarantined lamports the memos do not list
 
@@ -165,7 +166,7 @@ def _epoch(
     what = note or (
         f"anchor {final.signature}"
         if anchored
-        else f"interrupted after its {final.memo.kind} {final.signature}"
+        else f"its newest transaction, the {final.memo.kind} {final.signature}"
     )
     return EpochState(
         id=epoch_id,
@@ -176,6 +177,7 @@ def _epoch(
         steps_done=list(STEPS),
         carried_in_lamports=final.after.carried_lamports,
         tokens_carried_in=final.after.unsettled_tokens,
+        ads_tokens_carried_in=final.after.ads_tokens,
         anchor_signature=final.signature if final.memo.closing else None,
         anchor_memo=final.memo.memo() if final.memo.closing else None,
         allocation_note=f"rebuilt from the chain: {what}",
