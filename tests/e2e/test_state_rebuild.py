@@ -34,9 +34,8 @@ pytestmark = pytest.mark.slow
 
 
 def memo_env(sandbox: Sandbox, directory: Path, **more: str) -> dict[str, str]:
-    return flywheel_env(
-        sandbox, directory, ANCHOR_STATE="true", JUPITER_SWAP_API="v2", MIN_BUYBACK_SOL="0", **more
-    )
+    settings = {"ANCHOR_STATE": "true", "JUPITER_SWAP_API": "v2", "MIN_BUYBACK_SOL": "0"}
+    return flywheel_env(sandbox, directory, **(settings | more))
 
 
 def live_epoch(sandbox: Sandbox, directory: Path, trades: int = 3) -> None:
@@ -173,3 +172,19 @@ def test_quarantined_receipts_come_back_one_by_one_and_can_be_released(
     assert big in after.receipt_signatures and after.fees_in_lamports >= 10**9
     claims = [e.id for e in finished_epochs(env) if big in e.receipt_signatures]
     assert claims == [after.id], "the released fee is spent once"
+
+
+def test_a_crash_after_a_v1_swap_is_not_guessed_at(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A v1 swap is Jupiter's as built and carries no memo: a crash after it landed, before the
+    anchor, leaves the chain unable to say what the epoch spent. Rebuild refuses, not guesses."""
+    env = memo_env(sandbox, tmp_path, JUPITER_SWAP_API="v1")
+    live_epoch(sandbox, tmp_path, 3)
+    sandbox.traders.step(3)
+    crashed = run_crash_epoch(tmp_path, after_step="buyback.send")
+    assert crashed.returncode == -signal.SIGKILL, describe(crashed)
+    delete_db(env)
+    refused = run_cli(["state", "rebuild"], tmp_path)
+    assert refused.returncode == 1, describe(refused)
+    message = refused.stderr.replace("\n", "")
+    assert "without a state memo" in message and "Restore the newest backup" in message
+    assert not state_db(env).exists(), "nothing half-rebuilt is left behind"
