@@ -121,12 +121,17 @@ def _journal(store: SqliteStore, epoch_id: str, tx: ChainTx) -> None:
 
 
 def _quarantine(store: SqliteStore, txs: Sequence[ChainTx], state: Anchor) -> list[FeeReceipt]:
-    """The quarantined receipts the newest closing anchor lists (their total is every memo's)."""
+    """The quarantined receipts the newest closing anchor lists, if no later memo's total
+    differs: one released (and spent) since must never come back as quarantined, to be
+    released, and spent, again."""
     if state.quarantined_lamports <= 0:
         return []
-    closing = next((t.memo for t in txs if t.memo.closing), None)
-    if closing is None:
+    at = next((i for i, t in enumerate(txs) if t.memo.closing), None)
+    if at is None:
         return []
+    closing = txs[at].memo
+    if any(t.memo.quarantined_lamports != closing.quarantined_lamports for t in txs[:at]):
+        return []  # the quarantine changed after the anchor: named as a total for review
     receipts = [
         FeeReceipt(sig, lamports, 0, source="rebuilt") for sig, lamports in closing.quarantined
     ]
