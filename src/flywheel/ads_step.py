@@ -9,12 +9,15 @@ already committed one makes no second.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from decimal import Decimal
 
+from flywheel.anchoring import TxMemos
 from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec, usd_display
 from flywheel.domain.epoch_state import EpochState
 from flywheel.domain.money import lamports_to_micro_usd
 from flywheel.domain.policy import EpochPolicy
+from flywheel.domain.trade import PreparedTx
 from flywheel.intent_journal import IntentJournal
 from flywheel.ports import AdsEngine, Store, Wallet
 
@@ -27,7 +30,9 @@ class AdsStep:
         ads: AdsEngine,
         journal: IntentJournal,
         policy: EpochPolicy,
+        memos: TxMemos | None = None,
     ) -> None:
+        self.memos = memos
         self.store = store
         self.wallet = wallet
         self.ads = ads
@@ -90,10 +95,16 @@ class AdsStep:
             self.store.save_epoch(state)
 
     async def _send_ads_share(self, state: EpochState, lamports: int, to: str) -> None:
+        def prepare() -> Awaitable[PreparedTx]:
+            memo = None
+            if self.memos is not None:  # landed, the SOL leaves the executor's ads reserve
+                memo = self.memos.for_tx(state, "ads-transfer", reserve_leaves=lamports)
+            return self.wallet.prepare_sol_transfer(lamports, to, memo)
+
         await self.journal.land_once(
             state,
             "ads_transfer",
-            lambda: self.wallet.prepare_sol_transfer(lamports, to),
+            prepare,
             max_attempts=self.policy.max_settle_attempts,
             what=f"sending the ads share to {to}",
             then="it stays in the executor as the ads reserve",

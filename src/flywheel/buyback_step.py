@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import structlog
 
+from flywheel.anchoring import TxMemos
 from flywheel.domain.allocation import under_minimum
 from flywheel.domain.epoch_state import EpochState
 from flywheel.domain.impact import largest_within_impact
@@ -36,8 +37,14 @@ log = structlog.get_logger("flywheel.epoch")
 
 class BuybackStep:
     def __init__(
-        self, dex: Dex, wallet: Wallet, journal: IntentJournal, policy: EpochPolicy
+        self,
+        dex: Dex,
+        wallet: Wallet,
+        journal: IntentJournal,
+        policy: EpochPolicy,
+        memos: TxMemos | None = None,
     ) -> None:
+        self.memos = memos
         self.dex = dex
         self.wallet = wallet
         self.journal = journal
@@ -89,7 +96,7 @@ class BuybackStep:
         for attempt in range(1, self.policy.max_swap_attempts + 1):
             burn = self._burn_in_swap(state, quote)
             try:
-                prepared = await self._guarded_swap(quote, burn)
+                prepared = await self._guarded_swap(state, quote, burn)
                 break
             except (StaleTransaction, SlippageExceeded) as exc:
                 # Nothing was signed; a fresh quote builds a fresh transaction. A price that
@@ -124,10 +131,16 @@ class BuybackStep:
             return 0
         return state.tokens_carried_in + quote.min_out_amount
 
-    async def _guarded_swap(self, quote: Quote, burn: int) -> PreparedTx:
-        if burn > 0:
+    async def _guarded_swap(self, state: EpochState, quote: Quote, burn: int) -> PreparedTx:
+        # The memo goes in only where we compose the transaction (v2); a v1 swap is Jupiter's
+        # as built, and the epoch's closing anchor witnesses it (docs/state.md).
+        composed = isinstance(self.dex, SwapAndBurnDex)
+        memo = None
+        if composed and self.memos is not None:
+            memo = self.memos.for_tx(state, "swap", spends=quote.in_lamports)
+        if burn > 0 or memo is not None:
             assert isinstance(self.dex, SwapAndBurnDex)
-            unsigned = await self.dex.swap_and_burn_transaction(quote, burn)
+            unsigned = await self.dex.swap_and_burn_transaction(quote, burn, memo)
             return await self.wallet.prepare_swap(unsigned, quote, burn_amount=burn)
         unsigned = await self.dex.swap_transaction(quote)
         return await self.wallet.prepare_swap(unsigned, quote)
@@ -177,9 +190,15 @@ class BuybackStep:
             await self.journal.land_once(
                 state,
                 "settle",
-                lambda: self.wallet.prepare_settle(amount, destination),
+                lambda: self.wallet.prepare_settle(amount, destination, self._settle_memo(state)),
                 max_attempts=self.policy.max_settle_attempts,
                 what=f"settling {amount} tokens ({destination.value})",
                 then="they stay in the executor and the next epoch settles them",
             )
         state.tokens_settled = amount
+
+    def _settle_memo(self, state: EpochState) -> str | None:
+        if self.memos is None:
+            return None
+        kind = "burn" if Destination(state.destination) is Destination.BURN else "transfer"
+        return self.memos.for_tx(state, kind)

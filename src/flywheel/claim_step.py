@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import structlog
 
+from flywheel.anchoring import TxMemos
 from flywheel.domain.epoch_state import EpochState, IntentRecord
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.trade import LandingStatus
@@ -33,7 +34,9 @@ class ClaimStep:
         journal: IntentJournal,
         policy: EpochPolicy,
         claimers: tuple[FeeClaimer, ...],
+        memos: TxMemos | None = None,
     ) -> None:
+        self.memos = memos
         self.store = store
         self.dex = dex
         self.journal = journal
@@ -68,7 +71,9 @@ class ClaimStep:
             # Only a claim that provably did not execute (or none yet) is prepared afresh.
             if not await self._claim_worth_it(state, claimer):
                 return
-            self.journal.record(state, await claimer.prepare_claim(), "claim", claimer.name)
+            memo = None if self.memos is None else self.memos.for_tx(state, "claim")
+            prepared = await claimer.prepare_claim(memo)
+            self.journal.record(state, prepared, "claim", claimer.name)
 
     async def _claim_worth_it(self, state: EpochState, claimer: FeeClaimer) -> bool:
         amount = await claimer.claimable()

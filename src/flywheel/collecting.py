@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import structlog
 
-from flywheel.domain.anchor import tag_memo
+from flywheel.anchoring import TxMemos
 from flywheel.domain.epoch_state import EpochState, IntentRecord
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx
 from flywheel.errors import OperationalError
+from flywheel.intent_journal import take_memo
 from flywheel.ports import Collector, Store, Wallet
 
 log = structlog.get_logger("flywheel.collect")
@@ -40,9 +41,11 @@ async def collect_fees(
             lamports = min(target, await collector.collectable_lamports())
             if lamports <= 0:
                 break
-            prepared = await collector.prepare_collect(lamports, tag_memo("collect", state.id))
+            memo = TxMemos(store).for_tx(state, "collect")
+            prepared = await collector.prepare_collect(lamports, memo)
             with store.transaction():  # journaled before it can ever be sent
                 store.add_intent(state.id, prepared)
+                take_memo(state, prepared.signature)
                 state.collect_signature = prepared.signature
                 state.collected_lamports = lamports
                 store.save_epoch(state)

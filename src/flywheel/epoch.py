@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import structlog
 
 from flywheel.ads_step import AdsStep
-from flywheel.anchoring import anchor_epoch
+from flywheel.anchoring import TxMemos, anchor_epoch
 from flywheel.buyback_step import BuybackStep
 from flywheel.claim_step import ClaimStep
 from flywheel.collecting import collect_fees
@@ -120,10 +120,12 @@ class EpochRunner:
         if balances is not None and mode is EpochMode.LIVE:
             self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
         self.journal = IntentJournal(store, wallet, self.audit)
-        self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
-        self.buyback = BuybackStep(dex, wallet, self.journal, policy)
-        self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
-        self.sell_step = SellStep(store, seller, self.journal, policy, mode)
+        # With anchoring on, every transaction the epoch signs carries its state memo.
+        memos = None if anchorer is None else TxMemos(store)
+        self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers, memos)
+        self.buyback = BuybackStep(dex, wallet, self.journal, policy, memos)
+        self.ads_step = AdsStep(store, wallet, ads, self.journal, policy, memos)
+        self.sell_step = SellStep(store, seller, self.journal, policy, mode, memos)
         self._steps = self._step_table()
         assert tuple(self._steps) == STEPS
 

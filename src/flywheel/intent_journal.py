@@ -132,6 +132,13 @@ def movements(intents_: list[IntentRecord]) -> list[Movement]:
     ]
 
 
+def take_memo(state: EpochState, signature: str) -> None:
+    """The state memo just signed into `signature` (if any) is that transaction's."""
+    if state.signing_memo is not None:
+        state.tx_memos[signature] = state.signing_memo
+        state.signing_memo = None
+
+
 class BalanceAudit:
     """The chain checks the journal: before a re-sign, at the start and end of every epoch."""
 
@@ -255,6 +262,7 @@ class IntentJournal:
         )
         with self.store.transaction():
             self.store.add_intent(state.id, prepared)
+            take_memo(state, prepared.signature)
             if slot == "swap":
                 state.swap_intents.append(record)
             elif slot == "sell":

@@ -40,8 +40,9 @@ class FeeClaimer(Protocol):
         """What a claim would move now, in `unit` (an estimate: it only decides whether)."""
         ...
 
-    async def prepare_claim(self) -> PreparedTx:
-        """The signed claim transaction (kind CLAIM), not yet sent."""
+    async def prepare_claim(self, memo: str | None = None) -> PreparedTx:
+        """The signed claim transaction (kind CLAIM), not yet sent, with `memo` (the epoch's
+        state memo) as a Memo instruction when given."""
         ...
 
 
@@ -65,8 +66,11 @@ class Dex(Protocol):
 class SwapAndBurnDex(Dex, Protocol):
     """A Dex whose swap can carry our burn in the same transaction (Jupiter v2 /build)."""
 
-    async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
-        """The unsigned swap with a burn of `burn_amount` base units after it."""
+    async def swap_and_burn_transaction(
+        self, quote: Quote, burn_amount: int, memo: str | None = None
+    ) -> bytes:
+        """The unsigned swap with a burn of `burn_amount` base units after it (none for 0),
+        and `memo` as a Memo instruction signed by the executor when given."""
         ...
 
 
@@ -75,10 +79,13 @@ class TokenSeller(Protocol):
 
     async def quote_sell(self, in_tokens: int) -> SellQuote: ...
 
-    async def prepare_sell(self, quote: SellQuote) -> tuple[PreparedTx, int]:
-        """Build the sale, guard it (GuardRefused unless it sells at most `quote.in_tokens`,
-        pays at least our minimum and moves nothing else), sign it: the transaction (kind
-        SELL, not yet sent) and the SOL change the guard's simulation showed, fees included.
+    async def prepare_sell(
+        self, quote: SellQuote, memo: str | None = None
+    ) -> tuple[PreparedTx, int]:
+        """Build the sale (with our state `memo` where we compose it), guard it (GuardRefused
+        unless it sells at most `quote.in_tokens`, pays at least our minimum and moves nothing
+        else), sign it: the transaction (kind SELL, not yet sent) and the SOL change the guard's
+        simulation showed, fees included.
         """
         ...
 
@@ -98,11 +105,15 @@ class Wallet(Protocol):
         """
         ...
 
-    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+    async def prepare_settle(
+        self, token_amount: int, destination: Destination, memo: str | None = None
+    ) -> PreparedTx:
         """A signed burn (or transfer to the treasury) of `token_amount` base units."""
         ...
 
-    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+    async def prepare_sol_transfer(
+        self, lamports: int, to: str, memo: str | None = None
+    ) -> PreparedTx:
         """A signed transfer of `lamports` SOL from the executor to the address `to`."""
         ...
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import structlog
 
+from flywheel.anchoring import TxMemos
 from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
 from flywheel.domain.policy import EpochPolicy
 from flywheel.domain.sale import check_sell_quote
@@ -37,7 +38,9 @@ class SellStep:
         journal: IntentJournal,
         policy: EpochPolicy,
         mode: EpochMode = EpochMode.LIVE,
+        memos: TxMemos | None = None,
     ) -> None:
+        self.memos = memos
         self.store = store
         self.seller = seller
         self.journal = journal
@@ -92,7 +95,10 @@ class SellStep:
                 )
                 return None
             try:
-                prepared, sol_change = await seller.prepare_sell(quote)
+                memo = None
+                if self.memos is not None:  # landed, the tokens leave the ads share
+                    memo = self.memos.for_tx(state, "sell", ads_tokens_sold=amount)
+                prepared, sol_change = await seller.prepare_sell(quote, memo)
             except (StaleTransaction, SlippageExceeded) as exc:
                 # Nothing was signed: a fresh quote builds a fresh sale.
                 log.info("sell.requote", epoch_id=state.id, attempt=attempt, reason=str(exc))

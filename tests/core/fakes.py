@@ -137,11 +137,15 @@ class LedgerWallet:
             raise StaleTransaction("the swap transaction's blockhash expired before signing")
         return self._sign(TxKind.SWAP, unsigned_tx)
 
-    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+    async def prepare_settle(
+        self, token_amount: int, destination: Destination, memo: str | None = None
+    ) -> PreparedTx:
         body = json.dumps({"kind": destination.value, "amount": token_amount}).encode()
         return self._sign(TxKind.BURN, body)
 
-    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+    async def prepare_sol_transfer(
+        self, lamports: int, to: str, memo: str | None = None
+    ) -> PreparedTx:
         body = json.dumps({"kind": "ads-transfer", "amount": lamports, "to": to}).encode()
         return self._sign(TxKind.ADS_TRANSFER, body)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from flywheel.domain.anchor import parse_anchor
 from flywheel.solana.keypair import write_keypair_file
 from tests.e2e.harness import (
     ChainView,
@@ -59,7 +60,9 @@ def test_the_collect_step_moves_exactly_the_fees_and_the_collector_keeps_its_ren
     first = view.executor_txs(start)[0]
     assert first.signature == epoch.collect_signature
     assert first.record.memo is not None
-    assert f'flywheel:v1 {{"e":"{epoch.id}","k":"collect"}}' in first.record.memo
+    memo = parse_anchor(first.record.memo)
+    assert memo is not None and (memo.kind, memo.epoch_id) == ("collect", epoch.id)
+    assert memo.carried_lamports == epoch.input_lamports  # counted, nothing spent yet
 
 
 def test_a_separate_collector_without_its_key_is_refused_unless_funding_is_the_executor(

@@ -16,6 +16,7 @@ from flywheel.domain.money import format_sol, format_usd
 from flywheel.errors import OperationalError
 
 if TYPE_CHECKING:
+    from flywheel.persistence.rebuild import Rebuilt
     from flywheel.solana.chain_state import ExecutorHistory
 
 
@@ -42,7 +43,8 @@ def backup(
 
 
 def verify(env_file: EnvFile = None) -> None:
-    """Compare the executor's recent anchors on chain with the state database.
+    """Compare the flywheel's recent transactions on chain (their state memos) with the state
+    database.
 
     Exit 1, with what to run, when the chain holds a flywheel state the database does not
     know (a restored backup older than the chain, or another flywheel on this executor)."""
@@ -53,16 +55,10 @@ def verify(env_file: EnvFile = None) -> None:
             " chain run `flywheel state rebuild`"
         )
     history = asyncio.run(_verify(settings))
-    newest = history.newest
-    out = console()
-    if newest is None:
-        out.print(Text(f"No anchor among the executor's last {history.scanned} transactions."))
-        return
-    out.print(
+    console().print(
         Text(
-            f"The state database knows all {len(history.anchors)} anchor(s) of the executor's"
-            f" last {history.scanned} transactions; newest: epoch {newest.anchor.epoch_id}"
-            f" ({newest.signature})."
+            "The state database knows every flywheel transaction (state memo) among the"
+            f" executor's last {history.scanned} transactions."
         )
     )
 
@@ -103,57 +99,74 @@ def rebuild(
 
 async def _rebuild(settings: Settings) -> None:
     from flywheel.compose import own_wallet_roles, rpc_client
-    from flywheel.persistence.rebuild import rebuild_from_anchors
+    from flywheel.persistence.rebuild import ChainTx, rebuild_from_chain
     from flywheel.persistence.store import SqliteStore
     from flywheel.solana.chain_state import read_executor_history
 
     executor = settings.executor_pubkey()
     async with rpc_client(settings) as rpc:
-        history = await read_executor_history(rpc, executor)
+        history = await read_executor_history(rpc, executor, mint=settings.token_mint)
     newest = history.newest
     if newest is None:
         raise OperationalError(
-            f"no flywheel anchor among the executor's last {history.scanned} transactions:"
+            f"no flywheel state memo among the executor's last {history.scanned} transactions:"
             " nothing to rebuild from. Restore a backup, or start with FEE_START=now (only fees"
             " from now on count; carried amounts are lost)"
         )
     if history.after_newest:
         raise OperationalError(
-            f"the executor signed {len(history.after_newest)} transaction(s) after its newest"
-            f" anchor (epoch {newest.anchor.epoch_id}), newest {history.after_newest[0]}: an"
-            " epoch was interrupted after it spent, and the chain alone cannot say what it"
-            " spent. Restore the newest backup instead (runbook: Disaster Recovery)"
+            f"the executor signed {len(history.after_newest)} transaction(s) without a state"
+            f" memo after its newest one (epoch {newest.anchor.epoch_id}), newest"
+            f" {history.after_newest[0]}: a Jupiter v1 swap (API-built, it carries no memo) or"
+            " someone else using the key, and the chain alone cannot say what it spent. Restore"
+            " the newest backup instead (runbook: Disaster Recovery)"
         )
     path = settings.state_db_path
     moved = _move_aside(path)
     with SqliteStore.open(path) as store:
-        rebuild_from_anchors(
+        rebuilt = rebuild_from_chain(
             store,
-            [(a.signature, a.anchor) for a in history.anchors],
+            [ChainTx(m.signature, m.anchor, m.after) for m in history.memos],
             collector=str(settings.fee_collector_pubkey),
             mint=str(settings.token_mint),
             own=own_wallet_roles(settings, executor),
             now=datetime.now(UTC),
         )
-    out = console()
     if moved is not None:
-        out.print(Text(f"Moved the old state database to {moved}."))
-    anchor = newest.anchor
+        console().print(Text(f"Moved the old state database to {moved}."))
+    _print_rebuilt(path, rebuilt, len(history.memos))
+
+
+def _print_rebuilt(path: Path, rebuilt: Rebuilt, found: int) -> None:
+    out = console()
+    state = rebuilt.newest.after
     out.print(
         Text(
-            f"Rebuilt {path} from {len(history.anchors)} anchor(s); newest: epoch"
-            f" {anchor.epoch_id} ({newest.signature})."
-            f" Carried {format_sol(anchor.carried_lamports)},"
-            f" ads budget {format_usd(anchor.ads_available_micro_usd)}, unsettled tokens"
-            f" {anchor.unsettled_tokens}; fees after {anchor.cursor} are detected again."
+            f"Rebuilt {path} from {found} flywheel transaction(s) of {rebuilt.epochs} epoch(s);"
+            f" newest: the {rebuilt.newest.memo.kind} of epoch {state.epoch_id}"
+            f" ({rebuilt.newest.signature}). Carried {format_sol(state.carried_lamports)},"
+            f" ads budget {format_usd(state.ads_available_micro_usd)}, unsettled tokens"
+            f" {state.unsettled_tokens}, {rebuilt.quarantined_restored} quarantined receipt(s);"
+            f" fees after {state.cursor} are detected again."
         )
     )
-    if anchor.quarantined_lamports:
+    if rebuilt.interrupted is not None:
         out.print(
             Text(
-                f"{format_sol(anchor.quarantined_lamports)} were quarantined: their receipts"
-                " are not on chain; review them in the old database or the collector's history"
-                " and pay them out by hand if they are fees.",
+                f"Epoch {rebuilt.interrupted} has no closing anchor (interrupted before it, or"
+                " its memos said it all): rebuilt from its newest transaction's memo and what"
+                " that transaction did on chain (nothing it bought is bought again; its"
+                " unsettled tokens are settled by the next epoch).",
+                style="yellow",
+            )
+        )
+    if rebuilt.quarantined_missing_lamports:
+        out.print(
+            Text(
+                f"{format_sol(abs(rebuilt.quarantined_missing_lamports))} of quarantined fees"
+                " are not listed on chain (more than a memo holds, or quarantined after the"
+                " last anchor): review the collector's history and pay them out by hand if"
+                " they are fees.",
                 style="yellow",
             )
         )

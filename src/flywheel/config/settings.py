@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     )
     anchor_state: Flag = Field(
         True,
-        description="anchor each epoch's state in a memo on chain and check it at start",
+        description="a state memo in every transaction signed, checked at start (docs/state.md)",
     )
     fee_sources: FeeSourceNames = Field(
         ("wallet",), description="where fees come from: wallet, pump, token2022 (comma-separated)"

@@ -162,6 +162,10 @@ class EpochState(BaseModel):
     # anchor: the memo transaction that witnesses this epoch's state on chain
     anchor_signature: str | None = None
     anchor_memo: str | None = None
+    # The state memo each transaction of the epoch carries, by signature (docs/state.md), and
+    # the one being signed (moved under its signature when the intent is journaled).
+    tx_memos: dict[str, str] = Field(default_factory=dict)
+    signing_memo: str | None = None
 
     errors: list[EpochError] = Field(default_factory=list)
     report_path: str | None = None

@@ -56,7 +56,9 @@ class BuildInstructions:
 class Composer(Protocol):
     """Turns a /build answer into an unsigned transaction (solana/compose_swap.py)."""
 
-    async def compose(self, build: BuildInstructions, *, burn_amount: int = 0) -> bytes: ...
+    async def compose(
+        self, build: BuildInstructions, *, burn_amount: int = 0, memo: str | None = None
+    ) -> bytes: ...
 
 
 def _pubkey(value: object, where: str) -> Pubkey:
@@ -159,6 +161,11 @@ class JupiterBuildClient(JupiterClient):
         """The unsigned transaction we compose from the quote's instructions."""
         return await self.composer.compose(parse_build(quote.raw))
 
-    async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
-        """The swap with a burn of `burn_amount` after it, in one unsigned transaction."""
-        return await self.composer.compose(parse_build(quote.raw), burn_amount=burn_amount)
+    async def swap_and_burn_transaction(
+        self, quote: Quote, burn_amount: int, memo: str | None = None
+    ) -> bytes:
+        """The swap with a burn of `burn_amount` after it (and our memo), in one unsigned
+        transaction."""
+        return await self.composer.compose(
+            parse_build(quote.raw), burn_amount=burn_amount, memo=memo
+        )

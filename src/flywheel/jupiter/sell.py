@@ -120,10 +120,11 @@ class JupiterSeller:
             parse_build(quote.raw)  # refused now, not at signing time, if it cannot be composed
         return quote
 
-    async def transaction(self, quote: SellQuote) -> bytes:
-        """The unsigned sale Jupiter builds for `quote` (the same /swap call as a buy)."""
+    async def transaction(self, quote: SellQuote, memo: str | None = None) -> bytes:
+        """The unsigned sale for `quote`: composed by us from /build (with our state `memo`),
+        or as v1's /swap builds it (no memo: Jupiter sizes that transaction, as for a buy)."""
         if not quote.raw:
             raise OperationalError("cannot build a sale: the quote carries no Jupiter answer")
         if self.composer is not None:
-            return await self.composer.compose(parse_build(quote.raw))
+            return await self.composer.compose(parse_build(quote.raw), memo=memo)
         return await self.client.v1_swap(quote.raw)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from flywheel.domain.fees import FeeReceipt
@@ -19,6 +20,7 @@ from flywheel.persistence.connection import SqliteDatabase, iso_utc
 BOUND_COLLECTOR_KEY = "bound.fee_collector"
 BOUND_MINT_KEY = "bound.token_mint"
 COLLECT_OWED_KEY = "collect.owed_lamports"
+SWEEP_JOURNAL_KEY = "wallet.sweep"  # the sweep's own journal (solana/sweep.py), outside epochs
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,17 @@ class OwnershipRecords(SqliteDatabase):
             else self._all("SELECT signature FROM intents WHERE kind = ?", (kind,))
         )
         return {str(r[0]) for r in rows}
+
+    def known_flywheel_signatures(self) -> set[str]:
+        """Every transaction this database journaled: the epochs' intents and the sweeps'.
+        The start-up check compares the executor's state memos on chain with these."""
+        known = self.intent_signatures()
+        try:
+            sweep = json.loads(self.get_meta(SWEEP_JOURNAL_KEY) or "{}")
+            known |= {str(i["signature"]) for i in sweep.get("intents", [])}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass  # an unreadable sweep journal stops the sweep itself, with its own message
+        return known
 
     # --- the collect step's debt: detected at the collector, not yet in the executor -------
 

@@ -6,7 +6,8 @@ capped so the priority fee stays within MAX_PRIORITY_FEE_LAMPORTS), the read-onl
 `jitodontfront` marker (on our compute-unit price instruction: nobody may be placed before the
 transaction in a bundle), Jupiter's setup, swap, cleanup and other instructions, with a Jito
 block engine our tip (JITO_TIP_LAMPORTS to one of Jito's tip accounts), and optionally our
-burn. Jupiter's own compute budget and any tip are dropped: fees are the operator's.
+burn and the epoch's state memo (domain/anchor.py). Jupiter's own compute budget and any tip
+are dropped: fees are the operator's.
 
 Nothing from the answer is trusted: lookup tables are read from the chain (an address the API
 lists that the table does not hold is refused), a compute-budget instruction outside
@@ -39,6 +40,7 @@ from flywheel.jupiter.build import BuildInstructions
 from flywheel.solana.guard import writable_keys
 from flywheel.solana.guard_checks import JITO_DONTFRONT, MAX_COMPUTE_UNIT_LIMIT
 from flywheel.solana.jito import JitoClient
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.settle import burn_instructions, parse_mint
 
@@ -50,6 +52,7 @@ PRIORITY_FEE_PERCENTILE = 75  # of the recent non-zero fees (bots take p50-p75)
 COMPUTE_UNIT_MARGIN_PERCENT = 120  # Jupiter's example: the simulated units plus 20%
 MIN_COMPUTE_UNIT_LIMIT = 50_000  # a floor, so a tiny simulation never starves the real run
 _MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
+PACKET_DATA_SIZE = 1232  # the most a transaction may take on the wire
 
 
 def percentile(values: Sequence[int], pct: int) -> int:
@@ -151,7 +154,18 @@ class SwapComposer:
             tables.append(AddressLookupTableAccount(key, held))
         return tables
 
-    async def compose(self, build: BuildInstructions, *, burn_amount: int = 0) -> bytes:
+    async def compose(
+        self, build: BuildInstructions, *, burn_amount: int = 0, memo: str | None = None
+    ) -> bytes:
+        composed = await self._compose(build, burn_amount, memo)
+        if memo is not None and len(composed) > PACKET_DATA_SIZE:
+            # A route too large for our memo as well: the swap goes without it, and the epoch's
+            # closing anchor witnesses it (a crash before that anchor needs the backup).
+            log.warning("swap composed without its state memo", size=len(composed))
+            composed = await self._compose(build, burn_amount, None)
+        return composed
+
+    async def _compose(self, build: BuildInstructions, burn_amount: int, memo: str | None) -> bytes:
         swap = build.swap_instructions()
         check_instructions(swap, self.executor)
         tables = await self.lookup_tables(build.lookup_tables)
@@ -168,6 +182,8 @@ class SwapComposer:
         if burn_amount > 0:
             mint = parse_mint(self.mint, await self.rpc.get_account_info(self.mint))
             after += burn_instructions(mint, self.executor, burn_amount)
+        if memo is not None:  # the state memo: last, inside the simulation that sizes the limit
+            after.append(memo_instruction(memo, self.executor))
         blockhash, _ = await self.rpc.get_latest_blockhash()
 
         def message(limit: int, price: int) -> MessageV0:

@@ -25,7 +25,7 @@ class SaleBuilder(Protocol):
 
     async def quote(self, in_tokens: int) -> SellQuote: ...
 
-    async def transaction(self, quote: SellQuote) -> bytes: ...
+    async def transaction(self, quote: SellQuote, memo: str | None = None) -> bytes: ...
 
 
 class GuardedSeller:
@@ -44,8 +44,10 @@ class GuardedSeller:
     async def quote_sell(self, in_tokens: int) -> SellQuote:
         return await self.builder.quote(in_tokens)
 
-    async def prepare_sell(self, quote: SellQuote) -> tuple[PreparedTx, int]:
-        unsigned = await self.builder.transaction(quote)
+    async def prepare_sell(
+        self, quote: SellQuote, memo: str | None = None
+    ) -> tuple[PreparedTx, int]:
+        unsigned = await self.builder.transaction(quote, memo)
         try:
             tx = VersionedTransaction.from_bytes(unsigned)
         except Exception:

@@ -173,13 +173,20 @@ class Settler:
         )
         return tx, last_valid
 
-    async def burn(self, amount: int) -> tuple[VersionedTransaction, int]:
-        """(signed burn of `amount` base units, its lastValidBlockHeight)."""
+    async def burn(
+        self, amount: int, extra: Sequence[Instruction] = ()
+    ) -> tuple[VersionedTransaction, int]:
+        """(signed burn of `amount` base units, then `extra` (a memo), lastValidBlockHeight)."""
         mint = await self._checked_mint(amount)
-        return await self._sign(burn_instructions(mint, self._keypair.pubkey(), amount))
+        ixs = burn_instructions(mint, self._keypair.pubkey(), amount)
+        return await self._sign([*ixs, *extra])
 
-    async def transfer(self, amount: int, treasury: Pubkey) -> tuple[VersionedTransaction, int]:
-        """(signed transfer of `amount` base units to the treasury's ATA, lastValidBlockHeight)."""
+    async def transfer(
+        self, amount: int, treasury: Pubkey, extra: Sequence[Instruction] = ()
+    ) -> tuple[VersionedTransaction, int]:
+        """(signed transfer of `amount` base units to the treasury's ATA, then `extra`,
+        lastValidBlockHeight)."""
         mint = await self._checked_mint(amount)
         owner = self._keypair.pubkey()
-        return await self._sign(treasury_instructions(mint, owner, treasury, amount))
+        ixs = treasury_instructions(mint, owner, treasury, amount)
+        return await self._sign([*ixs, *extra])

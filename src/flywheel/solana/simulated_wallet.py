@@ -33,7 +33,9 @@ class SimulatedWallet:
         self._burns[prepared.signature] = burn_amount
         return prepared
 
-    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+    async def prepare_settle(
+        self, token_amount: int, destination: Destination, memo: str | None = None
+    ) -> PreparedTx:
         kind = TxKind.BURN if destination is Destination.BURN else TxKind.TRANSFER
         digest = hashlib.sha256(f"{kind.value}:{token_amount}".encode()).hexdigest()[:32]
         return PreparedTx(
@@ -43,7 +45,9 @@ class SimulatedWallet:
             last_valid_block_height=0,
         )
 
-    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+    async def prepare_sol_transfer(
+        self, lamports: int, to: str, memo: str | None = None
+    ) -> PreparedTx:
         digest = hashlib.sha256(f"ads:{lamports}:{to}".encode()).hexdigest()[:32]
         return PreparedTx(
             kind=TxKind.ADS_TRANSFER,

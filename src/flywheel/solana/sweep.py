@@ -28,12 +28,13 @@ from spl.token.instructions import (
 )
 from spl.token.models import CloseAccountParams, TransferCheckedParams
 
-from flywheel.domain.anchor import tag_memo
+from flywheel.anchoring import standing_memo
 from flywheel.domain.epoch_state import IntentRecord, IntentStatus
 from flywheel.domain.fees import ReceiptStatus, screen
 from flywheel.domain.trade import Landing, LandingStatus, PreparedTx, TxKind
 from flywheel.errors import OperationalError, StateError
 from flywheel.intent_journal import with_landing
+from flywheel.persistence.ownership import SWEEP_JOURNAL_KEY
 from flywheel.persistence.store import FEE_CURSOR_KEY, SqliteStore
 from flywheel.solana.fee_source import START_OF_HISTORY, WalletWatcherFeeSource
 from flywheel.solana.guard import LAMPORTS_PER_SIGNATURE
@@ -46,7 +47,7 @@ from flywheel.solana.tokens import token_snapshot
 if TYPE_CHECKING:
     from flywheel.config.settings import Settings
 
-JOURNAL_KEY = "wallet.sweep"
+JOURNAL_KEY = SWEEP_JOURNAL_KEY
 PENDING_ROTATION_KEY = "wallet.sweep.rotation"
 TOKENS_PER_TRANSACTION = 8  # keeps one transaction well under the size and compute limits
 
@@ -142,6 +143,7 @@ class Sweeper:
         self.rpc = rpc
         self.keypair = keypair
         self.owner = keypair.pubkey()
+        self.store = store
         self.journal = SweepJournal(store)
         self.sender = sender
 
@@ -240,7 +242,7 @@ class Sweeper:
         return ixs
 
     async def _send(self, target: Pubkey, kind: TxKind, ixs: list[Any]) -> Landing:
-        ixs = [*ixs, memo_instruction(tag_memo("sweep", None), self.owner)]
+        ixs = [*ixs, memo_instruction(standing_memo(self.store, "sweep"), self.owner)]
         min_slot = await self.rpc.finalized_slot()
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
         signed = signed_transaction(self.keypair, ixs, blockhash)

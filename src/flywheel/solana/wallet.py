@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from solders.account_decoder import UiAccountEncoding
 from solders.commitment_config import CommitmentLevel
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.rpc.config import (
@@ -32,6 +33,7 @@ from flywheel.solana.guard import (
     SwapGuard,
 )
 from flywheel.solana.jito import JITO_TIP_ACCOUNTS, JitoClient
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender, prepared_tx, sign_versioned
 from flywheel.solana.settle import Settler, signed_transaction, source_account
@@ -177,20 +179,28 @@ class SolanaWallet:
             return last_valid
         return last_valid + UNKNOWN_BLOCKHASH_MARGIN
 
-    async def prepare_settle(self, token_amount: int, destination: Destination) -> PreparedTx:
+    async def prepare_settle(
+        self, token_amount: int, destination: Destination, memo: str | None = None
+    ) -> PreparedTx:
         # Read before signing: no transaction signed after it can land in it or earlier.
         min_slot = await self.sender.finalized_slot()
+        extra = self._memo(memo)
         if destination == Destination.BURN:
-            tx, last_valid = await self.settler.burn(token_amount)
+            tx, last_valid = await self.settler.burn(token_amount, extra)
             return prepared_tx(TxKind.BURN, tx, last_valid, min_slot)
         if destination == Destination.TREASURY:
             if self.treasury is None:
                 raise ConfigError(["settling to the treasury needs a treasury public key"])
-            tx, last_valid = await self.settler.transfer(token_amount, self.treasury)
+            tx, last_valid = await self.settler.transfer(token_amount, self.treasury, extra)
             return prepared_tx(TxKind.TRANSFER, tx, last_valid, min_slot)
         raise ValueError(f"nothing to sign for destination {destination.value!r}")
 
-    async def prepare_sol_transfer(self, lamports: int, to: str) -> PreparedTx:
+    def _memo(self, memo: str | None) -> list[Instruction]:
+        return [] if memo is None else [memo_instruction(memo, self.pubkey)]
+
+    async def prepare_sol_transfer(
+        self, lamports: int, to: str, memo: str | None = None
+    ) -> PreparedTx:
         """A signed SOL transfer from the executor (the ads treasury's share of an epoch)."""
         if lamports <= 0:
             raise ValueError(f"a transfer needs a positive amount, got {lamports}")
@@ -201,7 +211,7 @@ class SolanaWallet:
         )
         min_slot = await self.sender.finalized_slot()
         blockhash, last_valid = await self._rpc.get_latest_blockhash()
-        tx = signed_transaction(self.__keypair, [instruction], blockhash)
+        tx = signed_transaction(self.__keypair, [instruction, *self._memo(memo)], blockhash)
         return prepared_tx(TxKind.ADS_TRANSFER, tx, last_valid, min_slot)
 
     async def land(self, tx: PreparedTx) -> Landing:

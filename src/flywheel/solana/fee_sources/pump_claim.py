@@ -37,6 +37,7 @@ from flywheel.solana.fee_sources.pump import (
     creator_vault,
     sharing_config,
 )
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import prepared_tx
 from flywheel.solana.settle import signed_transaction
@@ -196,11 +197,13 @@ class PumpClaimer:
             amm=amm,
         )
 
-    async def prepare_claim(self) -> PreparedTx:
+    async def prepare_claim(self, memo: str | None = None) -> PreparedTx:
         vaults = self._vaults if self._vaults is not None else await self.vaults()
         instructions = self.instructions(vaults)
         if not instructions:
             raise OperationalError("the pump claim was asked for with nothing to collect")
+        if memo is not None:  # the epoch's state memo, last (docs/state.md)
+            instructions = [*instructions, memo_instruction(memo, self.executor)]
         min_slot = await self._rpc.finalized_slot()
         blockhash, last_valid = await self._rpc.get_latest_blockhash()
         tx = signed_transaction(

@@ -31,6 +31,7 @@ from spl.token.models import HarvestWithheldTokensToMintParams, WithdrawWithheld
 from flywheel.domain.trade import PreparedTx, TxKind
 from flywheel.errors import ConfigError, OperationalError
 from flywheel.solana.guard import TOKEN_PROGRAMS
+from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import prepared_tx
 from flywheel.solana.settle import signed_transaction
@@ -177,10 +178,12 @@ class Token2022Claimer:
         self._sources = [address for _, address in chosen]
         return config.withheld_amount + sum(amount for amount, _ in chosen)
 
-    async def prepare_claim(self) -> PreparedTx:
+    async def prepare_claim(self, memo: str | None = None) -> PreparedTx:
         if not self._sources:
             await self.claimable()
         instructions = claim_instructions(self.mint, self.executor, self._sources)
+        if memo is not None:
+            instructions = [*instructions, memo_instruction(memo, self.executor)]
         min_slot = await self._rpc.finalized_slot()
         blockhash, last_valid = await self._rpc.get_latest_blockhash()
         tx = signed_transaction(
