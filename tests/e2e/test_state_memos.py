@@ -144,11 +144,11 @@ def test_a_sweep_carries_the_standing_state(sandbox: Sandbox, tmp_path: Path) ->
     assert verified.returncode == 0, describe(verified)
 
 
-def test_a_token2022_claim_carries_its_state_memo(tmp_path: Path) -> None:
+def test_a_token2022_claim_and_its_sale_carry_their_state_memos(tmp_path: Path) -> None:
     box = start_sandbox(tmp_path / "sandbox", fee_source="token2022")
     try:
         box.traders.step(6)
-        env = flywheel_env(box, tmp_path / "bot", ANCHOR_STATE="true")
+        env = flywheel_env(box, tmp_path / "bot", ANCHOR_STATE="true", JUPITER_SWAP_API="v2")
         result = run_cli(["epoch"], tmp_path / "bot")
         assert result.returncode == 0, describe(result)
         [epoch] = finished_epochs(env)
@@ -156,11 +156,17 @@ def test_a_token2022_claim_carries_its_state_memo(tmp_path: Path) -> None:
         memo = memo_of(env, claim.signature, "claim", epoch)
         # Signed before detect: the cursor and the carry are the previous epoch's (none).
         assert (memo.cursor, memo.carried_lamports, memo.unsettled_tokens) == (None, 0, 0)
-        # The burn came last and its memo says where the epoch ended: no anchor was needed.
-        assert epoch.settle_intent is not None and epoch.anchor_signature is None
+        assert epoch.settle_intent is not None
         burn = memo_of(env, epoch.settle_intent.signature, "burn", epoch)
         assert burn.unsettled_tokens == epoch.tokens_settled > 0  # before it; it burns them all
-        assert burn.ads_tokens == epoch.ads_tokens_carried_out > 0  # the ads share, held
+        assert burn.ads_tokens == epoch.ads_tokens_for_sale > 0  # the ads share, not yet sold
+        # The sale (composed by us on v2) states the ads tokens as they are once it lands.
+        [sale] = [i for i in epoch.sell_intents if i.status == "confirmed"]
+        sold = memo_of(env, sale.signature, "sell", epoch)
+        assert epoch.ads_tokens_sold > 0
+        assert sold.ads_tokens == epoch.ads_tokens_carried_out == 0
+        # The sale's SOL became ads budget without a transaction: only an anchor says so.
+        assert epoch.anchor_signature is not None
         assert ChainView(box).token_amount() == epoch.ads_tokens_carried_out
     finally:
         box.stop()
