@@ -240,6 +240,7 @@ class EpochRunner:
             after.fees_in_lamports += sum(r.lamports for r in claimed)
             after.receipt_signatures += [r.signature for r in claimed]
             after.quarantined_signatures += [r.signature for r in quarantined]
+            after.rejected_fees += self.store.report_rejected_receipts(state.id)
             after.detect_requests += batch.requests
             self.store.save_epoch(after)
         _adopt(state, after)

@@ -106,6 +106,9 @@ def overview_table(overview: Overview, *, running: bool) -> Table:
     table.add_row("carried", format_sol(overview.carried_lamports))
     quarantined = f"{format_sol(overview.quarantined_lamports)} ({len(overview.quarantined)})"
     table.add_row(Text("quarantined", style="yellow" if overview.quarantined else ""), quarantined)
+    if overview.rejected:
+        rejected = sum(r.lamports for r in overview.rejected)
+        table.add_row("rejected", f"{format_sol(rejected)} ({len(overview.rejected)}, never spent)")
     table.add_row(
         "ads reserve",
         f"{format_usd(overview.ads_available_micro_usd)} of "

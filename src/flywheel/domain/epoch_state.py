@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from flywheel.domain.ads import AdsOutcome
+from flywheel.domain.fees import RejectedFee
 from flywheel.domain.trade import Quote
 
 STEPS: tuple[str, ...] = (
@@ -103,6 +104,8 @@ class EpochState(BaseModel):
     fees_in_lamports: int = 0
     receipt_signatures: list[str] = Field(default_factory=list)
     quarantined_signatures: list[str] = Field(default_factory=list)
+    # quarantined fees the operator rejected since the last epoch: shown here once, never spent
+    rejected_fees: list[RejectedFee] = Field(default_factory=list)
     # SOL our own addresses moved into the collector (a sweep, the collect step): not fees
     internal_signatures: list[str] = Field(default_factory=list)
     internal_lamports: int = 0

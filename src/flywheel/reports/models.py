@@ -28,35 +28,10 @@ from flywheel.reports.common import (
     realized_price,
     slippage_bps,
 )
+from flywheel.reports.fees import FeesSection, fees_section
 
 # ---------------------------------------------------------------------------------------------
 # Epoch report
-
-
-class FeesSection(ReportSection):
-    """What the detect step found."""
-
-    carried_in_lamports: int = Field(description="Unspent lamports carried from earlier epochs")
-    detected_lamports: int = Field(description="Fees detected this epoch")
-    receipts: int = Field(description="Number of fee receipts (one per transaction)")
-    receipt_signatures: list[str]
-    quarantined_signatures: list[str] = Field(
-        description="Transfers held back from spending (suspicious); see the runbook"
-    )
-    internal_transfer_signatures: list[str] = Field(
-        default_factory=list,
-        description="SOL the flywheel's own wallets moved into the collector: never a fee",
-    )
-    internal_transfer_lamports: int = Field(default=0, description="Their total")
-    funding: str = Field(
-        default="same-wallet",
-        description="Where the buybacks' SOL came from: same-wallet (the collector is the"
-        " executor), collect (moved from the separate collector by the collect step) or"
-        " executor (FEE_FUNDING=executor: the executor's own SOL)",
-    )
-    collected_lamports: int = Field(
-        default=0, description="Moved from the separate fee collector to the executor"
-    )
 
 
 class ClaimsSection(ReportSection):
@@ -255,7 +230,7 @@ class EpochReport(ReportSection):
             started_at=state.started_at,
             finished_at=finished_at,
             steps_done=list(state.steps_done),
-            fees=_fees(state),
+            fees=fees_section(state),
             claims=_claims(state),
             allocation=_allocation(state),
             execution=ExecutionSection(buyback=_buyback(state), ads=_ads(state)),
@@ -267,20 +242,6 @@ class EpochReport(ReportSection):
             ),
             errors=[ReportError(step=e.step, kind=e.kind, message=e.message) for e in state.errors],
         )
-
-
-def _fees(state: EpochState) -> FeesSection:
-    return FeesSection(
-        carried_in_lamports=state.carried_in_lamports,
-        detected_lamports=state.fees_in_lamports,
-        receipts=len(state.receipt_signatures),
-        receipt_signatures=list(state.receipt_signatures),
-        quarantined_signatures=list(state.quarantined_signatures),
-        internal_transfer_signatures=list(state.internal_signatures),
-        internal_transfer_lamports=state.internal_lamports,
-        funding=state.fee_funding,
-        collected_lamports=state.collected_lamports,
-    )
 
 
 def _claims(state: EpochState) -> ClaimsSection:
