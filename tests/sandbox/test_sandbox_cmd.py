@@ -194,6 +194,6 @@ def test_a_value_no_quoting_can_carry_to_both_readers_is_refused(tmp_path: Path)
     from flywheel.commands.sandbox_cmd import write_env_file
     from flywheel.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="REPORTS_DIR: cannot be written to .env"):
+    with pytest.raises(ConfigError, match=r"REPORTS_DIR: cannot be written to \.env"):
         write_env_file(tmp_path, {"REPORTS_DIR": "/tmp/it's $HOME"})
     assert not (tmp_path / ".env").exists()
