@@ -58,6 +58,17 @@ def test_dry_run_puts_the_spec_in_the_report_and_does_nothing_else(
     assert not list(Path(env["REPORTS_DIR"]).glob("ads-*.json")), "dry-run wrote a spec file"
     assert not box.x_ads.request_log, "dry-run called the X Ads API"
     check_identity(finished_epochs(env))
+    # The plan committed nothing: the budget keeps accruing, and the next plan shows it all.
+    assert ledger(env)["committed"] == 0
+    assert ledger(env)["available"] == ADS_MICRO_PER_EPOCH
+    pay_fees(box)
+    again = run_cli(["epoch"], tmp_path)
+    assert again.returncode == 0, describe(again)
+    second = report_ads(report_of(finished_epochs(env)[-1]))
+    assert second["status"] == "planned"
+    assert second["budget_micro_usd"] == 2 * ADS_MICRO_PER_EPOCH
+    assert ledger(env)["available"] == 2 * ADS_MICRO_PER_EPOCH
+    assert ledger(env)["committed"] == 0
 
 
 class _Inbox(BaseHTTPRequestHandler):

@@ -24,8 +24,35 @@ async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
     assert len(world.ads.runs) == 1
     assert world.ads.runs[0][1].budget_micro_usd == 3 * 45_000_000
     with SqliteStore.open(world.db) as store:
-        assert store.ads_available_micro_usd() == 0
+        # A dry-run plan commits nothing: the budget stays available and keeps accruing.
+        assert store.ads_available_micro_usd() == 135_000_000
         assert store.ads_balance()["accrued"] == 135_000_000
+        assert store.ads_balance()["committed"] == 0
+    world.ledger.pay_fee(10**9, 3)
+    fourth = await world.run()
+    assert fourth.ads is not None and fourth.ads.status == AdsStatus.PLANNED
+    assert world.ads.runs[1][1].budget_micro_usd == 4 * 45_000_000  # what would launch now
+    world.check_accounting()
+
+
+class PendingAds:
+    """Manual mode's outcome: the spec waits for the operator, committed in the ledger."""
+
+    mode = "manual"
+
+    async def run(self, epoch_id: str, spec: CampaignSpec) -> AdsOutcome:
+        return AdsOutcome(status=AdsStatus.PENDING_OPERATOR, spec=spec)
+
+
+async def test_a_campaign_handed_to_the_operator_commits_its_budget(tmp_path):
+    world = EpochWorld.at(tmp_path)
+    world.ads = PendingAds()  # type: ignore[assignment]
+    world.ledger.pay_fee(10**9, 0)
+    state = await world.run()
+    assert state.ads is not None and state.ads.status == AdsStatus.PENDING_OPERATOR
+    with SqliteStore.open(world.db) as store:
+        assert store.ads_balance()["committed"] == 45_000_000
+        assert store.ads_available_micro_usd() == 0
     world.check_accounting()
 
 
