@@ -86,12 +86,13 @@ class FailingAds:
         raise OperationalError("X Ads API rejected the credentials (401)")
 
 
-async def test_an_ads_failure_fails_the_epoch_and_keeps_the_budget_accrued(tmp_path):
+async def test_an_ads_failure_fails_the_ads_step_not_the_buyback_and_keeps_the_budget(tmp_path):
     world = EpochWorld.at(tmp_path)
     world.ads = FailingAds()  # type: ignore[assignment]
     world.ledger.pay_fee(10**9, 0)
     state = await world.run()
-    assert state.status == EpochStatus.FAILED
+    assert state.status == EpochStatus.ADS_FAILED  # not FAILED: the buyback stands
+    assert state.buyback_spent_lamports == 700_000_000 and state.tokens_settled > 0
     assert state.errors[0].step == "ads"
     assert "credentials" in state.errors[0].message
     assert state.ads_reserved_lamports == 300_000_000, "accrued: reserved for ads, not lost"
@@ -105,7 +106,7 @@ async def test_a_budget_kept_after_a_failed_launch_launches_without_new_fees(tmp
     world.ads = FailingAds()  # type: ignore[assignment]
     world.ledger.pay_fee(10**9, 0)
     failed = await world.run()
-    assert failed.status == EpochStatus.FAILED
+    assert failed.status == EpochStatus.ADS_FAILED
 
     world.ads = RecordingAds()
     quiet = await world.run()  # no new fees: only the budget the failed launch kept

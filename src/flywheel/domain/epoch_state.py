@@ -40,6 +40,23 @@ class EpochStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # Only the ads step failed (X refused, bad credentials...): the buyback's results stand. It
+    # is not a failure for the circuit breaker; the ads failures have their own count and alert.
+    ADS_FAILED = "ads-failed"
+
+    @property
+    def buyback_succeeded(self) -> bool:
+        """Succeeded, or failed only at the ads step: the buyback side did its work."""
+        return self in (EpochStatus.SUCCEEDED, EpochStatus.ADS_FAILED)
+
+
+def final_status(errors: list[EpochError]) -> EpochStatus:
+    """What an epoch that ran to its end is: succeeded, failed, or failed only at ads."""
+    if not errors:
+        return EpochStatus.SUCCEEDED
+    if all(e.step == "ads" for e in errors):
+        return EpochStatus.ADS_FAILED
+    return EpochStatus.FAILED
 
 
 class IntentStatus(StrEnum):

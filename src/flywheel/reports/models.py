@@ -18,7 +18,13 @@ from pydantic import Field, computed_field, model_validator
 
 from flywheel import __version__
 from flywheel.domain.ads import AdsStatus, Targeting
-from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, IntentRecord
+from flywheel.domain.epoch_state import (
+    EpochMode,
+    EpochState,
+    EpochStatus,
+    IntentRecord,
+    final_status,
+)
 from flywheel.domain.money import MICRO_USD_PER_USD
 from flywheel.reports.common import (
     SCHEMA_VERSION,
@@ -199,7 +205,9 @@ class EpochReport(ReportSection):
     flywheel_version: str = __version__
     epoch_id: str
     mode: EpochMode
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "ads-failed"] = Field(
+        description="ads-failed: only the ads step failed; the buyback's results stand"
+    )
     started_at: UtcDatetime
     finished_at: UtcDatetime
     steps_done: list[str] = Field(default_factory=list)
@@ -215,13 +223,15 @@ class EpochReport(ReportSection):
         """The report of an epoch from its journal.
 
         A journal still marked running (the report step runs last, before the epoch is closed)
-        is reported as failed if it recorded errors, succeeded otherwise; `now` stands in for
-        a missing finish time.
+        is reported as its errors make it (`final_status`); `now` stands in for a missing
+        finish time.
         """
-        if state.status is EpochStatus.RUNNING:
-            status: Literal["succeeded", "failed"] = "failed" if state.errors else "succeeded"
-        else:
-            status = "failed" if state.status is EpochStatus.FAILED else "succeeded"
+        known = final_status(state.errors) if state.status is EpochStatus.RUNNING else state.status
+        status: Literal["succeeded", "failed", "ads-failed"] = "succeeded"
+        if known is EpochStatus.FAILED:
+            status = "failed"
+        elif known is EpochStatus.ADS_FAILED:
+            status = "ads-failed"
         finished_at = state.finished_at or now or datetime.now(UTC)
         return cls(
             epoch_id=state.id,
