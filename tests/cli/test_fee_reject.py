@@ -138,17 +138,20 @@ def test_the_console_rejects_a_quarantined_fee_with_a_reason(box: Sandbox, tmp_p
         empty = httpx.post(path, data={"reason": "  "}, headers=bearer, timeout=30)
         assert empty.status_code == 409 and "say why" in empty.text
         assert receipts_by_status(service.env)[ReceiptStatus.QUARANTINED] == {fee}
-        done = httpx.post(path, data={"reason": REASON}, headers=bearer, timeout=30)
+        hostile = "<script>alert(1)</script> " + REASON  # kept as text, shown escaped
+        done = httpx.post(path, data={"reason": hostile}, headers=bearer, timeout=30)
         assert done.status_code == 303 and done.headers["location"] == "/?done=rejected"
         twice = httpx.post(path, data={"reason": REASON}, headers=bearer, timeout=30)
         assert twice.status_code == 409 and "is not a quarantined fee" in twice.text
         page = httpx.get(service.base + "/", headers=bearer, timeout=30).text
         assert f'data-fee="{fee}"' not in page  # no longer offered for release or reject
+        assert f'data-rejected="{fee}"' in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     finally:
         service.stop()
     assert run_cli(["epoch"], tmp_path).returncode == 0
     second = finished_epochs(service.env)[-1]
     assert report_of(second)["fees"]["rejected"] == [
-        {"signature": fee, "lamports": 10**9, "reason": REASON}
+        {"signature": fee, "lamports": 10**9, "reason": hostile}
     ]
     assert receipts_by_status(service.env)[ReceiptStatus.REJECTED] == {fee}
