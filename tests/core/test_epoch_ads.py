@@ -8,7 +8,7 @@ from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import SqliteStore
-from tests.core.fakes import FEE, Crash, EpochWorld, RecordingAds
+from tests.core.fakes import FEE, Crash, EpochWorld, PendingAds, RecordingAds
 
 
 async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
@@ -33,15 +33,6 @@ async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
     assert fourth.ads is not None and fourth.ads.status == AdsStatus.PLANNED
     assert world.ads.runs[1][1].budget_micro_usd == 4 * 45_000_000  # what would launch now
     world.check_accounting()
-
-
-class PendingAds:
-    """Manual mode's outcome: the spec waits for the operator, committed in the ledger."""
-
-    mode = "manual"
-
-    async def run(self, epoch_id: str, spec: CampaignSpec) -> AdsOutcome:
-        return AdsOutcome(status=AdsStatus.PENDING_OPERATOR, spec=spec)
 
 
 async def test_a_campaign_handed_to_the_operator_commits_its_budget(tmp_path):

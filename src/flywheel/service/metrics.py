@@ -17,7 +17,7 @@
     flywheel_buyback_spent_lamports_total    SOL spent on buybacks (lamports)
     flywheel_tokens_bought_total             tokens bought (token base units)
     flywheel_tokens_burned_total             tokens burned (token base units)
-    flywheel_ads_budget_usd_total            ads budgets handed to the ads engine (USD)
+    flywheel_ads_budget_usd_total            ads budgets committed to campaigns (USD; not plans)
     flywheel_rpc_requests_total{method,outcome}, flywheel_rpc_request_duration_seconds{method}
     flywheel_executor_balance_lamports       the executor's SOL balance at the last check
     flywheel_fee_collector_balance_lamports  the fee collector's, at the same check
@@ -64,8 +64,9 @@ ERROR_KINDS = (
 )
 
 _FINISHED = (EpochStatus.SUCCEEDED, EpochStatus.FAILED, EpochStatus.ADS_FAILED)
-# Ads outcomes whose budget went to the ads engine this epoch (accrued waits for a later one).
-_BUDGETED = (AdsStatus.PLANNED, AdsStatus.PENDING_OPERATOR, AdsStatus.LAUNCHED)
+# Ads outcomes whose budget was committed this epoch (accrued waits for a later one; a dry-run
+# plan commits nothing and shows the same accruing budget again each epoch: never counted).
+_BUDGETED = (AdsStatus.PENDING_OPERATOR, AdsStatus.LAUNCHED)
 
 
 class StateFigures(Protocol):
@@ -139,7 +140,7 @@ class FlywheelMetrics:
         )
         self.burned = Counter("flywheel_tokens_burned", "Tokens burned, in base units", registry=r)
         self.ads_budget = Counter(
-            "flywheel_ads_budget_usd", "Ads budget handed to the ads engine, in USD", registry=r
+            "flywheel_ads_budget_usd", "Ads budget committed to campaigns, in USD", registry=r
         )
         self.rpc_requests = Counter(
             "flywheel_rpc_requests",
