@@ -4,7 +4,8 @@ The share is booked (accrued, in micro-USD at the epoch's SOL price) in the same
 transaction that records it as reserved, so it is never carried as well. With ADS_TREASURY_PUBKEY it
 is then sent there exactly once. A campaign is made when the ledger's available budget reaches
 ADS_MIN_BUDGET_USD, and committed in the ledger with the engine's outcome; a resumed epoch that
-already committed one makes no second.
+already committed one makes no second. A dry-run plan commits nothing: the budget keeps accruing
+and each plan shows the whole of it, what a campaign made now would have.
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ class AdsStep:
         outcome = await self.ads.run(state.id, spec)
         with self.store.transaction():
             state.ads = outcome
-            if not self.store.has_ads_entry(state.id, "committed"):
+            # A dry-run plan (planned) shows what would launch and commits nothing: the budget
+            # keeps accruing, as it would until a campaign is really made.
+            planned = outcome.status is AdsStatus.PLANNED
+            if not planned and not self.store.has_ads_entry(state.id, "committed"):
                 self.store.add_ads_entry(
                     state.id,
                     "committed",

@@ -37,6 +37,7 @@ from flywheel.domain.epoch_state import (
     EpochMode,
     EpochState,
     EpochStatus,
+    final_status,
 )
 from flywheel.domain.fees import FeeReceipt, ReceiptStatus, screen
 from flywheel.domain.policy import EpochPolicy
@@ -251,6 +252,7 @@ class EpochRunner:
             after.fees_in_lamports += sum(r.lamports for r in claimed)
             after.receipt_signatures += [r.signature for r in claimed]
             after.quarantined_signatures += [r.signature for r in quarantined]
+            after.rejected_fees += self.store.report_rejected_receipts(state.id)
             after.detect_requests += batch.requests
             self.store.save_epoch(after)
         _adopt(state, after)
@@ -315,7 +317,7 @@ class EpochRunner:
     async def _report(self, state: EpochState) -> None:
         if self.audit is not None:
             await self.audit.at_the_end(state)
-        state.status = EpochStatus.FAILED if state.failed else EpochStatus.SUCCEEDED
+        state.status = final_status(state.errors)  # an ads failure leaves the buyback standing
         state.finished_at = state.finished_at or self.clock()
         # The report is the step's own effect: it shows the step as done, as it will be.
         written = state.model_copy(update={"steps_done": [*state.steps_done, "report"]})

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 from flywheel.domain.ads import AdsOutcome, CampaignSpec
 from flywheel.domain.balances import BalanceReading
 from flywheel.domain.epoch_state import EpochMode, EpochState, IntentRecord
-from flywheel.domain.fees import FeeBatch, FeeReceipt, ReceiptStatus
+from flywheel.domain.fees import FeeBatch, FeeReceipt, ReceiptStatus, RejectedFee
 from flywheel.domain.sale import SellQuote
 from flywheel.domain.trade import Destination, Landing, PreparedTx, Quote
 
@@ -174,6 +174,7 @@ class Store(Protocol):
     def claim_available_receipts(self, epoch_id: str) -> list[FeeReceipt]: ...
     def receipts(self, status: ReceiptStatus | None = None) -> list[FeeReceipt]: ...
     def release_receipt(self, signature: str) -> bool: ...
+    def report_rejected_receipts(self, epoch_id: str) -> list[RejectedFee]: ...
     # the flywheel moving its own money into the collector: shown, never a fee
     def add_internal_transfers(self, transfers: list[FeeReceipt], epoch_id: str | None) -> int: ...
 

@@ -5,11 +5,8 @@ campaign on the sandbox's X Ads API."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -58,37 +55,17 @@ def test_dry_run_puts_the_spec_in_the_report_and_does_nothing_else(
     assert not list(Path(env["REPORTS_DIR"]).glob("ads-*.json")), "dry-run wrote a spec file"
     assert not box.x_ads.request_log, "dry-run called the X Ads API"
     check_identity(finished_epochs(env))
-
-
-class _Inbox(BaseHTTPRequestHandler):
-    """Where apprise's `json://` notifications land: one JSON body per POST."""
-
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", "0"))
-        self.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """An operator inbox on loopback: (its apprise URL, what it received)."""
-    received: list[dict[str, Any]] = []
-    handler = type("Inbox", (_Inbox,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"json://127.0.0.1:{server.server_address[1]}/", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    # The plan committed nothing: the budget keeps accruing, and the next plan shows it all.
+    assert ledger(env)["committed"] == 0
+    assert ledger(env)["available"] == ADS_MICRO_PER_EPOCH
+    pay_fees(box)
+    again = run_cli(["epoch"], tmp_path)
+    assert again.returncode == 0, describe(again)
+    second = report_ads(report_of(finished_epochs(env)[-1]))
+    assert second["status"] == "planned"
+    assert second["budget_micro_usd"] == 2 * ADS_MICRO_PER_EPOCH
+    assert ledger(env)["available"] == 2 * ADS_MICRO_PER_EPOCH
+    assert ledger(env)["committed"] == 0
 
 
 def test_manual_writes_the_spec_file_then_mark_launched_records_the_campaign(

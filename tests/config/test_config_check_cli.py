@@ -57,7 +57,8 @@ def valid(tmp_path: Path, executor: Keypair) -> dict[str, str]:
         # A collector that is not the executor, whose key we do not hold: an explicit choice.
         "FEE_FUNDING": "executor",
         "TOKEN_MINT": str(Keypair().pubkey()),
-        "WEBHOOK_SECRET": "hook-SEKRET-4f1e",
+        # 32 characters at least: `config check` refuses a shorter one (webhooks would 403).
+        "WEBHOOK_SECRET": "hook-SEKRET-4f1e-0123456789abcdef",
         "JUPITER_API_KEY": "jup-SEKRET-99aa",
         "SOLANA_RPC_URL": "https://rpc.example/?api-key=RPC-SEKRET-77",
     }
@@ -170,3 +171,94 @@ def test_values_that_look_like_markup_are_printed_verbatim(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
     assert "(got '[/]')" in result.stderr
     assert "(got '[bold]x')" in result.stderr
+
+
+# --- warnings (exit 0) and the webhook secret's length (exit 2) --------------------------------
+
+
+def warnings_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+
+
+def test_a_misspelt_variable_is_a_warning_with_did_you_mean(
+    tmp_path: Path, valid: dict[str, str]
+) -> None:
+    write_env(tmp_path / ".env", {**valid, "MAX_SLIPAGE_BPS": "50", "MY_OWN_TOOL_URL": "x"})
+    result = run_check(
+        tmp_path,
+        env={"EPOCH_INTERVALL_SECONDS": "60", "HOME": str(tmp_path), "PATH": os.environ["PATH"]},
+    )
+    assert result.returncode == 0, result.stderr
+    warned = warnings_of(result)
+    assert any(
+        "MAX_SLIPAGE_BPS (.env" in w and "did you mean MAX_SLIPPAGE_BPS" in w for w in warned
+    ), warned
+    assert any(
+        "EPOCH_INTERVALL_SECONDS (environment)" in w and "did you mean EPOCH_INTERVAL_SECONDS" in w
+        for w in warned
+    ), warned
+    # Names that are not ours, or not close to one of ours, are someone else's.
+    for other in ("MY_OWN_TOOL_URL", "PATH", "HOME"):
+        assert not any(w.startswith(f"warning: {other} ") for w in warned), warned
+    assert len(warned) == 2, warned
+    assert "configuration OK" in result.stdout
+
+
+def test_risky_values_are_warnings_not_failures(tmp_path: Path, valid: dict[str, str]) -> None:
+    risky = {**valid, "MAX_SLIPPAGE_BPS": "1500", "EPOCH_INTERVAL_SECONDS": "600"}
+    write_env(tmp_path / ".env", {**risky, "EPOCH_JITTER_SECONDS": "900"})
+    result = run_check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned = warnings_of(result)
+    assert any("MAX_SLIPPAGE_BPS is 1500" in w and "over 1000" in w for w in warned), warned
+    assert any(
+        "EPOCH_JITTER_SECONDS is 900, longer than EPOCH_INTERVAL_SECONDS (600)" in w for w in warned
+    ), warned
+    # At the limits: quiet.
+    write_env(
+        tmp_path / ".env",
+        {**risky, "MAX_SLIPPAGE_BPS": "1000", "EPOCH_JITTER_SECONDS": "600"},
+    )
+    quiet = run_check(tmp_path)
+    assert quiet.returncode == 0 and warnings_of(quiet) == [], quiet.stdout
+
+
+def test_the_warnings_are_logged_when_a_command_starts(
+    tmp_path: Path, valid: dict[str, str]
+) -> None:
+    write_env(tmp_path / ".env", {**valid, "MAX_SLIPAGE_BPS": "50", "LOG_FORMAT": "json"})
+    clean = {k: v for k, v in os.environ.items() if k.upper() not in VARIABLES}
+    result = subprocess.run(
+        [str(FLYWHEEL), "history", "--json"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []  # the output stays clean for scripts
+    [line] = [json.loads(x) for x in result.stderr.splitlines() if "config.warning" in x]
+    assert line["level"] == "warning"
+    assert "did you mean MAX_SLIPPAGE_BPS" in line["warning"]
+
+
+@pytest.mark.parametrize("secret", ["short", "x" * 31])
+def test_a_webhook_secret_under_32_characters_fails_the_check(
+    tmp_path: Path, valid: dict[str, str], secret: str
+) -> None:
+    write_env(tmp_path / ".env", {**valid, "WEBHOOK_SECRET": secret})
+    result = run_check(tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "Traceback" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.strip()]
+    assert f"WEBHOOK_SECRET: has {len(secret)} characters, fewer than 32" in line
+    assert "openssl rand -base64 32" in line and secret not in line
+
+
+def test_no_webhook_secret_or_a_long_one_passes(tmp_path: Path, valid: dict[str, str]) -> None:
+    for secret in ("", "y" * 32):
+        write_env(tmp_path / ".env", {**valid, "WEBHOOK_SECRET": secret})
+        result = run_check(tmp_path)
+        assert result.returncode == 0, (secret, result.stderr)

@@ -227,6 +227,19 @@ class RecordingAds:
         return AdsOutcome(status=AdsStatus.PLANNED, spec=spec)
 
 
+class PendingAds:
+    """Manual mode's outcome: the spec waits for the operator, committed in the ledger."""
+
+    mode = "manual"
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, CampaignSpec]] = []
+
+    async def run(self, epoch_id: str, spec: CampaignSpec) -> AdsOutcome:
+        self.runs.append((epoch_id, spec))
+        return AdsOutcome(status=AdsStatus.PENDING_OPERATOR, spec=spec)
+
+
 class MemoryReports:
     def __init__(self) -> None:
         self.written: dict[str, EpochState] = {}

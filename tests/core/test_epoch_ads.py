@@ -8,7 +8,7 @@ from flywheel.domain.ads import AdsOutcome, AdsStatus, CampaignSpec
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.errors import OperationalError
 from flywheel.persistence.store import SqliteStore
-from tests.core.fakes import FEE, Crash, EpochWorld, RecordingAds
+from tests.core.fakes import FEE, Crash, EpochWorld, PendingAds, RecordingAds
 
 
 async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
@@ -24,8 +24,26 @@ async def test_small_budgets_accrue_until_they_make_one_campaign(tmp_path):
     assert len(world.ads.runs) == 1
     assert world.ads.runs[0][1].budget_micro_usd == 3 * 45_000_000
     with SqliteStore.open(world.db) as store:
-        assert store.ads_available_micro_usd() == 0
+        # A dry-run plan commits nothing: the budget stays available and keeps accruing.
+        assert store.ads_available_micro_usd() == 135_000_000
         assert store.ads_balance()["accrued"] == 135_000_000
+        assert store.ads_balance()["committed"] == 0
+    world.ledger.pay_fee(10**9, 3)
+    fourth = await world.run()
+    assert fourth.ads is not None and fourth.ads.status == AdsStatus.PLANNED
+    assert world.ads.runs[1][1].budget_micro_usd == 4 * 45_000_000  # what would launch now
+    world.check_accounting()
+
+
+async def test_a_campaign_handed_to_the_operator_commits_its_budget(tmp_path):
+    world = EpochWorld.at(tmp_path)
+    world.ads = PendingAds()  # type: ignore[assignment]
+    world.ledger.pay_fee(10**9, 0)
+    state = await world.run()
+    assert state.ads is not None and state.ads.status == AdsStatus.PENDING_OPERATOR
+    with SqliteStore.open(world.db) as store:
+        assert store.ads_balance()["committed"] == 45_000_000
+        assert store.ads_available_micro_usd() == 0
     world.check_accounting()
 
 
@@ -59,12 +77,13 @@ class FailingAds:
         raise OperationalError("X Ads API rejected the credentials (401)")
 
 
-async def test_an_ads_failure_fails_the_epoch_and_keeps_the_budget_accrued(tmp_path):
+async def test_an_ads_failure_fails_the_ads_step_not_the_buyback_and_keeps_the_budget(tmp_path):
     world = EpochWorld.at(tmp_path)
     world.ads = FailingAds()  # type: ignore[assignment]
     world.ledger.pay_fee(10**9, 0)
     state = await world.run()
-    assert state.status == EpochStatus.FAILED
+    assert state.status == EpochStatus.ADS_FAILED  # not FAILED: the buyback stands
+    assert state.buyback_spent_lamports == 700_000_000 and state.tokens_settled > 0
     assert state.errors[0].step == "ads"
     assert "credentials" in state.errors[0].message
     assert state.ads_reserved_lamports == 300_000_000, "accrued: reserved for ads, not lost"
@@ -78,7 +97,7 @@ async def test_a_budget_kept_after_a_failed_launch_launches_without_new_fees(tmp
     world.ads = FailingAds()  # type: ignore[assignment]
     world.ledger.pay_fee(10**9, 0)
     failed = await world.run()
-    assert failed.status == EpochStatus.FAILED
+    assert failed.status == EpochStatus.ADS_FAILED
 
     world.ads = RecordingAds()
     quiet = await world.run()  # no new fees: only the budget the failed launch kept

@@ -49,9 +49,14 @@ FLYWHEEL_METRICS = frozenset(
         "flywheel_executor_balance_lamports",
     }
 )
+# Issue 15: the ads step's own failures, apart from the circuit breaker (its alert's series).
+ADS_FAILURE_METRICS = frozenset(
+    {"flywheel_ads_consecutive_failures", "flywheel_ads_failures_total"}
+)
 HISTOGRAMS = frozenset({"flywheel_epoch_duration_seconds"})
 QUERYABLE_SERIES = (
     (FLYWHEEL_METRICS - HISTOGRAMS)
+    | ADS_FAILURE_METRICS
     | {f"{h}{suffix}" for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
     | {"up"}
 )

@@ -22,6 +22,7 @@ from flywheel.domain.epoch_state import (
     EpochStatus,
     IntentRecord,
 )
+from flywheel.domain.fees import RejectedFee
 from flywheel.domain.trade import Quote
 from flywheel.reports.common import realized_price, slippage_bps
 from flywheel.reports.models import AccountingSection, EpochReport
@@ -66,6 +67,7 @@ def succeeded_state() -> EpochState:
         fees_in_lamports=900_000_000,
         receipt_signatures=["sigA", "sigB"],
         quarantined_signatures=["sigQ"],
+        rejected_fees=[RejectedFee("sigR", 7_000, "an airdrop, not a fee")],
         sol_usd_price="150.25",
         executor_balance_lamports=5_000_000_000,
         buyback_planned_lamports=600_000_000,
@@ -166,6 +168,7 @@ def test_succeeded_epoch_has_every_runbook_path() -> None:
         "receipts": 2,
         "receipt_signatures": ["sigA", "sigB"],
         "quarantined_signatures": ["sigQ"],
+        "rejected": [{"signature": "sigR", "lamports": 7_000, "reason": "an airdrop, not a fee"}],
         "internal_transfer_signatures": [],
         "internal_transfer_lamports": 0,
         "funding": "same-wallet",

@@ -3,6 +3,7 @@ signal with exit code 0, and refuses bad usage with exit code 2."""
 
 from __future__ import annotations
 
+import shlex
 import signal
 import socket
 import stat
@@ -94,7 +95,7 @@ def test_sandbox_command_writes_its_files_serves_and_exits_0_on_a_signal(
     assert process.returncode == 0, err.decode()[-2000:]
     printed = out.decode()
     assert env["SOLANA_RPC_URL"] in printed and env["TOKEN_MINT"] in printed
-    assert "set -a" in printed
+    assert "--env-file" in printed and "set -a" not in printed
 
 
 def test_a_port_in_use_is_a_usage_error_with_exit_code_2(
@@ -124,3 +125,75 @@ def test_the_command_registers_on_any_typer_app() -> None:
         assert option in result.output
     missing = CliRunner().invoke(app, ["sandbox"])
     assert missing.exit_code == 2  # --dir is required
+
+
+TARGETING = '{"languages":["en"],"keywords":["solana"]}'
+
+
+@pytest.mark.slow
+def test_the_banners_commands_run_in_bash_with_a_json_value_in_the_env_file(
+    tmp_path: Path,
+) -> None:
+    """The banner's commands, evaluated by bash as printed, after the operator added a JSON
+    value the way .env.example writes it (unquoted): the bot must read it intact."""
+    directory = tmp_path / "it's staging"  # a quote and a space: the commands must quote both
+    flywheel = Path(sys.executable).parent
+    env = {"PATH": f"{flywheel}:/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "60"}
+    process = subprocess.Popen(
+        [str(flywheel / "flywheel"), "sandbox", "--dir", str(directory), "--no-traders"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if "Stop with Ctrl-C" in line:
+                break
+        commands = [line.strip() for line in lines if line.startswith("  ")]
+        assert len(commands) == 2, lines
+        assert not any("set -a" in c or c.startswith(". ") for c in commands)
+        env_path = directory / ".env"
+        with env_path.open("a") as out:
+            out.write(f"ADS_TARGETING={TARGETING}\n")
+        for command in commands:
+            ran = subprocess.run(
+                ["bash", "-c", command],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert ran.returncode == 0, (command, ran.stdout[-2000:], ran.stderr[-2000:])
+        reports = sorted((directory / "reports").glob("epoch-*.json"))
+        assert reports, "the banner's `flywheel epoch` wrote no report"
+        settings = Settings.load(env_path)
+        assert settings.ads_targeting.model_dump(exclude_none=True, exclude_defaults=True) == {
+            "languages": ["en"],
+            "keywords": ["solana"],
+        }
+        # What a shell would have made of it: the reason the banner never sources the file.
+        sourced = subprocess.run(
+            ["bash", "-c", f"set -a; . {shlex.quote(str(env_path))}; printenv ADS_TARGETING"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert sourced.stdout.strip() != TARGETING
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def test_a_value_no_quoting_can_carry_to_both_readers_is_refused(tmp_path: Path) -> None:
+    from flywheel.commands.sandbox_cmd import write_env_file
+    from flywheel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"REPORTS_DIR: cannot be written to \.env"):
+        write_env_file(tmp_path, {"REPORTS_DIR": "/tmp/it's $HOME"})
+    assert not (tmp_path / ".env").exists()

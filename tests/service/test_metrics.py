@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.errors import InFlight, OperationalError
 from flywheel.service.metrics import FlywheelMetrics
-from tests.core.fakes import START_LAMPORTS, EpochWorld
+from tests.core.fakes import START_LAMPORTS, EpochWorld, PendingAds
 from tests.service.harness import make_service, serving
 
 
@@ -42,9 +42,11 @@ async def test_values_after_real_epochs(world: EpochWorld) -> None:
     bought = sum(s.tokens_bought for s in ok)
     assert bought > 0 and m.sample("flywheel_tokens_bought_total") == bought
     assert m.sample("flywheel_tokens_burned_total") == sum(s.tokens_settled for s in ok)
-    budgets = [s.ads.spec.budget_micro_usd for s in ok if s.ads and s.ads.spec]
-    assert len(budgets) == 2
-    assert m.sample("flywheel_ads_budget_usd_total") == sum(budgets) / 1_000_000
+    # Dry-run plans (RecordingAds) commit nothing: each shows the whole available budget again,
+    # so counting them would count one budget once per epoch. Only committed specs count.
+    planned = [s.ads.spec.budget_micro_usd for s in ok if s.ads and s.ads.spec]
+    assert len(planned) == 2 and planned[1] > planned[0]
+    assert m.sample("flywheel_ads_budget_usd_total") == 0
     assert m.sample("flywheel_epoch_duration_seconds_count") == 3
     assert states[2].finished_at is not None and ok[1].finished_at is not None
     assert m.sample("flywheel_last_epoch_timestamp_seconds") == states[2].finished_at.timestamp()
@@ -140,3 +142,12 @@ def test_balance_is_unknown_and_error_kinds_exist_before_the_first_epoch() -> No
     assert balance is not None and math.isnan(balance)  # not 0: no false "balance low" alert
     guard = metrics.registry.get_sample_value("flywheel_errors_total", {"kind": "GuardRefused"})
     assert guard == 0.0  # present, so increase() sees the first one
+
+
+async def test_the_ads_budget_counts_each_committed_spec_once(world: EpochWorld) -> None:
+    world.ads = PendingAds()  # type: ignore[assignment]
+    service = make_service(world)
+    states = [await service.run_scheduled() for _ in range(2)]
+    budgets = [s.ads.spec.budget_micro_usd for s in states if s and s.ads and s.ads.spec]
+    assert len(budgets) == 2
+    assert service.metrics.sample("flywheel_ads_budget_usd_total") == sum(budgets) / 1_000_000

@@ -328,7 +328,12 @@ def test_claiming_takes_every_available_receipt_once(store: SqliteStore) -> None
         ("sig2", "e1"),
         ("sig3", None),
     ]
-    assert store.receipt_totals() == {"available": 0, "quarantined": 30, "claimed": 30}
+    assert store.receipt_totals() == {
+        "available": 0,
+        "quarantined": 30,
+        "claimed": 30,
+        "rejected": 0,
+    }
 
 
 def test_claiming_for_an_epoch_never_saved_is_refused(store: SqliteStore) -> None:
@@ -348,7 +353,12 @@ def test_only_a_quarantined_receipt_is_released(store: SqliteStore) -> None:
     assert store.release_receipt("sig2") is False
     assert store.release_receipt("unknown") is False
     assert store.receipts(ReceiptStatus.AVAILABLE) == [receipt(1), receipt(2)]
-    assert store.receipt_totals() == {"available": 2_000, "quarantined": 0, "claimed": 0}
+    assert store.receipt_totals() == {
+        "available": 2_000,
+        "quarantined": 0,
+        "claimed": 0,
+        "rejected": 0,
+    }
 
 
 # --- epochs and steps ----------------------------------------------------------------------------
@@ -563,3 +573,49 @@ def test_the_database_and_its_wal_are_private_to_the_owner(tmp_path: Path) -> No
         store.set_meta("k", "v")
         for file in (path, Path(f"{path}-wal")):
             assert file.stat().st_mode & 0o777 == 0o600, file
+
+
+def test_a_rejected_receipt_keeps_its_reason_and_is_reported_once(store: SqliteStore) -> None:
+    store.add_receipts([receipt(1, 10), receipt(2, 20)], ReceiptStatus.QUARANTINED, None)
+    store.add_receipts([receipt(3, 30)], ReceiptStatus.AVAILABLE, None)
+    with pytest.raises(ValueError, match="needs a reason"):
+        store.reject_receipt("sig1", " ")
+    assert not store.reject_receipt("sig3", "not quarantined")  # available: refused
+    assert not store.reject_receipt("nope", "unknown")
+    assert store.reject_receipt("sig1", "an airdrop")
+    assert not store.reject_receipt("sig1", "twice")
+    assert not store.release_receipt("sig1")  # rejected is final
+    assert store.receipt_status("sig1") is ReceiptStatus.REJECTED
+    assert store.receipt_status("nope") is None
+    store.save_epoch(epoch("e1"))
+    assert store.claim_available_receipts("e1") == [receipt(3, 30)]  # never the rejected one
+    [shown] = store.report_rejected_receipts("e1")
+    assert (shown.signature, shown.lamports, shown.reason) == ("sig1", 10, "an airdrop")
+    assert store.report_rejected_receipts("e1") == []  # once
+    assert [r.signature for r in store.rejected_receipts()] == ["sig1"]
+    assert store.receipt_totals() == {
+        "available": 0,
+        "quarantined": 20,
+        "claimed": 30,
+        "rejected": 10,
+    }
+    # A rejected fee detected again (a rebase to the whole history) stays rejected.
+    assert store.add_receipts([receipt(1, 10)], ReceiptStatus.AVAILABLE, None) == 0
+    assert store.receipt_status("sig1") is ReceiptStatus.REJECTED
+
+
+def test_the_rejection_migration_keeps_every_receipt(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, path, MIGRATIONS[:2]) == 2
+    conn.execute(
+        "INSERT INTO fee_receipts(signature, lamports, slot, source, status, detected_at) "
+        "VALUES ('old', 5, 1, 'payer', 'quarantined', '2026-01-01T00:00:00Z')"
+    )
+    assert migrate(conn, path) == SCHEMA_VERSION
+    conn.close()
+    with SqliteStore.open(path) as store:
+        assert store.receipts(ReceiptStatus.QUARANTINED) == [FeeReceipt("old", 5, 1, None, "payer")]
+        assert store.reject_receipt("old", "spam")
+        with pytest.raises(StateError, match="CHECK constraint"), store.transaction():
+            store._run("UPDATE fee_receipts SET reason = NULL WHERE signature = 'old'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from rich.console import Console
 
@@ -22,9 +23,15 @@ EnvFile = Annotated[
 
 
 def load_settings(env_file: Path | None) -> Settings:
-    """Settings (ConfigError on any problem: exit 2), with logging configured from them."""
-    settings = Settings.load(resolve_env_file(env_file))
+    """Settings (ConfigError on any problem: exit 2), with logging configured from them, and
+    each warning about them (a misspelt variable, a risky value) logged once."""
+    from flywheel.config.risks import configuration_warnings
+
+    path = resolve_env_file(env_file)
+    settings = Settings.load(path)
     configure_logging(settings.log_level, settings.log_format)
+    for warning in configuration_warnings(settings, path):
+        structlog.get_logger("flywheel.config").warning("config.warning", warning=warning)
     return settings
 
 

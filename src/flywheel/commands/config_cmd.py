@@ -1,5 +1,7 @@
 """`flywheel config check`: validate the configuration and show it, every secret redacted.
 
+Warnings (a misspelt variable, a risky value: `config.risks`) are printed and do not fail.
+
 Problems are raised as ConfigError; `flywheel.cli.main` prints them one per line and exits 2.
 """
 
@@ -14,7 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from flywheel.config.places import host_warning
+from flywheel.config.risks import check_problems, configuration_warnings
 from flywheel.config.settings import Settings, resolve_env_file
+from flywheel.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +43,9 @@ def check(
     """Validate every variable and print the effective configuration, secrets redacted."""
     path = resolve_env_file(env_file)
     settings = Settings.load(path)
+    problems = check_problems(settings)
+    if problems:
+        raise ConfigError(problems)
     console = Console(soft_wrap=True)
     if not console.is_terminal:
         # Piped output is read by scripts and people alike: never cut a value to 80 columns.
@@ -46,8 +53,8 @@ def check(
     console.print(configuration_table(settings, path))
     console.print(Text(f"executor public key: {settings.executor_pubkey()}"))
     console.print(Text(f"fee funding: {settings.fee_funding_mode()}"))
-    warning = host_warning(settings.http_host)
-    if warning is not None:
+    host = host_warning(settings.http_host)
+    for warning in [*([host] if host is not None else []), *configuration_warnings(settings, path)]:
         console.print(Text(f"warning: {warning}", style="yellow"))
     console.print(Text("configuration OK", style="bold green"))
 

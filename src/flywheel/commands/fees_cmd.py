@@ -1,4 +1,4 @@
-"""Read-only commands about money at rest: `fetch-fees`, `fees release`, `snapshot`."""
+"""Commands about money at rest: `fetch-fees`, `fees release|reject|rebase`, `snapshot`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from flywheel.commands.common import EnvFile, console, load_settings
+from flywheel.commands.quarantine_cmd import reject, release
 from flywheel.config.settings import Settings
 from flywheel.domain.epoch_state import EpochMode
-from flywheel.domain.fees import FeeReceipt, ReceiptStatus
+from flywheel.domain.fees import FeeReceipt, ReceiptStatus, RejectedFee
 from flywheel.domain.money import format_sol, format_usd
 from flywheel.errors import ConfigError, OperationalError
 from flywheel.persistence.store import FEE_CURSOR_KEY, SqliteStore
@@ -31,6 +32,7 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     fees.command("release")(release)
+    fees.command("reject")(reject)
     fees.command("rebase")(rebase)
     app.add_typer(fees, name="fees")
 
@@ -92,6 +94,11 @@ def _fees_table(
         str(len(held.quarantined)),
     )
     table.add_row(
+        Text("rejected by the operator (never spent)", style="dim"),
+        format_sol(sum(r.lamports for r in held.rejected)),
+        str(len(held.rejected)),
+    )
+    table.add_row(
         Text("internal transfers (own wallets, never fees)", style="dim"),
         _sum(internal),
         str(len(internal)),
@@ -117,6 +124,13 @@ def _print_fee_notes(
                 f" from {receipt.source or '?'}"
             )
         )
+    for rejected in held.rejected:
+        out.print(
+            Text(
+                f"rejected {rejected.signature}: {format_sol(rejected.lamports)}"
+                f" ({rejected.reason})"
+            )
+        )
     for transfer in internal:
         out.print(
             Text(
@@ -133,6 +147,7 @@ class _Held:
     carried: int = 0
     detected: list[FeeReceipt] = field(default_factory=list)
     quarantined: list[FeeReceipt] = field(default_factory=list)
+    rejected: list[RejectedFee] = field(default_factory=list)
     internal: list[FeeReceipt] = field(default_factory=list)
     cursor: str | None = None
     epoch_id: str | None = None  # an interrupted epoch, holding what it claimed
@@ -144,6 +159,7 @@ class _Held:
             carried=store.carried_lamports(EpochMode.LIVE),
             detected=store.receipts(ReceiptStatus.AVAILABLE),
             quarantined=store.receipts(ReceiptStatus.QUARANTINED),
+            rejected=store.rejected_receipts(),
             internal=store.internal_transfers(),
             cursor=store.fee_cursor(),
         )
@@ -158,46 +174,6 @@ class _Held:
     @property
     def total(self) -> int:
         return self.carried + self.in_epoch + sum(r.lamports for r in self.detected)
-
-
-def release(
-    signature: Annotated[
-        str | None, typer.Argument(help="The quarantined fee's transaction signature.")
-    ] = None,
-    release_all: Annotated[
-        bool, typer.Option("--all", help="Release every quarantined fee (after reviewing them).")
-    ] = False,
-    env_file: EnvFile = None,
-) -> None:
-    """Release a quarantined fee after review: the next epoch spends it like any other."""
-    if (signature is None) == (not release_all):
-        raise typer.BadParameter("give one SIGNATURE, or --all (not both)", param_hint="SIGNATURE")
-    settings = load_settings(env_file)
-    if not settings.state_db_path.exists():
-        # Opening the store would create an empty state database: a review changes nothing.
-        what = (
-            "there is no quarantined fee"
-            if signature is None
-            else (f"{signature} is not a quarantined fee")
-        )
-        raise OperationalError(
-            f"{what}: there is no state database at {settings.state_db_path} yet (no epoch has run)"
-        )
-    with SqliteStore.open(settings.state_db_path) as store:
-        if signature is None:
-            chosen = [r.signature for r in store.receipts(ReceiptStatus.QUARANTINED)]
-            released = [s for s in chosen if store.release_receipt(s)]
-            if not released:
-                console().print("no quarantined fee to release")
-                return
-        elif store.release_receipt(signature):
-            released = [signature]
-        else:
-            raise OperationalError(
-                f"{signature} is not a quarantined fee; `flywheel fetch-fees` lists them"
-            )
-    for done in released:
-        console().print(f"released {done}: the next epoch will spend it")
 
 
 def rebase(

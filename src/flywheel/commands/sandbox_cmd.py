@@ -128,10 +128,29 @@ def _run_until_stopped(config: SandboxConfig, directory: Path) -> None:
 def write_env_file(directory: Path, env: dict[str, str]) -> Path:
     """DIR/.env readable by `set -a; . DIR/.env` and by the bot; 0600 (it holds a secret)."""
     path = directory / ".env"
-    lines = [f"{key}={shlex.quote(value)}" for key, value in env.items()]
+    lines = [f"{key}={env_file_quote(key, value)}" for key, value in env.items()]
     header = "# Written by `flywheel sandbox`: the bot's settings for the local sandbox.\n"
     write_private_file(path, header + "\n".join(lines) + "\n")
     return path
+
+
+def env_file_quote(key: str, value: str) -> str:
+    """`value` quoted so the bot's .env reader (python-dotenv) and a shell both read it as is.
+
+    Single quotes are literal to both; a value with a single quote (a directory named
+    "it's") goes in double quotes, where both undo the same two escapes (backslash, double
+    quote) as long as nothing in it would expand ($ or a backtick).
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if "$" in value or "`" in value:
+        raise ConfigError(
+            [
+                f"{key}: cannot be written to .env (got {value!r}: both ' and $ or `);"
+                " use another --dir"
+            ]
+        )
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _trap_signals(stop: threading.Event) -> dict[int, _Handler]:
@@ -160,14 +179,24 @@ def _print_banner(box: Sandbox, directory: Path, env_path: Path) -> None:
     table.add_row("Traders", traders)
     table.add_row("Configuration", str(env_path))
     _console.print(table)
-    quoted = shlex.quote(str(directory))
     _console.print(
-        "Point the bot at it:\n"
-        f"  cd {quoted} && flywheel simulate\n"
-        f"  or: set -a; . {shlex.quote(str(env_path))}; set +a; flywheel epoch\n"
+        run_commands_text(directory, env_path), highlight=False, markup=False, soft_wrap=True
+    )
+
+
+def run_commands_text(directory: Path, env_path: Path) -> str:
+    """How to point the bot at the sandbox: commands that let the bot read .env itself.
+
+    Never `set -a; . .env`: a shell reads `ADS_TARGETING={"languages":["en"]}` (the way
+    .env.example writes JSON) as `{languages:[en]}`, and the bot would get broken JSON.
+    """
+    return (
+        "Point the bot at it (the bot reads that .env itself; do not source it into a shell:"
+        " JSON values such as ADS_TARGETING are not shell syntax):\n"
+        f"  cd {shlex.quote(str(directory))} && flywheel simulate\n"
+        f"  flywheel epoch --env-file {shlex.quote(str(env_path))}\n"
         "X ads campaigns against the sandbox: set ADS_ENGINE_MODE=api in that .env.\n"
-        "Stop with Ctrl-C.",
-        highlight=False,
+        "Stop with Ctrl-C."
     )
 
 

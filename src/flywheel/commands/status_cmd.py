@@ -83,6 +83,9 @@ def status(env_file: EnvFile = None) -> None:
     out.print(balances_table(asyncio.run(balances())))
 
 
+_STATUS_STYLE = {"succeeded": "green", "ads-failed": "yellow"}
+
+
 def overview_table(overview: Overview, *, running: bool) -> Table:
     table = Table(title="Flywheel status", title_justify="left")
     table.add_column("what", no_wrap=True)
@@ -106,6 +109,9 @@ def overview_table(overview: Overview, *, running: bool) -> Table:
     table.add_row("carried", format_sol(overview.carried_lamports))
     quarantined = f"{format_sol(overview.quarantined_lamports)} ({len(overview.quarantined)})"
     table.add_row(Text("quarantined", style="yellow" if overview.quarantined else ""), quarantined)
+    if overview.rejected:
+        rejected = sum(r.lamports for r in overview.rejected)
+        table.add_row("rejected", f"{format_sol(rejected)} ({len(overview.rejected)}, never spent)")
     table.add_row(
         "ads reserve",
         f"{format_usd(overview.ads_available_micro_usd)} of "
@@ -113,6 +119,12 @@ def overview_table(overview: Overview, *, running: bool) -> Table:
         f"({overview.ads_progress_percent}%)",
     )
     table.add_row("ads pending launch", str(len(overview.pending_ads)))
+    if overview.ads_consecutive_failures:
+        table.add_row(
+            Text("ads step failures", style="yellow"),
+            f"{overview.ads_consecutive_failures} epoch(s) in a row (the buybacks stand;"
+            " see the last report's .errors)",
+        )
     return table
 
 
@@ -191,7 +203,7 @@ def history(
     for row in rows:
         table.add_row(
             row["epoch_id"],
-            Text(row["status"], style="green" if row["status"] == "succeeded" else "red"),
+            Text(row["status"], style=_STATUS_STYLE.get(row["status"], "red")),
             row["finished_at"] or "-",
             format_sol(row["fees_in_lamports"]),
             format_sol(row["spent_lamports"]),

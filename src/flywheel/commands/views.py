@@ -11,7 +11,9 @@ from flywheel.domain.money import format_sol, format_usd
 
 def epoch_table(state: EpochState, *, title: str | None = None) -> Table:
     """What one epoch did, in the order it did it."""
-    style = "green" if state.status == EpochStatus.SUCCEEDED else "red"
+    style = {EpochStatus.SUCCEEDED: "green", EpochStatus.ADS_FAILED: "yellow"}.get(
+        state.status, "red"
+    )
     table = Table(title=title or f"Epoch {state.id} ({state.mode.value})", title_justify="left")
     table.add_column("step", no_wrap=True)
     table.add_column("result", overflow="fold")

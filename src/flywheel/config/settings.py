@@ -149,7 +149,9 @@ class Settings(BaseSettings):
         None, description="a single inflow above this many SOL is quarantined (unset: no limit)"
     )
     max_fees_per_epoch_sol: OptionalSol = Field(
-        None, description="an epoch whose new fees exceed this many SOL is quarantined"
+        None,
+        description="new fees counted in order up to this many SOL per epoch; the inflows"
+        " beyond it (one that straddles it whole) are quarantined",
     )
     # Fees and buyback
     fee_start: FeeStartChoice = Field(

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from flywheel.domain.ads import AdsOutcome
+from flywheel.domain.fees import RejectedFee
 from flywheel.domain.sale import SellQuote
 from flywheel.domain.trade import Quote
 
@@ -41,6 +42,23 @@ class EpochStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # Only the ads step failed (X refused, bad credentials...): the buyback's results stand. It
+    # is not a failure for the circuit breaker; the ads failures have their own count and alert.
+    ADS_FAILED = "ads-failed"
+
+    @property
+    def buyback_succeeded(self) -> bool:
+        """Succeeded, or failed only at the ads step: the buyback side did its work."""
+        return self in (EpochStatus.SUCCEEDED, EpochStatus.ADS_FAILED)
+
+
+def final_status(errors: list[EpochError]) -> EpochStatus:
+    """What an epoch that ran to its end is: succeeded, failed, or failed only at ads."""
+    if not errors:
+        return EpochStatus.SUCCEEDED
+    if all(e.step == "ads" for e in errors):
+        return EpochStatus.ADS_FAILED
+    return EpochStatus.FAILED
 
 
 class IntentStatus(StrEnum):
@@ -107,6 +125,8 @@ class EpochState(BaseModel):
     fees_in_lamports: int = 0
     receipt_signatures: list[str] = Field(default_factory=list)
     quarantined_signatures: list[str] = Field(default_factory=list)
+    # quarantined fees the operator rejected since the last epoch: shown here once, never spent
+    rejected_fees: list[RejectedFee] = Field(default_factory=list)
     # SOL our own addresses moved into the collector (a sweep, the collect step): not fees
     internal_signatures: list[str] = Field(default_factory=list)
     internal_lamports: int = 0

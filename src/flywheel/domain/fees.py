@@ -10,6 +10,7 @@ class ReceiptStatus(StrEnum):
     AVAILABLE = "available"  # detected, waiting to be claimed by an epoch
     QUARANTINED = "quarantined"  # anomalous (runbook scenario 7): held until released
     CLAIMED = "claimed"  # an epoch took it into its input
+    REJECTED = "rejected"  # quarantined, then rejected by the operator: never spent
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,15 @@ class FeeReceipt:
     def __post_init__(self) -> None:
         if self.lamports <= 0:
             raise ValueError("a fee receipt is an inflow: lamports must be positive")
+
+
+@dataclass(frozen=True)
+class RejectedFee:
+    """A quarantined inflow the operator rejected (`flywheel fees reject`), with the reason."""
+
+    signature: str
+    lamports: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -43,11 +53,28 @@ def screen(
     max_single_lamports: int | None,
     max_per_epoch_lamports: int | None,
 ) -> tuple[list[FeeReceipt], list[FeeReceipt]]:
-    """(available, quarantined): runbook scenario 7 holds back inflows too large to be fees."""
+    """(available, quarantined): runbook scenario 7 holds back inflows too large to be fees.
+
+    An inflow above the single cap is quarantined on its own. The per-epoch cap counts the
+    others in the order the fee source found them (oldest first): those that fit under it are spent
+    as usual; the first that would take the total over the cap, and every one after it, are
+    quarantined. An inflow straddling the cap is quarantined whole: a fee is one signature,
+    released or rejected whole, so part of it cannot be spent.
+    """
     single = max_single_lamports
-    available = [r for r in receipts if single is None or r.lamports <= single]
-    quarantined = [r for r in receipts if single is not None and r.lamports > single]
-    per_epoch = max_per_epoch_lamports
-    if per_epoch is not None and sum(r.lamports for r in available) > per_epoch:
-        quarantined, available = quarantined + available, []
+    available: list[FeeReceipt] = []
+    quarantined: list[FeeReceipt] = []
+    total = 0
+    over = False
+    for receipt in receipts:
+        if single is not None and receipt.lamports > single:
+            quarantined.append(receipt)
+            continue
+        cap = max_per_epoch_lamports
+        over = over or (cap is not None and total + receipt.lamports > cap)
+        if over:
+            quarantined.append(receipt)
+        else:
+            available.append(receipt)
+            total += receipt.lamports
     return available, quarantined

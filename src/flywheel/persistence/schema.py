@@ -141,7 +141,38 @@ _V2: Migration = (
     "CREATE UNIQUE INDEX epochs_by_seq ON epochs(seq)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+# A quarantined fee the operator rejected (`flywheel fees reject SIG --reason TEXT`): never spent,
+# kept by signature (so no later detection counts it again) with the reason. Its epoch_id is
+# the epoch whose report first shows it (NULL until then). SQLite cannot change a CHECK in
+# place: the table is rebuilt, in the migration's one transaction.
+_V3: Migration = (
+    """
+    CREATE TABLE fee_receipts_v3 (
+        signature   TEXT PRIMARY KEY,
+        lamports    INTEGER NOT NULL CHECK (lamports > 0),
+        slot        INTEGER NOT NULL,
+        block_time  INTEGER,
+        source      TEXT NOT NULL DEFAULT '',
+        status      TEXT NOT NULL
+                    CHECK (status IN ('available', 'quarantined', 'claimed', 'rejected')),
+        epoch_id    TEXT REFERENCES epochs(id) DEFERRABLE INITIALLY DEFERRED,
+        detected_at TEXT NOT NULL,
+        reason      TEXT,
+        rejected_at TEXT,
+        CHECK (status = 'rejected' OR (status = 'claimed') = (epoch_id IS NOT NULL)),
+        CHECK ((status = 'rejected') = (reason IS NOT NULL))
+    )
+    """,
+    "INSERT INTO fee_receipts_v3(signature, lamports, slot, block_time, source, status, "
+    "epoch_id, detected_at) SELECT signature, lamports, slot, block_time, source, status, "
+    "epoch_id, detected_at FROM fee_receipts",
+    "DROP TABLE fee_receipts",
+    "ALTER TABLE fee_receipts_v3 RENAME TO fee_receipts",
+    "CREATE INDEX fee_receipts_by_status ON fee_receipts(status, slot)",
+    "CREATE INDEX fee_receipts_by_epoch ON fee_receipts(epoch_id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -16,15 +16,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus, IntentRecord
-from flywheel.domain.fees import FeeReceipt, ReceiptStatus
 from flywheel.domain.trade import PreparedTx, TxKind
 from flywheel.errors import StateError
 from flywheel.persistence.connection import iso_utc
-from flywheel.persistence.ownership import OwnershipRecords
+from flywheel.persistence.receipts import FEE_CURSOR_KEY, FeeReceipts
 
-FEE_CURSOR_KEY = "fee_cursor"
+__all__ = ["FEE_CURSOR_KEY", "AdsEntry", "SqliteStore", "StepRecord", "StoredIntent"]
 ADS_KINDS: tuple[str, ...] = ("accrued", "committed", "spent", "released")
-_RECEIPT_COLUMNS = "signature, lamports, slot, block_time, source"
 _INTENT_COLUMNS = "epoch_id, kind, signature, raw, last_valid_block_height, record"
 _INTENT_COLUMNS += ", created_at, updated_at"
 
@@ -65,82 +63,12 @@ class AdsEntry:
     at: datetime
 
 
-class SqliteStore(OwnershipRecords):
+class SqliteStore(FeeReceipts):
     """The `Store` port on SQLite. Build it with `SqliteStore.open(path)`.
 
-    Meta keys, own addresses and internal transfers are `OwnershipRecords`'.
+    Fee receipts are `FeeReceipts`'; meta keys, own addresses and internal transfers are
+    `OwnershipRecords`'.
     """
-
-    # --- fee receipts --------------------------------------------------------------------
-
-    def fee_cursor(self) -> str | None:
-        return self.get_meta(FEE_CURSOR_KEY)
-
-    def add_receipts(
-        self, receipts: list[FeeReceipt], status: ReceiptStatus, new_cursor: str | None
-    ) -> int:
-        """Store the new receipts and move the cursor, together; how many were new.
-
-        A receipt already stored (same signature) is left as it is. `new_cursor=None` leaves
-        the cursor where it was.
-        """
-        if status is ReceiptStatus.CLAIMED:
-            raise ValueError("receipts are claimed by an epoch, not added as claimed")
-        detected_at = iso_utc(self._now())
-        rows = [
-            (r.signature, r.lamports, r.slot, r.block_time, r.source, status.value, detected_at)
-            for r in receipts
-        ]
-        with self.transaction():
-            added = self._many(
-                "INSERT OR IGNORE INTO fee_receipts(signature, lamports, slot, block_time, "
-                "source, status, epoch_id, detected_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
-                rows,
-            )
-            if new_cursor is not None:
-                self.set_meta(FEE_CURSOR_KEY, new_cursor)
-        return added
-
-    def claim_available_receipts(self, epoch_id: str) -> list[FeeReceipt]:
-        with self.transaction():
-            claimed = self._receipts_where("status = ?", (ReceiptStatus.AVAILABLE.value,))
-            self._run(
-                "UPDATE fee_receipts SET status = ?, epoch_id = ? WHERE status = ?",
-                (ReceiptStatus.CLAIMED.value, epoch_id, ReceiptStatus.AVAILABLE.value),
-            )
-        return claimed
-
-    def receipts(self, status: ReceiptStatus | None = None) -> list[FeeReceipt]:
-        if status is None:
-            return self._receipts_where("1", ())
-        return self._receipts_where("status = ?", (status.value,))
-
-    def _receipts_where(self, where: str, params: Sequence[Any]) -> list[FeeReceipt]:
-        rows = self._all(
-            # `where` is always a literal of this module; values go through `params`
-            f"SELECT {_RECEIPT_COLUMNS} FROM fee_receipts WHERE {where} ORDER BY slot, signature",  # noqa: S608
-            params,
-        )
-        return [
-            FeeReceipt(str(s), int(lam), int(slot), bt, str(src)) for s, lam, slot, bt, src in rows
-        ]
-
-    def release_receipt(self, signature: str) -> bool:
-        """Quarantined -> available (an operator's decision); False if it was not quarantined."""
-        changed = self._run(
-            "UPDATE fee_receipts SET status = ? WHERE signature = ? AND status = ?",
-            (ReceiptStatus.AVAILABLE.value, signature, ReceiptStatus.QUARANTINED.value),
-        )
-        return changed == 1
-
-    def receipt_totals(self) -> dict[str, int]:
-        """Lamports by receipt status, every status present."""
-        totals = {status.value: 0 for status in ReceiptStatus}
-        for status, lamports in self._all(
-            "SELECT status, sum(lamports) FROM fee_receipts GROUP BY status"
-        ):
-            totals[str(status)] = int(lamports)
-        return totals
 
     # --- epochs and steps ------------------------------------------------------------------
 

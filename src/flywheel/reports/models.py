@@ -17,7 +17,12 @@ from pydantic import Field, computed_field, model_validator
 
 from flywheel import __version__
 from flywheel.domain.ads import AdsStatus, Targeting
-from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
+from flywheel.domain.epoch_state import (
+    EpochMode,
+    EpochState,
+    EpochStatus,
+    final_status,
+)
 from flywheel.domain.money import MICRO_USD_PER_USD
 from flywheel.reports.claims import ClaimsSection, claims_section
 from flywheel.reports.common import (
@@ -29,35 +34,10 @@ from flywheel.reports.common import (
     realized_price,
     slippage_bps,
 )
+from flywheel.reports.fees import FeesSection, fees_section
 
 # ---------------------------------------------------------------------------------------------
 # Epoch report
-
-
-class FeesSection(ReportSection):
-    """What the detect step found."""
-
-    carried_in_lamports: int = Field(description="Unspent lamports carried from earlier epochs")
-    detected_lamports: int = Field(description="Fees detected this epoch")
-    receipts: int = Field(description="Number of fee receipts (one per transaction)")
-    receipt_signatures: list[str]
-    quarantined_signatures: list[str] = Field(
-        description="Transfers held back from spending (suspicious); see the runbook"
-    )
-    internal_transfer_signatures: list[str] = Field(
-        default_factory=list,
-        description="SOL the flywheel's own wallets moved into the collector: never a fee",
-    )
-    internal_transfer_lamports: int = Field(default=0, description="Their total")
-    funding: str = Field(
-        default="same-wallet",
-        description="Where the buybacks' SOL came from: same-wallet (the collector is the"
-        " executor), collect (moved from the separate collector by the collect step) or"
-        " executor (FEE_FUNDING=executor: the executor's own SOL)",
-    )
-    collected_lamports: int = Field(
-        default=0, description="Moved from the separate fee collector to the executor"
-    )
 
 
 class AllocationSection(ReportSection):
@@ -182,7 +162,9 @@ class EpochReport(ReportSection):
     flywheel_version: str = __version__
     epoch_id: str
     mode: EpochMode
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "ads-failed"] = Field(
+        description="ads-failed: only the ads step failed; the buyback's results stand"
+    )
     started_at: UtcDatetime
     finished_at: UtcDatetime
     steps_done: list[str] = Field(default_factory=list)
@@ -198,13 +180,15 @@ class EpochReport(ReportSection):
         """The report of an epoch from its journal.
 
         A journal still marked running (the report step runs last, before the epoch is closed)
-        is reported as failed if it recorded errors, succeeded otherwise; `now` stands in for
-        a missing finish time.
+        is reported as its errors make it (`final_status`); `now` stands in for a missing
+        finish time.
         """
-        if state.status is EpochStatus.RUNNING:
-            status: Literal["succeeded", "failed"] = "failed" if state.errors else "succeeded"
-        else:
-            status = "failed" if state.status is EpochStatus.FAILED else "succeeded"
+        known = final_status(state.errors) if state.status is EpochStatus.RUNNING else state.status
+        status: Literal["succeeded", "failed", "ads-failed"] = "succeeded"
+        if known is EpochStatus.FAILED:
+            status = "failed"
+        elif known is EpochStatus.ADS_FAILED:
+            status = "ads-failed"
         finished_at = state.finished_at or now or datetime.now(UTC)
         return cls(
             epoch_id=state.id,
@@ -213,7 +197,7 @@ class EpochReport(ReportSection):
             started_at=state.started_at,
             finished_at=finished_at,
             steps_done=list(state.steps_done),
-            fees=_fees(state),
+            fees=fees_section(state),
             claims=claims_section(state),
             allocation=_allocation(state),
             execution=ExecutionSection(buyback=_buyback(state), ads=_ads(state)),
@@ -225,20 +209,6 @@ class EpochReport(ReportSection):
             ),
             errors=[ReportError(step=e.step, kind=e.kind, message=e.message) for e in state.errors],
         )
-
-
-def _fees(state: EpochState) -> FeesSection:
-    return FeesSection(
-        carried_in_lamports=state.carried_in_lamports,
-        detected_lamports=state.fees_in_lamports,
-        receipts=len(state.receipt_signatures),
-        receipt_signatures=list(state.receipt_signatures),
-        quarantined_signatures=list(state.quarantined_signatures),
-        internal_transfer_signatures=list(state.internal_signatures),
-        internal_transfer_lamports=state.internal_lamports,
-        funding=state.fee_funding,
-        collected_lamports=state.collected_lamports,
-    )
 
 
 def _allocation(state: EpochState) -> AllocationSection:

@@ -2,6 +2,7 @@
 
     breaker opened / closed        error / success
     epoch failed or interrupted    error (with its errors and report)
+    ads step failed (ads-failed)   warning (the buyback stands; not the breaker's business)
     fees quarantined               warning (runbook scenario 7: review before they are spent)
     manual ads campaign ready      info (the spec to create by hand)
     executor balance low           warning, once when it drops below MIN_EXECUTOR_BALANCE_SOL,
@@ -84,6 +85,15 @@ class Alerts:
                 f"Flywheel: epoch {state.id} failed",
                 f"{errors or 'no error recorded'}\nreport: {state.report_path or '(none)'}",
                 "error",
+            )
+        elif state.status is EpochStatus.ADS_FAILED:
+            errors = "; ".join(f"{e.kind}: {e.message}" for e in state.errors)
+            self.send(
+                f"Flywheel: the ads step of epoch {state.id} failed",
+                f"{errors}\nThe buyback stands and the ads budget stays available for the next"
+                " campaign; this does not count toward the circuit breaker. Fix the cause"
+                f" (docs/ads.md).\nreport: {state.report_path or '(none)'}",
+                "warning",
             )
         if state.quarantined_signatures:
             self.send(

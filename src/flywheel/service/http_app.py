@@ -40,11 +40,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flywheel.config.risks import MIN_WEBHOOK_SECRET_LENGTH
 from flywheel.service.health import to_the_minute
 
 log = structlog.get_logger("flywheel.http")
 
-MIN_SECRET_LENGTH = 32
+MIN_SECRET_LENGTH = MIN_WEBHOOK_SECRET_LENGTH  # `flywheel config check` refuses shorter ones
 MAX_BODY_BYTES = 4096
 FAILED_AUTH_LIMIT = 10
 GLOBAL_FAILED_AUTH_LIMIT = 100  # all clients together, in the same window

@@ -1,7 +1,11 @@
 """Prometheus metrics of the service, on their own registry and their own port (METRICS_PORT).
 
-    flywheel_epochs_total{status}            succeeded | failed | interrupted (a transaction was
-                                             in flight: the epoch resumes on the next run)
+    flywheel_epochs_total{status}            succeeded | failed | ads-failed (only the ads step:
+                                             the buyback stands) | interrupted (a transaction
+                                             was in flight: the epoch resumes on the next run)
+    flywheel_ads_failures_total              epochs whose ads step failed (not the breaker's)
+    flywheel_ads_consecutive_failures        the latest epochs' ads steps failed in a row (read
+                                             from the state at each scrape; 0 once one works)
     flywheel_epochs_skipped_total{reason}    breaker-open | busy | locked (a due epoch not run)
     flywheel_errors_total{kind}              one per epoch error, by error class
     flywheel_circuit_breaker_state           0 closed, 1 open, 0.5 half-open (one trial allowed);
@@ -13,7 +17,7 @@
     flywheel_buyback_spent_lamports_total    SOL spent on buybacks (lamports)
     flywheel_tokens_bought_total             tokens bought (token base units)
     flywheel_tokens_burned_total             tokens burned (token base units)
-    flywheel_ads_budget_usd_total            ads budgets handed to the ads engine (USD)
+    flywheel_ads_budget_usd_total            ads budgets committed to campaigns (USD; not plans)
     flywheel_rpc_requests_total{method,outcome}, flywheel_rpc_request_duration_seconds{method}
     flywheel_executor_balance_lamports       the executor's SOL balance at the last check
     flywheel_fee_collector_balance_lamports  the fee collector's, at the same check
@@ -28,7 +32,7 @@ Money is exact in the journal; Prometheus values are floats, which is fine for m
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Protocol
 
@@ -36,10 +40,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from flywheel.domain.ads import AdsStatus
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
+from flywheel.service.ads_failures import (
+    LOOKBACK_EPOCHS,
+    ads_step_failed,
+    consecutive_ads_failures,
+)
 from flywheel.service.circuit_breaker import BreakerState
 
 BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.OPEN: 1.0, BreakerState.HALF_OPEN: 0.5}
-EPOCH_STATUSES = ("succeeded", "failed", "interrupted")
+EPOCH_STATUSES = ("succeeded", "failed", "ads-failed", "interrupted")
 SKIP_REASONS = ("breaker-open", "busy", "locked")
 # Epochs run from seconds (nothing to do) to minutes (swaps waiting for confirmation).
 DURATION_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800)
@@ -54,8 +63,10 @@ ERROR_KINDS = (
     "JupiterApiError",
 )
 
-# Ads outcomes whose budget went to the ads engine this epoch (accrued waits for a later one).
-_BUDGETED = (AdsStatus.PLANNED, AdsStatus.PENDING_OPERATOR, AdsStatus.LAUNCHED)
+_FINISHED = (EpochStatus.SUCCEEDED, EpochStatus.FAILED, EpochStatus.ADS_FAILED)
+# Ads outcomes whose budget was committed this epoch (accrued waits for a later one; a dry-run
+# plan commits nothing and shows the same accruing budget again each epoch: never counted).
+_BUDGETED = (AdsStatus.PENDING_OPERATOR, AdsStatus.LAUNCHED)
 
 
 class StateFigures(Protocol):
@@ -64,6 +75,7 @@ class StateFigures(Protocol):
     def carried_lamports(self, mode: EpochMode) -> int: ...
     def receipt_totals(self) -> dict[str, int]: ...
     def ads_available_micro_usd(self) -> int: ...
+    def epochs(self, limit: int = 20) -> Iterator[EpochState]: ...
 
 
 class FlywheelMetrics:
@@ -98,6 +110,16 @@ class FlywheelMetrics:
             "Unix time the last successful epoch finished",
             registry=r,
         )
+        self.ads_failures = Counter(
+            "flywheel_ads_failures",
+            "Epochs whose ads step failed (they do not count for the circuit breaker)",
+            registry=r,
+        )
+        self.ads_consecutive_failures = Gauge(
+            "flywheel_ads_consecutive_failures",
+            "The latest epochs whose ads step failed in a row",
+            registry=r,
+        )
         self.duration = Histogram(
             "flywheel_epoch_duration_seconds",
             "Duration of whole epochs",
@@ -118,7 +140,7 @@ class FlywheelMetrics:
         )
         self.burned = Counter("flywheel_tokens_burned", "Tokens burned, in base units", registry=r)
         self.ads_budget = Counter(
-            "flywheel_ads_budget_usd", "Ads budget handed to the ads engine, in USD", registry=r
+            "flywheel_ads_budget_usd", "Ads budget committed to campaigns, in USD", registry=r
         )
         self.rpc_requests = Counter(
             "flywheel_rpc_requests",
@@ -187,14 +209,19 @@ class FlywheelMetrics:
         self.ads_reserve.set_function(
             reading(lambda: float(Decimal(state.ads_available_micro_usd()) / 1_000_000))
         )
+        self.ads_consecutive_failures.set_function(
+            reading(lambda: consecutive_ads_failures(state.epochs(limit=LOOKBACK_EPOCHS)))
+        )
 
     def set_info(self, *, version: str, mode: str, ads_mode: str) -> None:
         self.info.info({"version": version, "mode": mode, "ads_mode": ads_mode})
 
     def observe_epoch(self, state: EpochState, seconds: float) -> None:
         """Count one finished epoch (its journal) that took `seconds`."""
-        status = "succeeded" if state.status is EpochStatus.SUCCEEDED else "failed"
+        status = state.status.value if state.status in _FINISHED else "failed"
         self.epochs.labels(status=status).inc()
+        if ads_step_failed(state):
+            self.ads_failures.inc()
         self.duration.observe(seconds)
         for error in state.errors:
             self.errors.labels(kind=error.kind).inc()
@@ -208,7 +235,7 @@ class FlywheelMetrics:
             self.ads_budget.inc(float(Decimal(ads.spec.budget_micro_usd) / 1_000_000))
         if state.finished_at is not None:
             self.last_epoch.set(state.finished_at.timestamp())
-            if status == "succeeded":
+            if state.status.buyback_succeeded:
                 self.last_success.set(state.finished_at.timestamp())
 
     def observe_unfinished(self, kind: str, seconds: float, *, interrupted: bool) -> None:

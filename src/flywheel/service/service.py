@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from starlette.routing import BaseRoute
 
-from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
+from flywheel.domain.epoch_state import EpochMode, EpochState
 from flywheel.errors import EpochLocked, InFlight, OperationalError, StateFileGone
 from flywheel.ports import Notifier
 from flywheel.service.alerts import Alerts
@@ -171,7 +171,9 @@ class FlywheelService:
             seconds = time.monotonic() - started
             self._current_id = state.id
             self.metrics.observe_epoch(state, seconds)
-            if state.status is EpochStatus.SUCCEEDED:
+            if state.status.buyback_succeeded:
+                # An ads-failed epoch's buyback stands: not a failure for the breaker (the ads
+                # failures have their own count, metric and alert: service.ads_failures).
                 self.last_success_at = state.finished_at
                 self._breaker_changed(self.breaker.record_success())
             else:
@@ -248,7 +250,7 @@ class FlywheelService:
             error = self.fatal
         if (
             last is not None
-            and last.status is EpochStatus.SUCCEEDED
+            and last.status.buyback_succeeded
             and last.finished_at is not None
             and (self.last_success_at is None or last.finished_at > self.last_success_at)
         ):
@@ -280,7 +282,7 @@ class FlywheelService:
             (
                 e
                 for e in self._history.epochs(limit=500)
-                if e.mode is self.mode and e.status is EpochStatus.SUCCEEDED
+                if e.mode is self.mode and e.status.buyback_succeeded
             ),
             None,
         )

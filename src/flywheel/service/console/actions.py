@@ -82,3 +82,18 @@ def release_fee(store: SqliteStore, signature: str) -> str:
     if not store.release_receipt(signature):
         return f"{signature} is not a quarantined fee"
     return ""
+
+
+MAX_REASON_CHARS = 500
+
+
+def reject_fee(store: SqliteStore, signature: str, reason: str) -> str:
+    """Quarantined -> rejected (never spent), with the operator's reason; '' or why not."""
+    reason = " ".join(reason.split())
+    if not reason:
+        return "say why the fee is rejected: the reason is kept in the state and the report"
+    if len(reason) > MAX_REASON_CHARS:
+        return f"the reason is longer than {MAX_REASON_CHARS} characters"
+    if not store.reject_receipt(signature, reason):
+        return f"{signature} is not a quarantined fee"
+    return ""

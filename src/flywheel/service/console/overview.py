@@ -8,15 +8,16 @@ far it is from the smallest campaign (ADS_MIN_BUDGET_USD).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from solders.pubkey import Pubkey
 
 from flywheel.config.settings import Settings
-from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
-from flywheel.domain.fees import FeeReceipt, ReceiptStatus
+from flywheel.domain.epoch_state import EpochMode, EpochState
+from flywheel.domain.fees import FeeReceipt, ReceiptStatus, RejectedFee
 from flywheel.persistence.store import AdsEntry, SqliteStore
+from flywheel.service.ads_failures import LOOKBACK_EPOCHS, consecutive_ads_failures
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
 from flywheel.solana.rpc import RpcClient
 
@@ -45,6 +46,8 @@ class Overview:
     ads_min_budget_micro_usd: int
     ads_spent_micro_usd: int
     pending_ads: list[AdsEntry]
+    rejected: list[RejectedFee] = field(default_factory=list)  # by `fees reject`: never spent
+    ads_consecutive_failures: int = 0  # the latest epochs' ads steps that failed in a row
 
     @property
     def quarantined_lamports(self) -> int:
@@ -88,7 +91,7 @@ def read_overview(
         (
             e
             for e in store.epochs(limit=500)
-            if e.mode is EpochMode.LIVE and e.status is EpochStatus.SUCCEEDED
+            if e.mode is EpochMode.LIVE and e.status.buyback_succeeded
         ),
         None,
     )
@@ -107,6 +110,8 @@ def read_overview(
         ads_min_budget_micro_usd=settings.ads_min_budget_micro_usd,
         ads_spent_micro_usd=store.ads_balance()["spent"],
         pending_ads=pending_ads_specs(store.ads_entries()),
+        rejected=store.rejected_receipts(),
+        ads_consecutive_failures=consecutive_ads_failures(store.epochs(limit=LOOKBACK_EPOCHS)),
     )
 
 

@@ -6,7 +6,7 @@
     GET  /proof, /proof.json    the holders' proof (as `flywheel proof` writes it)
     GET  /static/console.css    the vendored stylesheet
     GET  /login, POST /login    the webhook secret in, a session cookie out; POST /logout
-    POST /actions/...           ads launch|cancel, fee release, breaker reset, epoch trigger
+    POST /actions/...           ads launch|cancel, fee release|reject, breaker reset, epoch trigger
 
 Read-only pages need the operator unless CONSOLE_PUBLIC=true; actions always do, and a form
 needs its CSRF token. See auth.py for sessions, Bearer and the rate limit.
@@ -55,6 +55,7 @@ FLASH = {
     "launched": "The campaign is recorded as launched.",
     "cancelled": "The spec is cancelled; its budget is back in the ads reserve.",
     "released": "The fee is released: the next epoch spends it.",
+    "rejected": "The fee is rejected: it is never spent; the next report shows the reason.",
     "breaker-reset": "The circuit breaker is closed.",
     "triggered": "An epoch has started; reload to see it.",
 }
@@ -290,6 +291,11 @@ class Actions:
     async def release(self, request: Request, _: dict[str, str]) -> str:
         return actions.release_fee(self.ctx.store, str(request.path_params["signature"]))
 
+    async def reject(self, request: Request, form: dict[str, str]) -> str:
+        return actions.reject_fee(
+            self.ctx.store, str(request.path_params["signature"]), form.get("reason", "")
+        )
+
     async def reset(self, _: Request, __: dict[str, str]) -> str:
         self.ctx.service.reset_breaker()
         return ""
@@ -313,6 +319,9 @@ class Actions:
                 "/actions/fees/{signature}/release",
                 act("released", self.release),
                 methods=["POST"],
+            ),
+            Route(
+                "/actions/fees/{signature}/reject", act("rejected", self.reject), methods=["POST"]
             ),
             Route("/actions/breaker/reset", act("breaker-reset", self.reset), methods=["POST"]),
             Route("/actions/epoch/trigger", act("triggered", self.trigger), methods=["POST"]),
