@@ -19,6 +19,7 @@ and anchoring; this module drives them in order.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -89,6 +90,7 @@ class EpochRunner:
         policy: EpochPolicy,
         mode: EpochMode = EpochMode.LIVE,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_step: StepObserver | None = None,
         balances: ExecutorBalances | None = None,
         executor_collects_fees: bool = False,
@@ -118,7 +120,7 @@ class EpochRunner:
             self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
         self.journal = IntentJournal(store, wallet, self.audit)
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
-        self.buyback = BuybackStep(dex, wallet, self.journal, policy)
+        self.buyback = BuybackStep(dex, wallet, self.journal, policy, clock=clock, sleep=sleep)
         self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
             "reconcile": self._reconcile,

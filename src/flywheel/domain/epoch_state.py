@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from flywheel.domain.ads import AdsOutcome
+from flywheel.domain.slices import SliceRecord, SliceStatus
 from flywheel.domain.trade import Quote
 
 STEPS: tuple[str, ...] = (
@@ -139,6 +140,9 @@ class EpochState(BaseModel):
     swap_burn_planned: int = 0
     tokens_settled_in_swap: int = 0
     destination: str = "burn"
+    # Sliced buyback (BUYBACK_SLICES > 1): the schedule, journaled before the first slice;
+    # each slice's swaps are also in swap_intents. Empty for a one-shot buyback.
+    slices: list[SliceRecord] = Field(default_factory=list)
 
     # ads
     ads_reserved_lamports: int = 0
@@ -175,6 +179,12 @@ class EpochState(BaseModel):
     def tokens_carried_out(self) -> int:
         """Tokens in the executor still waiting to be burned or sent: the next epoch's job."""
         return self.tokens_to_settle - self.tokens_settled
+
+    @property
+    def window_open(self) -> bool:
+        """Whether the epoch is inside its buyback window: slices scheduled and not all done."""
+        scheduled = any(s.status is SliceStatus.SCHEDULED for s in self.slices)
+        return scheduled and self.status is EpochStatus.RUNNING
 
     @property
     def failed(self) -> bool:
