@@ -16,9 +16,9 @@ import pytest
 
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
 from flywheel.domain.slices import SliceStatus, plan_slices, slice_count
+from flywheel.domain.trade import PreparedTx, Quote
 from flywheel.epoch import EpochRunner
 from flywheel.persistence.store import SqliteStore
-from flywheel.domain.trade import PreparedTx, Quote
 from tests.core.fakes import Crash, EpochWorld, Ledger, LedgerWallet
 
 WINDOW = 1  # second: the tests' window, short so they stay fast
@@ -169,5 +169,5 @@ def test_a_schedule_splits_every_lamport_and_stays_in_its_window() -> None:
     assert sum(s.planned_lamports for s in planned) == 1_000_003
     assert [s.index for s in planned] == [0, 1, 2, 3]
     assert all(start <= s.at <= start + timedelta(seconds=60) for s in planned)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot split 3 lamports into 4 slices"):
         plan_slices(3, 4, start=start, window_seconds=60)
