@@ -73,10 +73,10 @@ async def _buy_slice(step: BuybackStep, state: EpochState, slice_: SliceRecord) 
 
 async def _wait_for(step: BuybackStep, state: EpochState, slice_: SliceRecord) -> None:
     """Sleep until the slice's time; a cancellation (SIGTERM) leaves the schedule journaled."""
-    delay = (slice_.at - step.clock()).total_seconds()
-    if delay > 0:
-        log.info("buyback.slice_wait", epoch_id=state.id, slice=slice_.index, seconds=delay)
-        await step.sleep(delay)
+    delay = max(0.0, (slice_.at - step.clock()).total_seconds())
+    log.info("buyback.slice_wait", epoch_id=state.id, slice=slice_.index, seconds=delay)
+    # Awaited even at 0 s: every slice yields here, the one point between slices.
+    await step.sleep(delay)
 
 
 def _give_up_after_attempts(step: BuybackStep, slice_: SliceRecord, record: IntentRecord) -> None:

@@ -72,6 +72,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _no_wait(_seconds: float) -> None:
+    return None
+
+
 def new_epoch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
@@ -120,6 +124,8 @@ class EpochRunner:
             self.audit = BalanceAudit(store, balances, collects_fees=executor_collects_fees)
         self.journal = IntentJournal(store, wallet, self.audit)
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers)
+        if mode is EpochMode.SIMULATE:
+            sleep = _no_wait  # a rehearsal shows what the slices would do: it waits for nothing
         self.buyback = BuybackStep(dex, wallet, self.journal, policy, clock=clock, sleep=sleep)
         self.ads_step = AdsStep(store, wallet, ads, self.journal, policy)
         self._steps: dict[str, Callable[[EpochState], Awaitable[None]]] = {
