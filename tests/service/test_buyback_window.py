@@ -36,7 +36,7 @@ def sliced(tmp_path: Path) -> Iterator[EpochWorld]:
 
 async def _window_shown(run: Running) -> dict[str, Any]:
     for _ in range(300):
-        body = (await run.http.get("/health", headers=auth())).json()
+        body: dict[str, Any] = (await run.http.get("/health", headers=auth())).json()
         if body["buybackWindow"] is not None:
             return body
         await asyncio.sleep(0.01)
