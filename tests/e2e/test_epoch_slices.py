@@ -63,7 +63,7 @@ def _check_on_chain(
 ) -> dict[str, Any]:
     assert all(e.status is EpochStatus.SUCCEEDED for e in epochs), [e.errors for e in epochs]
     [epoch] = [e for e in epochs if e.slices]
-    buyback = report_of(epoch)["execution"]["buyback"]
+    buyback: dict[str, Any] = report_of(epoch)["execution"]["buyback"]
     slices = buyback["slices"]
     assert [s["status"] for s in slices] == ["done"] * SLICES
     txs = view.executor_txs(bookmark)
@@ -98,6 +98,7 @@ def test_a_sliced_epoch_buys_each_slice_once_inside_its_window(
     assert time.monotonic() - started < 60
     buyback = _check_on_chain(view, bookmark, supply, tokens, finished_epochs(env))
     [epoch] = finished_epochs(env)
+    assert epoch.finished_at is not None
     assert epoch.started_at <= epoch.slices[0].at <= epoch.slices[-1].at <= epoch.finished_at
     assert buyback["quote"] is None  # each slice has its own; the report lists them
 
