@@ -8,6 +8,7 @@ journal, and every resume is a fresh EpochRunner on it, as a new process would b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from flywheel.domain.slices import SliceStatus, plan_slices, slice_count
 from flywheel.domain.trade import PreparedTx, Quote
 from flywheel.epoch import EpochRunner
 from flywheel.persistence.store import SqliteStore
-from tests.core.fakes import Crash, EpochWorld, Ledger, LedgerWallet
+from tests.core.fakes import Crash, EpochWorld, Ledger, LedgerDex, LedgerWallet
 
 WINDOW = 1  # second: the tests' window, short so they stay fast
 
@@ -171,3 +172,72 @@ def test_a_schedule_splits_every_lamport_and_stays_in_its_window() -> None:
     assert all(start <= s.at <= start + timedelta(seconds=60) for s in planned)
     with pytest.raises(ValueError, match="cannot split 3 lamports into 4 slices"):
         plan_slices(3, 4, start=start, window_seconds=60)
+
+
+class LyingDex(LedgerDex):
+    """Answers honestly until quote number `lie_at`, then with another input than asked."""
+
+    def __init__(self, ledger: Ledger, lie_at: int) -> None:
+        super().__init__(ledger)
+        self.lie_at = lie_at
+
+    async def quote(self, in_lamports: int) -> Quote:
+        honest = await super().quote(in_lamports)
+        if self.quotes < self.lie_at:
+            return honest
+        return dataclasses.replace(honest, in_lamports=in_lamports * 2)
+
+
+def test_a_lying_quote_for_a_later_slice_stops_the_window_and_keeps_what_was_bought(
+    tmp_path: Path,
+) -> None:
+    world = _sliced(tmp_path, slices=3, window=0)
+    with SqliteStore.open(world.db) as store:
+        runner = world.runner(store)
+        runner.buyback.dex = LyingDex(world.ledger, lie_at=2)
+        epoch = asyncio.run(runner.run())
+    assert epoch.status is EpochStatus.FAILED
+    assert [e.kind for e in epoch.errors] == ["GuardRefused"]
+    assert "differs from the" in epoch.errors[0].message
+    assert world.ledger.swaps == 1  # the first slice; nothing after the lie
+    assert [s.status for s in epoch.slices] == [
+        SliceStatus.DONE,
+        SliceStatus.SCHEDULED,
+        SliceStatus.SCHEDULED,
+    ]
+    assert not epoch.window_open  # the epoch is over: no window any more
+    assert epoch.buyback_spent_lamports == epoch.slices[0].lamports_in
+    assert epoch.carried_out_lamports == epoch.input_lamports - epoch.buyback_spent_lamports - (
+        epoch.ads_reserved_lamports
+    )
+    world.check_accounting()
+
+
+def test_an_expired_slice_is_signed_again_once_and_a_failed_one_too(tmp_path: Path) -> None:
+    world = _sliced(tmp_path, slices=3, window=0)
+    world.ledger.expire_next_sends = 1  # the first slice's first swap never lands
+    epoch = asyncio.run(world.run())
+    assert epoch.status is EpochStatus.SUCCEEDED, epoch.errors
+    assert [len(s.signatures) for s in epoch.slices] == [2, 1, 1]
+    assert world.ledger.swaps == 3 and len(epoch.swap_intents) == 4
+    _check_totals_by_last(epoch)
+    world.check_accounting()
+
+
+def test_a_slice_the_market_keeps_failing_stops_the_window_as_slippage(tmp_path: Path) -> None:
+    world = _sliced(tmp_path, slices=2, window=0)
+    world.ledger.fail_next_swaps = 3  # the first slice fails on chain three times (6001)
+    epoch = asyncio.run(world.run())
+    assert epoch.status is EpochStatus.FAILED
+    assert [e.kind for e in epoch.errors] == ["SlippageExceeded"]
+    assert len(epoch.slices[0].signatures) == 3 and world.ledger.swaps == 0
+    assert epoch.buyback_spent_lamports == 0
+    world.check_accounting()
+
+
+def _check_totals_by_last(epoch: EpochState) -> None:
+    """Totals equal the sums, each slice counted from its last (landed) swap only."""
+    assert epoch.buyback_spent_lamports == sum(s.lamports_in for s in epoch.slices)
+    assert epoch.tokens_bought == sum(s.tokens_out for s in epoch.slices)
+    landed = {r.signature for r in epoch.swap_intents if r.status == "confirmed"}
+    assert landed == {s.signatures[-1] for s in epoch.slices}

@@ -96,6 +96,7 @@ def test_a_sliced_epoch_buys_each_slice_once_inside_its_window(
     result = run_cli(["epoch"], tmp_path)
     assert result.returncode == 0, describe(result)
     assert time.monotonic() - started < 60
+    assert f"{SLICES} in the window: {SLICES} done" in result.stdout, result.stdout
     buyback = _check_on_chain(view, bookmark, supply, tokens, finished_epochs(env))
     [epoch] = finished_epochs(env)
     assert epoch.finished_at is not None
