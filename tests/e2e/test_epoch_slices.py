@@ -163,3 +163,20 @@ def test_flywheel_epoch_is_refused_while_another_is_in_its_window(
     assert finished.returncode == 0, describe(finished)
     [epoch] = finished_epochs(env)
     assert epoch.id == running[0].id and epoch.status is EpochStatus.SUCCEEDED
+
+
+def test_simulate_shows_the_slices_without_waiting_out_the_window(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    view = ChainView(box)
+    bookmark = view.next_seq()
+    assert box.traders.step(5), "the traders paid no fee"
+    env = flywheel_env(box, tmp_path, **{**SLICED, "BUYBACK_WINDOW_SECONDS": "600"})
+    started = time.monotonic()
+    result = run_cli(["simulate"], tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert time.monotonic() - started < 60  # not the 600 s window
+    [rehearsal] = epochs_in(env, EpochMode.SIMULATE)
+    assert [s.status.value for s in rehearsal.slices] == ["done"] * SLICES
+    assert f"{SLICES} in the window: {SLICES} done" in result.stdout
+    assert view.executor_txs(bookmark) == []  # nothing was sent
