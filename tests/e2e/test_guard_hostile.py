@@ -53,6 +53,12 @@ HOSTILE: dict[str, tuple[dict[str, object], str, list[str]]] = {
         "buyback.guard",
         ["short delivery: executor would receive", "its SOL goes to {pool} +"],
     ),
+    # 1% short: within MAX_SLIPPAGE_BPS (300) but past our room (SLIPPAGE_MARGIN_BPS 50).
+    "a short delivery within MAX_SLIPPAGE_BPS": (
+        {"short_delivery_bps": 100},
+        "buyback.guard",
+        ["short delivery: executor would receive"],
+    ),
     "swap that only moves SOL away": (
         {"sol_only_swap": True},
         "buyback.guard",
