@@ -8,7 +8,8 @@ completed (the `on_step` observer), or right after the N-th successful RPC sendT
 returned (the RPC client's `on_request` hook): N=1 is the swap, N=2 the burn on a quiet chain.
 With --at-slice-wait K (a sliced buyback) it dies at the K-th wait for a slice's time (K=1 is
 before the first slice; K=3 is after two slices were bought, before the third is quoted): the
-point between slices. Without a kill point it just runs the epoch and prints its status.
+point between slices; --no-wait lets the slices' times pass at once (a resume that need not
+wait out a long window). Without a kill point it just runs the epoch and prints its status.
 
 The only difference from the CLI: the sender re-polls every 50 ms instead of every 2 s, since
 the sandbox executes a transaction as it is sent; that keeps the crash tests fast.
@@ -42,6 +43,7 @@ def main() -> int:
     parser.add_argument("--after-step", choices=STEPS)
     parser.add_argument("--after-send", type=int)
     parser.add_argument("--at-slice-wait", type=int)
+    parser.add_argument("--no-wait", action="store_true", help="slices' times pass at once")
     args = parser.parse_args()
     settings = Settings.load(args.env_file)
     configure_logging(settings.log_level, settings.log_format)
@@ -63,7 +65,7 @@ def main() -> int:
         waits += 1
         if waits == args.at_slice_wait:
             die(f"slice wait {waits}")
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(0 if args.no_wait else seconds)
 
     async def once() -> EpochState:
         async with open_flywheel(

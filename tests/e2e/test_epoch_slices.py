@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from flywheel.domain.epoch_state import EpochMode, EpochState, EpochStatus
@@ -34,6 +35,7 @@ from tests.e2e.harness import (
     run_crash_epoch,
 )
 from tests.sandbox.harness import start_sandbox
+from tests.service.test_run_cmd import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -180,3 +182,59 @@ def test_simulate_shows_the_slices_without_waiting_out_the_window(
     assert [s.status.value for s in rehearsal.slices] == ["done"] * SLICES
     assert f"{SLICES} in the window: {SLICES} done" in result.stdout
     assert view.executor_txs(bookmark) == []  # nothing was sent
+
+
+def test_sigterm_to_flywheel_run_in_its_window_exits_at_once_and_the_window_resumes(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """The service's SIGTERM path does not wait out the window (40 s) nor the grace (60 s): the
+    epoch is left between slices, journaled, and the next run buys the remaining slices."""
+    view = ChainView(box)
+    bookmark, supply, tokens = view.next_seq(), view.supply(), view.token_amount()
+    assert box.traders.step(5), "the traders paid no fee"
+    port = free_port()
+    env = flywheel_env(
+        box,
+        tmp_path,
+        **{**SLICED, "BUYBACK_WINDOW_SECONDS": "40"},
+        HTTP_PORT=str(port),
+        METRICS_PORT=str(free_port()),
+        ENABLE_SCHEDULER="true",
+        EPOCH_INTERVAL_SECONDS="3600",
+    )
+    headers = {"Authorization": f"Bearer {env['WEBHOOK_SECRET']}"}
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        service = subprocess.Popen(
+            [str(FLYWHEEL), "run"],
+            cwd=tmp_path,
+            env=clean_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        shown: dict[str, Any] = {}
+
+        def window_shown() -> bool:
+            body = httpx.get(f"http://127.0.0.1:{port}/health", headers=headers, timeout=5)
+            shown.update(body.json())
+            return body.json()["buybackWindow"] is not None
+
+        wait_for(window_shown)
+        window = shown["buybackWindow"]
+        assert window["slicesTotal"] == SLICES and window["nextSliceAt"] is not None
+        assert shown["status"] == "healthy" and shown["epochRunning"] is True
+        stopping = time.monotonic()
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=30) == 0, log_path.read_text()[-3000:]
+        assert time.monotonic() - stopping < 15, "waited out the window or the grace"
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+    [left] = epochs_in(env)
+    assert left.status is EpochStatus.RUNNING and left.window_open and left.id == window["epoch"]
+
+    resumed = run_crash_epoch(tmp_path, no_wait=True)  # the window's time passes at once
+    assert resumed.returncode == 0, describe(resumed)
+    _check_on_chain(view, bookmark, supply, tokens, finished_epochs(env))
