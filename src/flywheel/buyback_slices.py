@@ -55,7 +55,7 @@ async def _buy_slice(step: BuybackStep, state: EpochState, slice_: SliceRecord) 
             # signature are safe once the balances agree.
             await step.journal.before_resign(state, record)
             log.info("buyback.retry", epoch_id=state.id, slice=slice_.index, previous=record.status)
-        quote = await step._sized_quote(state, slice_.planned_lamports)
+        quote = await step.sized_quote(state, slice_.planned_lamports)
         minimum = step.policy.allocation.min_buyback_lamports
         if quote is None or quote.in_lamports < minimum:
             got = 0 if quote is None else quote.in_lamports
@@ -66,7 +66,7 @@ async def _buy_slice(step: BuybackStep, state: EpochState, slice_: SliceRecord) 
                 under_minimum("slice within MAX_PRICE_IMPACT_BPS", got, minimum),
             )
             return
-        if not await step._prepare_swap(state, quote, slice_):
+        if not await step.prepare_swap(state, quote, slice_):
             _skip(step, state, slice_, "no amount could be quoted within the limits")
             return
 

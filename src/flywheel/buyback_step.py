@@ -16,6 +16,7 @@ landed exactly once and counted on its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -76,7 +77,7 @@ class BuybackStep:
             return
         if self._plan_slices(state):
             return
-        quote = await self._sized_quote(state, state.buyback_planned_lamports)
+        quote = await self.sized_quote(state, state.buyback_planned_lamports)
         minimum = self.policy.allocation.min_buyback_lamports
         if quote is not None and quote.in_lamports < minimum:
             # Sized down to the impact limit, it no longer justifies its fees: carried whole.
@@ -111,7 +112,7 @@ class BuybackStep:
         )
         return True
 
-    async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
+    async def sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
         state.quote_attempts += 1
         first = await self._checked_quote(in_lamports)
         limit = self.policy.max_price_impact_bps
@@ -140,9 +141,9 @@ class BuybackStep:
             return  # each slice is guarded when its time comes, in the send step
         if state.quote is None or state.swap_intents:
             return  # an intent already journaled (crash after it) is the send step's to land
-        await self._prepare_swap(state, state.quote)
+        await self.prepare_swap(state, state.quote)
 
-    async def _prepare_swap(
+    async def prepare_swap(
         self, state: EpochState, quote: Quote, slice_: SliceRecord | None = None
     ) -> bool:
         """Build, guard, sign and journal a swap; False when no amount can be quoted any more.
@@ -168,7 +169,7 @@ class BuybackStep:
                 if attempt == self.policy.max_swap_attempts:
                     raise
                 log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
-                fresh = await self._sized_quote(state, quote.in_lamports)
+                fresh = await self.sized_quote(state, quote.in_lamports)
                 if fresh is None:
                     if slice_ is None:
                         state.quote = None
@@ -178,7 +179,8 @@ class BuybackStep:
             state.quote = quote
             state.swap_burn_planned = burn
         else:
-            slice_.quote, slice_.burn_planned = quote, burn
+            # Its figures, not the API's raw answer (the swap is built): the journal stays small.
+            slice_.quote, slice_.burn_planned = dataclasses.replace(quote, raw={}), burn
             slice_.signatures.append(prepared.signature)
         # Journaled before it can ever be sent: a crash after this line is reconciled.
         self.journal.record(state, prepared, "swap")
@@ -231,8 +233,8 @@ class BuybackStep:
             # a fresh quote and a fresh signature are now safe, once the balances agree.
             await self.journal.before_resign(state, current)
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)
-            quote = await self._sized_quote(state, state.buyback_planned_lamports)
-            if quote is None or not await self._prepare_swap(state, quote):
+            quote = await self.sized_quote(state, state.buyback_planned_lamports)
+            if quote is None or not await self.prepare_swap(state, quote):
                 state.quote = None
                 return
 

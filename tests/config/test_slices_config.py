@@ -46,8 +46,8 @@ def test_the_room_is_never_looser_than_max_slippage(
 @pytest.mark.parametrize(
     ("variable", "value", "detail"),
     [
-        ("BUYBACK_SLICES", "0", "from 1 to 1000"),
-        ("BUYBACK_SLICES", "1001", "from 1 to 1000"),
+        ("BUYBACK_SLICES", "0", "from 1 to 100"),
+        ("BUYBACK_SLICES", "101", "from 1 to 100"),
         ("BUYBACK_SLICES", "two", "got 'two'"),
         ("BUYBACK_WINDOW_SECONDS", "-1", "from 0 to 86400"),
         ("SLIPPAGE_MARGIN_BPS", "2001", "from 0 to 2000"),

@@ -132,7 +132,7 @@ class Settings(BaseSettings):
         300, description="largest slippage accepted, in bps (0-2000: more invites sandwiches)"
     )
     slippage_margin_bps: SlippageBps = Field(50, description="room below the quote (<= max)")
-    buyback_slices: SliceCount = Field(1, description="slices a buyback is split into (1-1000)")
+    buyback_slices: SliceCount = Field(1, description="slices a buyback is split into (1-100)")
     buyback_window_seconds: JitterSeconds = Field(0, description="the slices' window (< interval)")
     max_budget_per_epoch_usd: UsdAmount = Field(
         Decimal("1000"), description="most USD spent in one epoch (> 0, up to 6 decimals)"
