@@ -40,6 +40,7 @@ from tests.service.test_run_cmd import free_port, wait_for
 pytestmark = pytest.mark.slow
 
 SLICES = 3
+TOKEN_ACCOUNT_RENT = 2_039_280  # lamports: a token account's rent-exempt minimum
 SLICED = {
     "JUPITER_SWAP_API": "v2",
     "MIN_BUYBACK_SOL": "0",
@@ -74,6 +75,13 @@ def _check_on_chain(
     # One landed swap per slice, each the slice's own: none bought twice, none lost.
     assert [t.signature for t in txs] == [s["signature"] for s in slices]
     assert [s["attempts"] for s in slices] == [1] * SLICES
+    # Each slice's SOL, on chain: its swap took its lamports_in beyond the fee (and the rent of
+    # the executor's token account, when a swap creates it); the journal saw the same change.
+    journal = {t["signature"]: t["sol_delta"] for t in buyback["transactions"]}
+    for tx, s in zip(txs, slices, strict=True):
+        taken = -view.executor_delta(tx.record) - tx.record.fee
+        assert taken - s["lamports_in"] in (0, TOKEN_ACCOUNT_RENT), (taken, s["lamports_in"])
+        assert journal[tx.signature] == view.executor_delta(tx.record)
     assert buyback["spent_lamports"] == sum(s["lamports_in"] for s in slices)
     assert buyback["tokens_bought"] == sum(s["tokens_out"] for s in slices)
     assert sum(s["lamports_in"] for s in slices) == epoch.buyback_planned_lamports
