@@ -110,6 +110,8 @@ def _count(step: BuybackStep, state: EpochState, slice_: SliceRecord, record: In
     state.buyback_spent_lamports += quote.in_lamports
     state.tokens_bought += out
     state.tokens_settled_in_swap += slice_.burn_planned
+    # Burnt on landing: settled now, so a window that fails later carries only what is left.
+    state.tokens_settled += slice_.burn_planned
     step.journal.store.save_epoch(state)
     log.info(
         "buyback.slice_done",

@@ -217,6 +217,8 @@ class BuybackStep:
                 state.buyback_spent_lamports = state.quote.in_lamports
                 # The landing shows the executor's net change: what the swap gave less our burn.
                 state.tokens_settled_in_swap = state.swap_burn_planned
+                # Burnt on landing: settled even if the delivery check below fails the epoch.
+                state.tokens_settled = state.swap_burn_planned
                 state.tokens_bought = current.token_delta + state.swap_burn_planned
                 check_delivery(state.quote, state.tokens_bought, self.policy.max_slippage_bps)
                 return

@@ -20,7 +20,15 @@ from flywheel.domain.slices import SliceStatus, plan_slices, slice_count
 from flywheel.domain.trade import PreparedTx, Quote
 from flywheel.epoch import EpochRunner
 from flywheel.persistence.store import SqliteStore
-from tests.core.fakes import Crash, EpochWorld, Ledger, LedgerDex, LedgerWallet
+from tests.core.fakes import (
+    Crash,
+    EpochWorld,
+    Ledger,
+    LedgerBurnDex,
+    LedgerDex,
+    LedgerWallet,
+    epoch_policy,
+)
 
 WINDOW = 1  # second: the tests' window, short so they stay fast
 
@@ -241,3 +249,53 @@ def _check_totals_by_last(epoch: EpochState) -> None:
     assert epoch.tokens_bought == sum(s.tokens_out for s in epoch.slices)
     landed = {r.signature for r in epoch.swap_intents if r.status == "confirmed"}
     assert landed == {s.signatures[-1] for s in epoch.slices}
+
+
+class MarketTurnsWallet(LedgerWallet):
+    """After the first slice's swap, the market moves past the room: every swap fails (6001)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger)
+        self.swaps_signed = 0
+
+    async def prepare_swap(
+        self, unsigned_tx: bytes, quote: Quote, *, burn_amount: int = 0
+    ) -> PreparedTx:
+        self.swaps_signed += 1
+        if self.swaps_signed == 2:
+            self.ledger.fail_next_swaps = 100
+        return await super().prepare_swap(unsigned_tx, quote, burn_amount=burn_amount)
+
+
+def test_a_window_failing_after_a_slice_burnt_in_its_swap_carries_only_what_is_left(
+    tmp_path: Path,
+) -> None:
+    """v2: each slice burns its minimum as it lands; a later failure must not carry those
+    tokens again (the next epoch would burn tokens that are gone)."""
+    world = _sliced(tmp_path, slices=3, window=0)
+    supply = world.ledger.token_supply
+    with SqliteStore.open(world.db) as store:
+        runner = world.runner(store, wallet=MarketTurnsWallet(world.ledger))
+        runner.buyback.dex = LedgerBurnDex(world.ledger)
+        failed = asyncio.run(runner.run())
+    assert failed.status is EpochStatus.FAILED
+    assert [e.kind for e in failed.errors] == ["SlippageExceeded"]
+    first = failed.slices[0]
+    assert first.status is SliceStatus.DONE and first.burn_planned > 0
+    assert supply - world.ledger.token_supply == first.burn_planned == failed.tokens_settled
+    # What the executor holds is exactly what the journal carries, no more.
+    assert world.ledger.executor_tokens == failed.tokens_carried_out > 0
+
+    world.ledger.fail_next_swaps = 0
+    world.policy = epoch_policy()  # the next epoch is a one-shot v2 buy that burns the rest
+    with SqliteStore.open(world.db) as store:
+        runner = world.runner(store)
+        runner.buyback.dex = LedgerBurnDex(world.ledger)
+        world.ledger.pay_fee(10**9, 2)
+        after = asyncio.run(runner.run())
+    assert after.status is EpochStatus.SUCCEEDED, after.errors
+    assert after.tokens_carried_in == failed.tokens_carried_out
+    burnt = failed.tokens_settled + after.tokens_settled
+    assert supply - world.ledger.token_supply == burnt
+    assert world.ledger.executor_tokens == after.tokens_carried_out
+    world.check_accounting()
