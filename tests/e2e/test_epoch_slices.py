@@ -112,6 +112,10 @@ def test_a_sliced_epoch_buys_each_slice_once_inside_its_window(
     assert epoch.finished_at is not None
     assert epoch.started_at <= epoch.slices[0].at <= epoch.slices[-1].at <= epoch.finished_at
     assert buyback["quote"] is None  # each slice has its own; the report lists them
+    # `flywheel audit` checks the report against the chain: the burns are in the slices' swaps.
+    audited = run_cli(["audit", "--supply-before", str(supply)], tmp_path)
+    assert audited.returncode == 0, describe(audited)
+    assert f"audit passed: 1 report(s), {SLICES} transaction(s)" in audited.stdout
 
 
 @pytest.mark.parametrize(
