@@ -57,14 +57,12 @@ async def _buy_slice(step: BuybackStep, state: EpochState, slice_: SliceRecord) 
             log.info("buyback.retry", epoch_id=state.id, slice=slice_.index, previous=record.status)
         quote = await step.sized_quote(state, slice_.planned_lamports)
         minimum = step.policy.allocation.min_buyback_lamports
-        if quote is None or quote.in_lamports < minimum:
-            got = 0 if quote is None else quote.in_lamports
-            _skip(
-                step,
-                state,
-                slice_,
-                under_minimum("slice within MAX_PRICE_IMPACT_BPS", got, minimum),
-            )
+        if quote is None:
+            _skip(step, state, slice_, "no amount of it fits MAX_PRICE_IMPACT_BPS")
+            return
+        if quote.in_lamports < minimum:
+            note = under_minimum("slice within MAX_PRICE_IMPACT_BPS", quote.in_lamports, minimum)
+            _skip(step, state, slice_, note)
             return
         if not await step.prepare_swap(state, quote, slice_):
             _skip(step, state, slice_, "no amount could be quoted within the limits")

@@ -299,3 +299,25 @@ def test_a_window_failing_after_a_slice_burnt_in_its_swap_carries_only_what_is_l
     assert supply - world.ledger.token_supply == burnt
     assert world.ledger.executor_tokens == after.tokens_carried_out
     world.check_accounting()
+
+
+def test_slices_sized_under_min_buyback_by_the_impact_limit_are_skipped_and_carried(
+    tmp_path: Path,
+) -> None:
+    base = epoch_policy()
+    allocation = dataclasses.replace(base.allocation, min_buyback_lamports=2 * 10**8)
+    world = EpochWorld.at(
+        tmp_path,
+        allocation=allocation,
+        buyback_slices=2,
+        max_price_impact_bps=0,  # only a sliver of the pool fits: under MIN_BUYBACK_SOL
+    )
+    world.ledger.pay_fee(2 * 10**9, 1)
+    epoch = asyncio.run(world.run())
+    assert epoch.status is EpochStatus.SUCCEEDED, epoch.errors
+    assert [s.status for s in epoch.slices] == [SliceStatus.SKIPPED] * 2
+    assert all("MIN_BUYBACK_SOL" in s.note for s in epoch.slices), [s.note for s in epoch.slices]
+    assert world.ledger.swaps == 0 and epoch.buyback_spent_lamports == 0
+    assert epoch.carried_out_lamports == epoch.input_lamports - epoch.ads_reserved_lamports
+    assert epoch.price_impact_limited
+    world.check_accounting()
