@@ -49,7 +49,9 @@ def epoch_policy(settings: Settings) -> EpochPolicy:
             ),
         ),
         max_price_impact_bps=settings.max_price_impact_bps,
-        max_slippage_bps=settings.max_slippage_bps,
+        max_slippage_bps=settings.swap_slippage_bps,
+        buyback_slices=settings.buyback_slices,
+        buyback_window_seconds=settings.buyback_window_seconds,
         destination=settings.destination,
         max_single_fee_lamports=settings.max_single_fee_lamports,
         max_fees_per_epoch_lamports=settings.max_fees_per_epoch_lamports,
@@ -167,7 +169,7 @@ def jupiter_client(
     """JUPITER_SWAP_API: v2 composes /swap/v2/build's instructions itself; v1 takes /swap's."""
     key = settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
     args = (settings.jupiter_api_url, str(settings.token_mint), str(executor))
-    slippage, priority = settings.max_slippage_bps, settings.max_priority_fee_lamports
+    slippage, priority = settings.swap_slippage_bps, settings.max_priority_fee_lamports
     timeout, deadline = settings.api_timeout_seconds, settings.api_call_deadline_seconds
     if settings.jupiter_swap_api == "v1":
         return JupiterClient(
@@ -222,7 +224,7 @@ def solana_wallet(
         settings.token_mint,
         settings.treasury_pubkey,
         max_priority_fee_lamports=settings.max_priority_fee_lamports,
-        max_slippage_bps=settings.max_slippage_bps,
+        max_slippage_bps=settings.swap_slippage_bps,
         jito=jito,
         jito_tip_lamports=settings.jito_tip_lamports,
     )
@@ -241,7 +243,7 @@ def token_seller(
         keypair.pubkey(),
         settings.token_mint,
         max_priority_fee_lamports=settings.max_priority_fee_lamports,
-        max_slippage_bps=settings.max_slippage_bps,
+        max_slippage_bps=settings.swap_slippage_bps,
     )
     composer = jupiter.composer if isinstance(jupiter, JupiterBuildClient) else None
     return GuardedSeller(rpc, keypair, JupiterSeller(jupiter, composer), guard)

@@ -7,17 +7,28 @@ signed). send lands the journaled swap exactly once; one that provably did not e
 quoted and signed afresh, at most `max_swap_attempts` times, and what it delivered is checked
 against the quote. settle burns (or sends) what was bought plus what earlier epochs could not
 settle, unless the swap burnt it in its own transaction.
+
+With BUYBACK_SLICES > 1, quote journals the slices' schedule instead (`domain.slices`) and send
+buys them one by one inside the window (`buyback_slices`), each quoted, guarded, journaled,
+landed exactly once and counted on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
 import structlog
 
 from flywheel.anchoring import TxMemos
+from flywheel.buyback_slices import buy_slices
 from flywheel.domain.allocation import under_minimum
 from flywheel.domain.epoch_state import EpochState
 from flywheel.domain.impact import largest_within_impact
 from flywheel.domain.policy import EpochPolicy
+from flywheel.domain.slices import SliceRecord, plan_slices, slice_count
 from flywheel.domain.trade import (
     Destination,
     LandingStatus,
@@ -35,6 +46,13 @@ from flywheel.ports import Dex, SwapAndBurnDex, Wallet
 log = structlog.get_logger("flywheel.epoch")
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class BuybackStep:
     def __init__(
         self,
@@ -43,17 +61,26 @@ class BuybackStep:
         journal: IntentJournal,
         policy: EpochPolicy,
         memos: TxMemos | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.memos = memos
         self.dex = dex
         self.wallet = wallet
         self.journal = journal
         self.policy = policy
+        # The window's clock and its wait between slices (a cancellation ends the wait: the
+        # service's SIGTERM path); injectable so tests run a window of a second.
+        self.clock = clock
+        self.sleep = sleep
 
     async def quote(self, state: EpochState) -> None:
         if state.buyback_planned_lamports <= 0:
             return
-        quote = await self._sized_quote(state, state.buyback_planned_lamports)
+        if self._plan_slices(state):
+            return
+        quote = await self.sized_quote(state, state.buyback_planned_lamports)
         minimum = self.policy.allocation.min_buyback_lamports
         if quote is not None and quote.in_lamports < minimum:
             # Sized down to the impact limit, it no longer justifies its fees: carried whole.
@@ -62,7 +89,33 @@ class BuybackStep:
             quote = None
         state.quote = quote
 
-    async def _sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
+    def _plan_slices(self, state: EpochState) -> bool:
+        """Journal the slices' schedule (saved with this step, before the first slice)."""
+        if state.slices:
+            return True  # a resumed quote step keeps the schedule it journaled
+        count = slice_count(
+            state.buyback_planned_lamports,
+            self.policy.buyback_slices,
+            self.policy.allocation.min_buyback_lamports,
+        )
+        if count <= 1:
+            return False  # one slice is today's one-shot buyback, unchanged
+        state.slices = plan_slices(
+            state.buyback_planned_lamports,
+            count,
+            start=self.clock(),
+            window_seconds=self.policy.buyback_window_seconds,
+        )
+        log.info(
+            "buyback.window",
+            epoch_id=state.id,
+            slices=count,
+            first=state.slices[0].at.isoformat(),
+            last=state.slices[-1].at.isoformat(),
+        )
+        return True
+
+    async def sized_quote(self, state: EpochState, in_lamports: int) -> Quote | None:
         state.quote_attempts += 1
         first = await self._checked_quote(in_lamports)
         limit = self.policy.max_price_impact_bps
@@ -87,12 +140,19 @@ class BuybackStep:
         return quote
 
     async def guard(self, state: EpochState) -> None:
+        if state.slices:
+            return  # each slice is guarded when its time comes, in the send step
         if state.quote is None or state.swap_intents:
             return  # an intent already journaled (crash after it) is the send step's to land
-        await self._prepare_swap(state, state.quote)
+        await self.prepare_swap(state, state.quote)
 
-    async def _prepare_swap(self, state: EpochState, quote: Quote) -> bool:
-        """Build, guard, sign and journal a swap; False when no amount can be quoted any more."""
+    async def prepare_swap(
+        self, state: EpochState, quote: Quote, slice_: SliceRecord | None = None
+    ) -> bool:
+        """Build, guard, sign and journal a swap; False when no amount can be quoted any more.
+
+        For a slice, the slice records the quote, the burn and the signature, journaled with
+        the intent in one database transaction."""
         for attempt in range(1, self.policy.max_swap_attempts + 1):
             burn = self._burn_in_swap(state, quote)
             try:
@@ -112,13 +172,19 @@ class BuybackStep:
                 if attempt == self.policy.max_swap_attempts:
                     raise
                 log.info("buyback.stale_swap", epoch_id=state.id, attempt=attempt)
-                fresh = await self._sized_quote(state, quote.in_lamports)
+                fresh = await self.sized_quote(state, quote.in_lamports)
                 if fresh is None:
-                    state.quote = None
+                    if slice_ is None:
+                        state.quote = None
                     return False
                 quote = fresh
-        state.quote = quote
-        state.swap_burn_planned = burn
+        if slice_ is None:
+            state.quote = quote
+            state.swap_burn_planned = burn
+        else:
+            # Its figures, not the API's raw answer (the swap is built): the journal stays small.
+            slice_.quote, slice_.burn_planned = dataclasses.replace(quote, raw={}), burn
+            slice_.signatures.append(prepared.signature)
         # Journaled before it can ever be sent: a crash after this line is reconciled.
         self.journal.record(state, prepared, "swap")
         return True
@@ -129,7 +195,9 @@ class BuybackStep:
             return 0
         if not isinstance(self.dex, SwapAndBurnDex):
             return 0
-        return state.tokens_carried_in + quote.min_out_amount
+        # The tokens carried in go with the first swap that burns (a slice's, or the only one).
+        carried = state.tokens_carried_in if state.tokens_settled_in_swap == 0 else 0
+        return carried + quote.min_out_amount
 
     async def _guarded_swap(self, state: EpochState, quote: Quote, burn: int) -> PreparedTx:
         # The memo goes in only where we compose the transaction (v2); a v1 swap is Jupiter's
@@ -146,6 +214,9 @@ class BuybackStep:
         return await self.wallet.prepare_swap(unsigned, quote)
 
     async def send(self, state: EpochState) -> None:
+        if state.slices:
+            await buy_slices(self, state)
+            return
         while state.swap_intents:
             current = state.swap_intents[-1]
             if current.status == "pending":
@@ -155,6 +226,8 @@ class BuybackStep:
                 state.buyback_spent_lamports = state.quote.in_lamports
                 # The landing shows the executor's net change: what the swap gave less our burn.
                 state.tokens_settled_in_swap = state.swap_burn_planned
+                # Burnt on landing: settled even if the delivery check below fails the epoch.
+                state.tokens_settled = state.swap_burn_planned
                 state.tokens_bought = current.token_delta + state.swap_burn_planned
                 check_delivery(state.quote, state.tokens_bought, self.policy.max_slippage_bps)
                 return
@@ -171,8 +244,8 @@ class BuybackStep:
             # a fresh quote and a fresh signature are now safe, once the balances agree.
             await self.journal.before_resign(state, current)
             log.info("buyback.retry", epoch_id=state.id, previous=current.status)
-            quote = await self._sized_quote(state, state.buyback_planned_lamports)
-            if quote is None or not await self._prepare_swap(state, quote):
+            quote = await self.sized_quote(state, state.buyback_planned_lamports)
+            if quote is None or not await self.prepare_swap(state, quote):
                 state.quote = None
                 return
 

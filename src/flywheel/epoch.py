@@ -19,6 +19,7 @@ sell_step, ads_step and anchoring; this module drives them in order.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -74,6 +75,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _no_wait(_seconds: float) -> None:
+    return None
+
+
 def new_epoch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
@@ -92,6 +97,7 @@ class EpochRunner:
         policy: EpochPolicy,
         mode: EpochMode = EpochMode.LIVE,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_step: StepObserver | None = None,
         balances: ExecutorBalances | None = None,
         executor_collects_fees: bool = False,
@@ -124,7 +130,11 @@ class EpochRunner:
         # With anchoring on, every transaction the epoch signs carries its state memo.
         memos = None if anchorer is None else TxMemos(store)
         self.claim_step = ClaimStep(store, dex, self.journal, policy, claimers, memos)
-        self.buyback = BuybackStep(dex, wallet, self.journal, policy, memos)
+        if mode is EpochMode.SIMULATE:
+            sleep = _no_wait  # a rehearsal shows what the slices would do: it waits for nothing
+        self.buyback = BuybackStep(
+            dex, wallet, self.journal, policy, memos, clock=clock, sleep=sleep
+        )
         self.ads_step = AdsStep(store, wallet, ads, self.journal, policy, memos)
         self.sell_step = SellStep(store, seller, self.journal, policy, mode, memos)
         self._steps = self._step_table()

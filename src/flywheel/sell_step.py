@@ -6,9 +6,10 @@ guarded DEX path in the other direction, before the ads step, so the SOL becomes
 the ads step books it in the ads ledger (micro-USD at the epoch's SOL price) with the epoch's
 own ads share, as the ads reserve.
 
-Quoted, checked against our own minimum (outAmount less MAX_SLIPPAGE_BPS), guarded, journaled
-as an intent before it can ever be sent, landed exactly once, and counted from the confirmed
-transaction's own balances (tokens out, SOL in net of its fee). A sale that provably did not
+Quoted, checked against our own minimum (outAmount less min(MAX_SLIPPAGE_BPS,
+SLIPPAGE_MARGIN_BPS)), guarded, journaled as an intent before it can ever be sent, landed
+exactly once, and counted from the confirmed transaction's own balances (tokens out, SOL in
+net of its fee). A sale that provably did not
 execute (expired, failed) is quoted and signed afresh, at most `max_swap_attempts` times (as
 the buyback's swap). Worth less than MIN_CLAIM_SOL, or with no SOL price, the tokens keep
 carrying. A rehearsal (simulate) quotes and guards the sale and sends nothing.

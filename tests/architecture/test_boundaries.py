@@ -14,6 +14,7 @@ CORE = [  # the domain package is globbed: new modules there are covered too
     PACKAGE / "intent_journal.py",
     PACKAGE / "claim_step.py",
     PACKAGE / "buyback_step.py",
+    PACKAGE / "buyback_slices.py",
     PACKAGE / "ads_step.py",
     PACKAGE / "sell_step.py",
     PACKAGE / "errors.py",
@@ -31,6 +32,7 @@ CORE_MODULES = (
     "flywheel.collecting",
     "flywheel.claim_step",
     "flywheel.buyback_step",
+    "flywheel.buyback_slices",
     "flywheel.ads_step",
     "flywheel.sell_step",
 )

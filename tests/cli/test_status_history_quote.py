@@ -121,12 +121,13 @@ def test_quote_shows_the_dexs_answer_and_the_guards_minimum_and_sends_nothing(
         "inputMint": SOL_MINT,
         "outputMint": env["TOKEN_MINT"],
         "amount": "10000000",
-        "slippageBps": "300",
+        "slippageBps": "50",
     }
     answer = httpx.get(f"{box.jupiter_url}/swap/v1/quote", params=params).json()
     out_amount = int(answer["outAmount"])
     assert f"{out_amount} base units" in result.stdout
-    assert f"{out_amount * 9_700 // 10_000} base units" in result.stdout  # MAX_SLIPPAGE_BPS=300
+    # Our minimum: outAmount less min(MAX_SLIPPAGE_BPS=300, SLIPPAGE_MARGIN_BPS=50 by default).
+    assert f"{out_amount * 9_950 // 10_000} base units" in result.stdout
     assert "price impact" in result.stdout
     assert view.next_seq() == before  # no transaction reached the chain
 

@@ -108,6 +108,14 @@ class LedgerDex:
         return json.dumps(body, sort_keys=True).encode()
 
 
+class LedgerBurnDex(LedgerDex):
+    """A Dex whose swap burns in its own transaction (the SwapAndBurnDex of Jupiter v2)."""
+
+    async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
+        body = {"kind": "swap", "in": quote.in_lamports, "out": quote.out_amount, "q": quote.raw}
+        return json.dumps({**body, "burn": burn_amount}, sort_keys=True).encode()
+
+
 class LedgerWallet:
     def __init__(self, ledger: Ledger, *, malicious: bool = False) -> None:
         self.ledger = ledger
@@ -202,17 +210,20 @@ class LedgerWallet:
                 sol_delta=-FEE,
             )
         out = ledger.tokens_for(body["in"])
+        burn = body.get("burn", 0)  # a swap that burns in its own transaction (LedgerBurnDex)
+        assert ledger.executor_tokens + out >= burn, "burning tokens the executor does not hold"
         ledger.executor_lamports -= body["in"]
         ledger.pool_lamports += body["in"]
         ledger.pool_tokens -= out
-        ledger.executor_tokens += out
+        ledger.executor_tokens += out - burn
+        ledger.token_supply -= burn
         ledger.swaps += 1
         return Landing(
             signature=signature,
             status=LandingStatus.CONFIRMED,
             fee_lamports=FEE,
             sol_delta=-(body["in"] + FEE),
-            token_delta=out,
+            token_delta=out - burn,
         )
 
 

@@ -43,7 +43,8 @@ def test_a_loose_threshold_is_refused_naming_both_figures() -> None:
         check_quote(quote(min_out_amount=1), asked_lamports=ASKED, max_slippage_bps=300)
     assert str(caught.value) == (
         "quote refused: otherAmountThreshold 1 is below our minimum 970000 (outAmount 1000000 "
-        "less MAX_SLIPPAGE_BPS 300); a swap built on it could deliver that much less"
+        "less our slippage room 300 bps, min(MAX_SLIPPAGE_BPS, SLIPPAGE_MARGIN_BPS)); a swap "
+        "built on it could deliver that much less"
     )
 
 

@@ -82,10 +82,19 @@ def run_cli(
 
 
 def run_crash_epoch(
-    env_dir: Path, *, after_step: str | None = None, after_send: int | None = None
+    env_dir: Path,
+    *,
+    after_step: str | None = None,
+    after_send: int | None = None,
+    at_slice_wait: int | None = None,
+    no_wait: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """tests/e2e/crash_epoch.py: one live epoch that SIGKILLs itself at the given point."""
     args = [sys.executable, str(CRASH_SCRIPT), str(env_dir / ".env")]
+    if at_slice_wait is not None:
+        args += ["--at-slice-wait", str(at_slice_wait)]
+    if no_wait:
+        args.append("--no-wait")
     if after_step is not None:
         args += ["--after-step", after_step]
     if after_send is not None:

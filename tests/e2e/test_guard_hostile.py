@@ -43,12 +43,21 @@ HOSTILE: dict[str, tuple[dict[str, object], str, list[str]]] = {
     "loose threshold and a short delivery": (
         {"loose_threshold": True, "short_delivery_bps": 5_000},
         "buyback.quote",
-        ["quote refused: otherAmountThreshold 1 is below our minimum", "MAX_SLIPPAGE_BPS 300"],
+        [
+            "quote refused: otherAmountThreshold 1 is below our minimum",
+            "our slippage room 50 bps",  # SLIPPAGE_MARGIN_BPS' default, under MAX_SLIPPAGE_BPS
+        ],
     ),
     "short delivery": (
         {"short_delivery_bps": 5_000},
         "buyback.guard",
         ["short delivery: executor would receive", "its SOL goes to {pool} +"],
+    ),
+    # 1% short: within MAX_SLIPPAGE_BPS (300) but past our room (SLIPPAGE_MARGIN_BPS 50).
+    "a short delivery within MAX_SLIPPAGE_BPS": (
+        {"short_delivery_bps": 100},
+        "buyback.guard",
+        ["short delivery: executor would receive"],
     ),
     "swap that only moves SOL away": (
         {"sol_only_swap": True},
@@ -182,13 +191,29 @@ def test_a_one_off_price_move_is_absorbed_by_one_requote(
 def test_a_move_within_the_slippage_needs_no_requote(
     box: Sandbox, faults: Faults, tmp_path: Path
 ) -> None:
-    env = flywheel_env(box, tmp_path)
+    # A room of 300 bps (SLIPPAGE_MARGIN_BPS as loose as MAX_SLIPPAGE_BPS): 100 bps fit in it.
+    env = flywheel_env(box, tmp_path, SLIPPAGE_MARGIN_BPS="300")
     box.traders.step(3)
     faults.update(price_move_bps=100)  # under MAX_SLIPPAGE_BPS 300 (the price, not the output)
     result = run_cli(["epoch"], tmp_path)
     assert result.returncode == 0, describe(result)
     [epoch] = finished_epochs(env)
     assert epoch.quote_attempts == 1 and epoch.tokens_bought > 0
+
+
+def test_a_move_past_the_margin_is_requoted_never_bought_at_the_looser_maximum(
+    box: Sandbox, faults: Faults, tmp_path: Path
+) -> None:
+    """SLIPPAGE_MARGIN_BPS (50 by default) is the room, not MAX_SLIPPAGE_BPS (300): a swap
+    the price moved 100 bps against between quote and send is re-quoted at the new price."""
+    env = flywheel_env(box, tmp_path)
+    box.traders.step(3)
+    faults.update(price_move_bps=100, price_move_once=True)
+    result = run_cli(["epoch"], tmp_path)
+    assert result.returncode == 0, describe(result)
+    [epoch] = finished_epochs(env)
+    assert epoch.quote_attempts == 2 and epoch.tokens_bought > 0
+    assert epoch.quote is not None and epoch.quote.slippage_bps == 50
 
 
 def test_a_buyback_under_min_buyback_sol_is_carried_and_the_epoch_reaching_it_buys(

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def guard_minimum(out_amount: int, max_slippage_bps: int) -> int:
-    """The least the swap may deliver by our own limit: outAmount less MAX_SLIPPAGE_BPS,
+    """The least the swap may deliver by our own limit: outAmount less our slippage room,
     rounded down (an integer of base units; rounding up could refuse an exact fill)."""
     return out_amount * (BPS - max_slippage_bps) // BPS
 
@@ -63,7 +63,7 @@ def quote(
             base_url=settings.jupiter_api_url,
             token_mint=str(settings.token_mint),
             user_pubkey=str(settings.executor_pubkey()),
-            max_slippage_bps=settings.max_slippage_bps,
+            max_slippage_bps=settings.swap_slippage_bps,
             api_key=(
                 settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
             ),
@@ -71,7 +71,7 @@ def quote(
             return await jupiter.quote(in_lamports)
 
     answer = asyncio.run(ask())
-    ours = guard_minimum(answer.out_amount, settings.max_slippage_bps)
+    ours = guard_minimum(answer.out_amount, settings.swap_slippage_bps)
     impact_ok = answer.price_impact_bps <= settings.max_price_impact_bps
     table = Table(
         title=f"Quote {format_sol(in_lamports)} -> {settings.token_mint}", title_justify="left"
@@ -94,7 +94,9 @@ def quote(
     )
     table.add_row(
         "guard minimum",
-        f"{ours} base units (out amount less MAX_SLIPPAGE_BPS={settings.max_slippage_bps})",
+        f"{ours} base units (out amount less {settings.swap_slippage_bps} bps: the least of "
+        f"MAX_SLIPPAGE_BPS={settings.max_slippage_bps}, SLIPPAGE_MARGIN_BPS="
+        f"{settings.slippage_margin_bps})",
     )
     table.add_row(
         "Jupiter's threshold", f"{answer.min_out_amount} (slippage {answer.slippage_bps} bps)"

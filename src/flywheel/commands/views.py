@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.table import Table
 from rich.text import Text
 
@@ -81,6 +83,10 @@ def _add_buyback_rows(table: Table, state: EpochState) -> None:
             f"(min {state.quote.min_out_amount}, impact {state.quote.price_impact_bps} bps)"
             + (" [split: price impact]" if state.price_impact_limited else ""),
         )
+    if state.slices:
+        counts = Counter(s.status.value for s in state.slices)
+        shown = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        table.add_row("slices", f"{len(state.slices)} in the window: {shown}")
     for intent in state.swap_intents:
         table.add_row(
             f"swap {_landed(state, intent.status)}", _intent_text(intent.signature, intent.error)

@@ -53,6 +53,13 @@ def cross_field_problems(values: Mapping[str, Any]) -> list[str]:
                 f"JITO_TIP_LAMPORTS: Jito's minimum tip is {JITO_MIN_TIP_LAMPORTS} lamports "
                 f"(got {tip}); raise it or unset JITO_BLOCK_ENGINE_URL"
             )
+    window, interval = values.get("buyback_window_seconds"), values.get("epoch_interval_seconds")
+    if isinstance(window, int) and isinstance(interval, int) and window >= interval:
+        problems.append(
+            f"BUYBACK_WINDOW_SECONDS: must be shorter than EPOCH_INTERVAL_SECONDS (got {window}"
+            f" >= {interval}); the slices of one epoch must be bought before the next begins:"
+            " lower BUYBACK_WINDOW_SECONDS or raise EPOCH_INTERVAL_SECONDS"
+        )
     mint, collector = values.get("token_mint"), values.get("fee_collector_pubkey")
     if isinstance(mint, Pubkey) and mint == collector:
         problems.append(

@@ -98,6 +98,8 @@ Bps = Annotated[int, _validated(parse_int, low=0, high=10_000)]
 # that is a misconfiguration, not a tolerance.
 MAX_SLIPPAGE_CEILING_BPS = 2_000
 SlippageBps = Annotated[int, _validated(parse_int, low=0, high=MAX_SLIPPAGE_CEILING_BPS)]
+# BUYBACK_SLICES: more than a hundred slices an epoch is a typo (each costs a transaction).
+SliceCount = Annotated[int, _validated(parse_int, low=1, high=100)]
 PositiveInt = Annotated[int, _validated(parse_int, low=1, high=MAX_STORED_INT)]
 DeadlineSeconds = Annotated[int, _validated(parse_int, low=1, high=3_600)]
 Flag = Annotated[bool, _validated(parse_bool)]

@@ -56,6 +56,7 @@ from flywheel.config.fields import (
     PostId,
     Secret,
     SecretList,
+    SliceCount,
     SlippageBps,
     SolAmount,
     SwapApi,
@@ -130,6 +131,9 @@ class Settings(BaseSettings):
     max_slippage_bps: SlippageBps = Field(
         300, description="largest slippage accepted, in bps (0-2000: more invites sandwiches)"
     )
+    slippage_margin_bps: SlippageBps = Field(50, description="room below the quote (<= max)")
+    buyback_slices: SliceCount = Field(1, description="slices a buyback is split into (1-100)")
+    buyback_window_seconds: JitterSeconds = Field(0, description="the slices' window (< interval)")
     max_budget_per_epoch_usd: UsdAmount = Field(
         Decimal("1000"), description="most USD spent in one epoch (> 0, up to 6 decimals)"
     )
@@ -298,6 +302,11 @@ class Settings(BaseSettings):
     @property
     def max_budget_per_epoch_micro_usd(self) -> int:
         return usd_to_micro(self.max_budget_per_epoch_usd)
+
+    @property
+    def swap_slippage_bps(self) -> int:
+        """The room below a quote's outAmount we ask for and accept (docs/execution.md)."""
+        return min(self.max_slippage_bps, self.slippage_margin_bps)
 
     @property
     def min_buyback_lamports(self) -> int:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from flywheel.domain.ads import AdsOutcome
 from flywheel.domain.fees import RejectedFee
 from flywheel.domain.sale import SellQuote
+from flywheel.domain.slices import SliceRecord, SliceStatus
 from flywheel.domain.trade import Quote
 
 STEPS: tuple[str, ...] = (
@@ -163,10 +164,13 @@ class EpochState(BaseModel):
     swap_burn_planned: int = 0
     tokens_settled_in_swap: int = 0
     destination: str = "burn"
+    # Sliced buyback (BUYBACK_SLICES > 1): the schedule, journaled before the first slice;
+    # each slice's swaps are also in swap_intents. Empty for a one-shot buyback.
+    slices: list[SliceRecord] = Field(default_factory=list)
 
     # ads.sell: the ads share of the fee tokens sold for SOL, which becomes ads budget
     sell_quote: SellQuote | None = None
-    sell_min_lamports: int = 0  # our own minimum for it (outAmount less MAX_SLIPPAGE_BPS)
+    sell_min_lamports: int = 0  # our own minimum for it (outAmount less our slippage room)
     sell_intents: list[IntentRecord] = Field(default_factory=list)
     sale_signature: str | None = None  # the confirmed sale, counted once
     ads_tokens_sold: int = 0  # from the confirmed sale's own token balances
@@ -217,6 +221,12 @@ class EpochState(BaseModel):
     def tokens_carried_out(self) -> int:
         """Tokens in the executor still waiting to be burned or sent: the next epoch's job."""
         return self.tokens_to_settle - self.tokens_settled
+
+    @property
+    def window_open(self) -> bool:
+        """Whether the epoch is inside its buyback window: slices scheduled and not all done."""
+        scheduled = any(s.status is SliceStatus.SCHEDULED for s in self.slices)
+        return scheduled and self.status is EpochStatus.RUNNING
 
     @property
     def failed(self) -> bool:

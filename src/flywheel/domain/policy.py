@@ -13,8 +13,12 @@ from flywheel.domain.trade import Destination
 class EpochPolicy:
     allocation: AllocationPolicy
     max_price_impact_bps: int = 300
-    # MAX_SLIPPAGE_BPS: our own minimum output is the quote's outAmount less this.
+    # Our own minimum output is the quote's outAmount less this: min(MAX_SLIPPAGE_BPS,
+    # SLIPPAGE_MARGIN_BPS) from the configuration (docs/execution.md says why).
     max_slippage_bps: int = 300
+    # BUYBACK_SLICES / BUYBACK_WINDOW_SECONDS: 1 slice is the one-shot buyback.
+    buyback_slices: int = 1
+    buyback_window_seconds: int = 0
     destination: Destination = Destination.BURN
     # A swap that expired or failed on-chain is re-quoted and re-signed at most this often.
     max_swap_attempts: int = 3

@@ -1,8 +1,9 @@
 """Selling fee tokens for SOL (token2022's ADS_PERCENT share): the quote and our own minimum.
 
 The reverse of the buyback: ExactIn `in_tokens` of TOKEN_MINT into SOL. Our minimum is the
-quote's outAmount less MAX_SLIPPAGE_BPS, computed here; the API's otherAmountThreshold is
-checked against it (a looser one is refused), never used in its place.
+quote's outAmount less our room (min(MAX_SLIPPAGE_BPS, SLIPPAGE_MARGIN_BPS), as for a buy),
+computed here; the API's otherAmountThreshold is checked against it (a looser one is refused),
+never used in its place.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def check_sell_quote(quote: SellQuote, *, asked_tokens: int, max_slippage_bps: i
     if quote.min_out_lamports < ours:
         raise GuardRefused(
             f"sell quote refused: otherAmountThreshold {quote.min_out_lamports} is below our "
-            f"minimum {ours} lamports (outAmount {quote.out_lamports} less MAX_SLIPPAGE_BPS "
-            f"{max_slippage_bps}); a sale built on it could pay that much less"
+            f"minimum {ours} lamports (outAmount {quote.out_lamports} less our room of "
+            f"{max_slippage_bps} bps); a sale built on it could pay that much less"
         )
     return ours

@@ -27,7 +27,8 @@ class Quote:
 
 
 def our_min_out(out_amount: int, max_slippage_bps: int) -> int:
-    """The fewest tokens we accept for a quote of `out_amount`: MAX_SLIPPAGE_BPS below it.
+    """The fewest tokens we accept for a quote of `out_amount`: our slippage room below it
+    (min(MAX_SLIPPAGE_BPS, SLIPPAGE_MARGIN_BPS), from the configuration).
 
     Never less than 1: a swap that yields no tokens is never a success.
     """
@@ -61,7 +62,8 @@ def check_quote(quote: Quote, *, asked_lamports: int, max_slippage_bps: int) -> 
     if quote.min_out_amount < ours:
         raise GuardRefused(
             f"quote refused: otherAmountThreshold {quote.min_out_amount} is below our minimum "
-            f"{ours} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS {max_slippage_bps}); "
+            f"{ours} (outAmount {quote.out_amount} less our slippage room {max_slippage_bps} bps, "
+            "min(MAX_SLIPPAGE_BPS, SLIPPAGE_MARGIN_BPS)); "
             "a swap built on it could deliver that much less"
         )
     return ours
@@ -73,8 +75,8 @@ def check_delivery(quote: Quote, delivered: int, max_slippage_bps: int) -> None:
     if delivered < minimum:
         raise OperationalError(
             f"the buyback swap landed but delivered {delivered} base units, less than our "
-            f"minimum {minimum} (outAmount {quote.out_amount} less MAX_SLIPPAGE_BPS "
-            f"{max_slippage_bps}); investigate the route before the next epoch"
+            f"minimum {minimum} (outAmount {quote.out_amount} less our slippage room "
+            f"{max_slippage_bps} bps); investigate the route before the next epoch"
         )
 
 

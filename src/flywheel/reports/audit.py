@@ -6,7 +6,8 @@ facts here. What is checked, each mismatch naming its report:
   fee and the executor's SOL and token changes are the ones reported; an expired one is not;
 - the buyback's figures follow from those transactions: tokens bought is the confirmed swap's
   token change, the SOL spent is no more than the swap took, the realized price is their ratio;
-- a burn destroyed exactly the tokens reported (the mint's net change in that transaction);
+- a burn destroyed exactly the tokens reported (the mint's net change in that transaction, or in
+  the swaps' own transactions when they burnt in them: v2, one swap or one per slice);
 - no transaction signature and no fee receipt is claimed by two reports (or twice by one);
 - with a supply baseline (`--supply-before`), the supply dropped by exactly the sum of the burns.
 """
@@ -124,7 +125,10 @@ def _check_buyback(report: EpochReport, chain: Mapping[str, ChainTx | None]) -> 
     buyback = report.execution.buyback
     swaps = [t for t in buyback.transactions if t.kind == "swap" and t.status == "confirmed"]
     problems = []
-    bought = sum(t.token_delta for t in swaps)
+    settlement = buyback.settlement
+    # v2: the swaps burnt our minimum in their own transactions; their token change is net of it.
+    burnt_in_swaps = settlement.tokens if settlement is not None and settlement.in_swap else 0
+    bought = sum(t.token_delta for t in swaps) + burnt_in_swaps
     if buyback.tokens_bought != bought:
         problems.append(
             f"tokens_bought is {buyback.tokens_bought}, but its confirmed swaps brought {bought}"
@@ -141,9 +145,10 @@ def _check_buyback(report: EpochReport, chain: Mapping[str, ChainTx | None]) -> 
             f"realized price is {buyback.realized_price_lamports_per_token}, but "
             f"spent / bought is {price}"
         )
-    settlement = buyback.settlement
     if settlement is None or settlement.signature is None or settlement.status != "confirmed":
         return problems
+    if settlement.in_swap:
+        return problems + _check_in_swap(settlement.tokens, swaps, chain)
     found = chain.get(settlement.signature)
     if found is None:
         return problems  # already reported by the transaction check
@@ -158,6 +163,17 @@ def _check_buyback(report: EpochReport, chain: Mapping[str, ChainTx | None]) -> 
             f"{-found.mint_net_change}"
         )
     return problems
+
+
+def _check_in_swap(
+    tokens: int, swaps: list[TransactionSection], chain: Mapping[str, ChainTx | None]
+) -> list[str]:
+    """Burnt in the swaps' own transactions (one, or one per slice): their mint change."""
+    found = [chain.get(t.signature) for t in swaps]
+    destroyed = -sum(f.mint_net_change for f in found if f is not None)
+    if destroyed == tokens:
+        return []
+    return [f"burn of {tokens} tokens in the swaps, but they destroyed {destroyed}"]
 
 
 def _duplicates(reports: list[tuple[Path, EpochReport]]) -> list[Mismatch]:

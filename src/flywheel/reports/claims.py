@@ -24,7 +24,7 @@ class SaleSection(ReportSection):
     tokens_sold: int = Field(0, description="Tokens out of the executor (the sale's balances)")
     quoted_lamports: int | None = Field(None, description="The quote's outAmount")
     min_lamports: int = Field(
-        0, description="Our own minimum: outAmount less MAX_SLIPPAGE_BPS (never the API's)"
+        0, description="Our own minimum: outAmount less min(MAX_SLIPPAGE_BPS, SLIPPAGE_MARGIN_BPS)"
     )
     lamports_received: int = Field(
         0, description="SOL in, net of the sale's fee (its own balances): booked as ads budget"

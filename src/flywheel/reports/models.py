@@ -24,6 +24,7 @@ from flywheel.domain.epoch_state import (
     final_status,
 )
 from flywheel.domain.money import MICRO_USD_PER_USD
+from flywheel.reports.buyback import SettlementSection, SliceSection, settlement, slice_sections
 from flywheel.reports.claims import ClaimsSection, claims_section
 from flywheel.reports.common import (
     SCHEMA_VERSION,
@@ -60,20 +61,6 @@ class QuoteSection(ReportSection):
     raw: dict[str, Any] = Field(description="The DEX API's answer, unchanged")
 
 
-class SettlementSection(ReportSection):
-    """What happened to the tokens bought: burnt, held, or sent to the treasury."""
-
-    destination: str = Field(description="burn | hold | treasury")
-    signature: str | None = Field(description="null when holding (no transaction)")
-    status: str = Field(description="The transaction's status, or 'held'")
-    tokens: int = Field(description="Token base units settled")
-    in_swap: bool = Field(
-        False,
-        description="True when burnt in the swap's own transaction (the swap's guaranteed "
-        "minimum; what it gave above that is settled with the next transaction)",
-    )
-
-
 class BuybackSection(ReportSection):
     quote: QuoteSection | None = Field(description="The quote the swap used; null if none")
     quote_attempts: int
@@ -99,6 +86,24 @@ class BuybackSection(ReportSection):
     tokens_carried_out: int = Field(
         0, description="Tokens left in the executor for the next epoch to settle"
     )
+    slices: list[SliceSection] = Field(
+        default_factory=list,
+        description="A sliced buyback's slices (BUYBACK_SLICES > 1), in order; spent_lamports "
+        "and tokens_bought are their sums. Empty for a one-shot buyback",
+    )
+
+    @model_validator(mode="after")
+    def _slices_sum(self) -> BuybackSection:
+        spent, bought = (
+            sum(s.lamports_in for s in self.slices),
+            sum(s.tokens_out for s in self.slices),
+        )
+        if self.slices and (spent, bought) != (self.spent_lamports, self.tokens_bought):
+            raise ValueError(
+                f"slices do not add up: {spent} lamports in, {bought} tokens out; the buyback "
+                f"says {self.spent_lamports} and {self.tokens_bought}"
+            )
+        return self
 
 
 class AdsSection(ReportSection):
@@ -251,39 +256,11 @@ def _buyback(state: EpochState) -> BuybackSection:
         slippage_vs_quote_bps=(
             None if quote is None else slippage_bps(quote.out_amount, state.tokens_bought)
         ),
-        settlement=_settlement(state),
+        settlement=settlement(state),
+        slices=slice_sections(state),
         tokens_carried_in=state.tokens_carried_in,
         tokens_carried_out=state.tokens_carried_out,
     )
-
-
-def _settlement(state: EpochState) -> SettlementSection | None:
-    if state.tokens_settled_in_swap > 0 and state.swap_intents:
-        swap = state.swap_intents[-1]
-        return SettlementSection(
-            destination=state.destination,
-            signature=swap.signature,
-            status=swap.status,
-            tokens=state.tokens_settled,
-            in_swap=True,
-        )
-    intent = state.settle_intent
-    if intent is not None:
-        return SettlementSection(
-            destination=state.destination,
-            signature=intent.signature,
-            status=intent.status,
-            tokens=state.tokens_settled,
-        )
-    if "buyback.settle" in state.steps_done:
-        # Holding needs no transaction: the tokens stay with the executor.
-        return SettlementSection(
-            destination=state.destination,
-            signature=None,
-            status="held" if state.destination == "hold" else "nothing to settle",
-            tokens=state.tokens_settled,
-        )
-    return None
 
 
 def _ads(state: EpochState) -> AdsSection:

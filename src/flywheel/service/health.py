@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flywheel.domain.epoch_state import EpochState
+from flywheel.domain.slices import next_slice, slices_done
 from flywheel.service.circuit_breaker import BreakerState
 
 
@@ -55,6 +56,29 @@ class HealthFacts:
     ads_mode: str
     webhooks: bool
     error: str | None = None
+    window: EpochState | None = None  # the unfinished epoch, when it is in its buyback window
+
+
+def buyback_window(state: EpochState | None) -> dict[str, Any] | None:
+    """An epoch inside its buyback window (sliced buyback): how far it is, and the next slice."""
+    if state is None or not state.window_open:
+        return None
+    upcoming = next_slice(state.slices)
+    return {
+        "epoch": state.id,
+        "slicesDone": slices_done(state.slices),
+        "slicesTotal": len(state.slices),
+        "nextSliceAt": None if upcoming is None else iso_z(upcoming.at),
+    }
+
+
+def without_schedule(body: dict[str, Any]) -> dict[str, Any]:
+    """/health without the secret: the next slice's time is the secret the random times keep
+    from a searcher, so it is not shown (not even to the minute)."""
+    window = body.get("buybackWindow")
+    if not isinstance(window, dict):
+        return body
+    return {**body, "buybackWindow": {**window, "nextSliceAt": None}}
 
 
 def staleness(facts: HealthFacts) -> str | None:
@@ -95,6 +119,7 @@ def health_report(facts: HealthFacts) -> tuple[int, dict[str, Any]]:
         "currentEpoch": facts.current_epoch,
         "scheduler": facts.scheduler,
         "webhooks": "enabled" if facts.webhooks else "disabled",
+        "buybackWindow": buyback_window(facts.window),
     }
     if reasons:
         body["reasons"] = reasons

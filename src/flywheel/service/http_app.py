@@ -18,8 +18,10 @@ operator, who often shares one address with everyone (Docker's port publishing).
 minute, the global ceiling). The body is then read within 10 s and 4 KiB (408, 413).
 
 /health without the secret shows the next epoch only to the minute (the exact second would undo
-EPOCH_JITTER_SECONDS); with `Authorization: Bearer <WEBHOOK_SECRET>` it is exact. A wrong token
-there counts as a failure, so /health cannot be used to guess the secret either.
+EPOCH_JITTER_SECONDS) and no time of a sliced buyback's next slice (buybackWindow.nextSliceAt,
+the secret of its random schedule); with `Authorization: Bearer <WEBHOOK_SECRET>` both are
+exact. A wrong token there counts as a failure, so /health cannot be used to guess the secret
+either.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from flywheel.config.risks import MIN_WEBHOOK_SECRET_LENGTH
-from flywheel.service.health import to_the_minute
+from flywheel.service.health import to_the_minute, without_schedule
 
 log = structlog.get_logger("flywheel.http")
 
@@ -251,7 +253,7 @@ def build_http_app(
     async def health(request: Request) -> Response:
         status, body = backend.health()
         if not guard.authorized(request):
-            body = {**body, "nextEpoch": to_the_minute(body.get("nextEpoch"))}
+            body = without_schedule({**body, "nextEpoch": to_the_minute(body.get("nextEpoch"))})
         return _json(status, body)
 
     async def trigger(request: Request) -> Response:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from flywheel.errors import EpochLocked, InFlight, OperationalError, StateFileGo
 from flywheel.ports import Notifier
 from flywheel.service.alerts import Alerts
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker, Transition
+from flywheel.service.draining import between_slices, drain
 from flywheel.service.epoch_lock import FileLock
 from flywheel.service.health import HealthFacts, health_report
 from flywheel.service.http_app import (
@@ -237,11 +239,12 @@ class FlywheelService:
 
     def health(self) -> tuple[int, dict[str, Any]]:
         breaker: BreakerState | None = None
-        last: EpochState | None = None
+        last = window = None
         error: str | None = None
         try:
             breaker = self.breaker.state
             last = self._history.last_finished_epoch(self.mode)
+            window = self._history.unfinished_epoch(self.mode)  # here or `flywheel epoch`'s
         except Exception as exc:  # an unreadable state is itself the answer
             error = f"state database unreadable: {exc}"
             if isinstance(exc, StateFileGone):
@@ -273,6 +276,7 @@ class FlywheelService:
                 ads_mode=opts.ads_mode,
                 webhooks=usable_secret(opts.webhook_secret) is not None,
                 error=error,
+                window=window,
             )
         )
 
@@ -380,11 +384,9 @@ class FlywheelService:
         if task is not None:
             grace = self.options.shutdown_grace_seconds
             log.info("service.waiting_for_epoch", epoch_id=self._current_id, grace_seconds=grace)
-            done, _ = await asyncio.wait({task}, timeout=grace)
-            if not done:
+            idle = partial(between_slices, self._history, self.mode)
+            if await drain(task, grace, idle):
                 log.warning("service.cancelling_epoch", epoch_id=self._current_id)
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
         if scheduler_task is not None:
             scheduler_task.cancel()
             await asyncio.gather(scheduler_task, return_exceptions=True)

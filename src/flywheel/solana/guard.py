@@ -259,8 +259,8 @@ class SwapGuard:
         if sim.err is not None and is_slippage_error(sim.err, sim.logs):
             raise SlippageExceeded(
                 f"Slippage exceeds maximum: the swap's simulation fails with the DEX's slippage "
-                f"error ({error}); the price moved more than MAX_SLIPPAGE_BPS "
-                f"{self.max_slippage_bps} since the quote"
+                f"error ({error}); the price moved more than our slippage room "
+                f"{self.max_slippage_bps} bps since the quote"
             )
         after: list[Account | None]
         if sim.accounts is None:
