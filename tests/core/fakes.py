@@ -111,9 +111,11 @@ class LedgerDex:
 class LedgerBurnDex(LedgerDex):
     """A Dex whose swap burns in its own transaction (the SwapAndBurnDex of Jupiter v2)."""
 
-    async def swap_and_burn_transaction(self, quote: Quote, burn_amount: int) -> bytes:
+    async def swap_and_burn_transaction(
+        self, quote: Quote, burn_amount: int, memo: str | None = None
+    ) -> bytes:
         body = {"kind": "swap", "in": quote.in_lamports, "out": quote.out_amount, "q": quote.raw}
-        return json.dumps({**body, "burn": burn_amount}, sort_keys=True).encode()
+        return json.dumps({**body, "burn": burn_amount, "memo": memo}, sort_keys=True).encode()
 
 
 class LedgerWallet:
