@@ -197,3 +197,26 @@ def test_a_value_no_quoting_can_carry_to_both_readers_is_refused(tmp_path: Path)
     with pytest.raises(ConfigError, match=r"REPORTS_DIR: cannot be written to \.env"):
         write_env_file(tmp_path, {"REPORTS_DIR": "/tmp/it's $HOME"})
     assert not (tmp_path / ".env").exists()
+
+
+def test_market_switches_on_the_seeded_arbitrage_and_searcher(tmp_path: Path) -> None:
+    directory = tmp_path / "staging"
+    command = [sys.executable, "-m", "flywheel.cli", "sandbox", "--dir", str(directory)]
+    process = subprocess.Popen(
+        [*command, "--no-traders", "--market", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(directory / ".env", process)
+        env = read_env_file(directory / ".env")
+        switches = httpx.get(f"{env['SOLANA_RPC_URL']}/_sandbox/faults", timeout=5).json()
+        assert switches["arbitrage"] is True and switches["sandwich"] is True
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert "arbitrage and a sandwich searcher (seed 3)" in out.decode()

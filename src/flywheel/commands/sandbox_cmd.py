@@ -71,6 +71,13 @@ def sandbox(
             " --token-program token-2022)."
         ),
     ] = FeeSourceChoice.wallet,
+    market: Annotated[
+        bool,
+        typer.Option(
+            help="A market that behaves like one: seeded arbitrage back to a drifting reference"
+            " price, and a sandwich searcher on the public send path (docs/sandbox.md)."
+        ),
+    ] = False,
 ) -> None:
     """Run a local staging world (chain + DEX + X Ads API + traders) until Ctrl-C or SIGTERM."""
     # Absolute, so the paths in .env hold after `cd DIR` as well as from here.
@@ -89,6 +96,8 @@ def sandbox(
         trader_interval_seconds=trader_interval,
         separate_fee_collector=separate_fee_collector,
         fee_source=fee_source.value,
+        arbitrage=market,
+        searcher=market,
         workdir=directory,
     )
     _run_until_stopped(config, directory)
@@ -172,6 +181,8 @@ def _print_banner(box: Sandbox, directory: Path, env_path: Path) -> None:
     table.add_row("Jupiter API", box.jupiter_url)
     table.add_row("X Ads API", f"{box.x_ads_url} (account {box.x_ads.account_id})")
     table.add_row("Token mint", f"{box.token_mint} ({box.config.token_program})")
+    if box.faults.arbitrage or box.faults.sandwich:
+        table.add_row("Market", f"arbitrage and a sandwich searcher (seed {box.config.seed})")
     table.add_row("Executor", f"{box.executor.pubkey()} ({box.executor_keypair_path})")
     table.add_row("Fee collector", str(box.fee_collector))
     table.add_row("Fee source", box.config.fee_source)
