@@ -195,34 +195,38 @@ class SwapGuard:
 
         `burned`: the tokens our own burn in the same transaction destroys (v2 composition)."""
         message, priority_fee = self._check_transaction(tx)
-        watched, others = await self._accounts_to_watch(message)
-        addresses = [self._executor, *watched, *others]
-        before = await self._rpc.get_multiple_accounts(addresses)
-        after, error = await self._simulate(tx, addresses, before)
-        split = 1 + len(watched)
-        tokens_after = _snapshots(watched, after[1:split])
+        effect = await self._observe(tx, message)
         limits = SwapLimits(
             in_lamports=quote.in_lamports,
             min_out=our_min_out(quote.out_amount, self.max_slippage_bps),
             network_fee=self._lamports_per_signature * message.header.num_required_signatures,
             priority_fee=priority_fee,
-            rent_by_size=await self._rent(list(tokens_after.values())),
+            rent_by_size=await self._rent(list(effect.tokens_after.values())),
             route_accounts=route_accounts(quote),
             burned=burned,
             max_tip=self.max_tip_lamports,
             tip_accounts=self.tip_accounts,
         )
-        effect = SwapEffect(
+        return check_swap(effect, limits, executor=self._executor, mint=self._mint)
+
+    async def _observe(self, tx: VersionedTransaction, message: Message | MessageV0) -> SwapEffect:
+        """The executor, its token accounts and every other writable account, read before and
+        simulated after `tx`: what the transaction would do (a swap's or a sale's)."""
+        watched, others = await self._accounts_to_watch(message)
+        addresses = [self._executor, *watched, *others]
+        before = await self._rpc.get_multiple_accounts(addresses)
+        after, error = await self._simulate(tx, addresses, before)
+        split = 1 + len(watched)
+        return SwapEffect(
             sol_before=0 if before[0] is None else before[0].lamports,
             sol_after=0 if after[0] is None else after[0].lamports,
             executor_owner_after=None if after[0] is None else after[0].owner,
             tokens_before=_snapshots(watched, before[1:split]),
-            tokens_after=tokens_after,
+            tokens_after=_snapshots(watched, after[1:split]),
             error=error,
             others_before=_lamports(others, before[split:]),
             others_after=_lamports(others, after[split:]),
         )
-        return check_swap(effect, limits, executor=self._executor, mint=self._mint)
 
     def _check_transaction(self, tx: VersionedTransaction) -> tuple[Message | MessageV0, int]:
         """What the transaction says before it runs: signers, MEV marker, priority fee."""

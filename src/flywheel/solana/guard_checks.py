@@ -215,7 +215,7 @@ def check_swap(
 ) -> GuardReport:
     """Refuse (GuardRefused) unless the effect on the executor is the swap and nothing else."""
     _check_executor_survives(effect, executor)
-    tally = _check_token_accounts(effect, limits, executor=executor, mint=mint)
+    tally = check_token_accounts(effect, limits, executor=executor, mint=mint)
     sol_out, max_sol_out = _check_sol_out(effect, limits, tally)
     minimum = _check_tokens_in(effect, limits, tally, mint)
     return GuardReport(
@@ -242,10 +242,11 @@ def _check_executor_survives(effect: SwapEffect, executor: Pubkey) -> None:
         raise GuardRefused(f"executor account {executor} would be {fate}")
 
 
-def _check_token_accounts(
-    effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey
+def check_token_accounts(
+    effect: SwapEffect, limits: SwapLimits, *, executor: Pubkey, mint: Pubkey, what: str = "swap"
 ) -> _Tally:
-    """Each executor token account changes only as a swap may, and few new ones appear."""
+    """Each executor token account changes only as a swap (or a sale: `what`) may, and few new
+    ones appear."""
     tally = _Tally()
     for address in sorted(set(effect.tokens_before) | set(effect.tokens_after), key=str):
         _check_token_account(
@@ -259,7 +260,7 @@ def _check_token_accounts(
         )
     if len(tally.new_accounts) > limits.max_new_accounts:
         raise GuardRefused(
-            f"the swap would create {len(tally.new_accounts)} token accounts for the executor "
+            f"the {what} would create {len(tally.new_accounts)} token accounts for the executor "
             f"({', '.join(map(str, tally.new_accounts))}); it needs at most "
             f"{limits.max_new_accounts}"
         )

@@ -23,14 +23,14 @@ from solders.transaction import VersionedTransaction
 from flywheel.domain.sale import SellQuote
 from flywheel.domain.trade import our_min_out
 from flywheel.errors import GuardRefused
-from flywheel.solana.guard import SwapGuard, _lamports, _snapshots
+from flywheel.solana.guard import SwapGuard
 from flywheel.solana.guard_checks import (
     SwapEffect,
     SwapLimits,
     _check_executor_survives,
-    _check_token_account,
     _gains,
     _Tally,
+    check_token_accounts,
 )
 
 # A sale may leave the executor one new token account (wrapped SOL, with wrapAndUnwrapSol off).
@@ -61,30 +61,15 @@ class SellReport:
 def _tally(effect: SwapEffect, limits: SellLimits, *, executor: Pubkey, mint: Pubkey) -> _Tally:
     """Each executor token account checked as the buyback's guard checks it (owner, delegate,
     close authority, other mints never down); the mint's net change and new accounts' rent."""
-    tally = _Tally()
     swap_limits = SwapLimits(
         in_lamports=0,
         min_out=0,
         network_fee=limits.network_fee,
         priority_fee=limits.priority_fee,
         rent_by_size=limits.rent_by_size,
+        max_new_accounts=MAX_NEW_SELL_ACCOUNTS,
     )
-    for address in sorted(set(effect.tokens_before) | set(effect.tokens_after), key=str):
-        _check_token_account(
-            address,
-            effect.tokens_before.get(address),
-            effect.tokens_after.get(address),
-            tally,
-            executor=executor,
-            mint=mint,
-            limits=swap_limits,
-        )
-    if len(tally.new_accounts) > MAX_NEW_SELL_ACCOUNTS:
-        raise GuardRefused(
-            f"the sale would create {len(tally.new_accounts)} token accounts for the executor;"
-            f" it needs at most {MAX_NEW_SELL_ACCOUNTS}"
-        )
-    return tally
+    return check_token_accounts(effect, swap_limits, executor=executor, mint=mint, what="sale")
 
 
 def check_sell(
@@ -135,27 +120,12 @@ class SellGuard(SwapGuard):
 
     async def inspect_sell(self, tx: VersionedTransaction, quote: SellQuote) -> SellReport:
         message, priority_fee = self._check_transaction(tx)
-        watched, others = await self._accounts_to_watch(message)
-        addresses = [self._executor, *watched, *others]
-        before = await self._rpc.get_multiple_accounts(addresses)
-        after, error = await self._simulate(tx, addresses, before)
-        split = 1 + len(watched)
-        tokens_after = _snapshots(watched, after[1:split])
-        effect = SwapEffect(
-            sol_before=0 if before[0] is None else before[0].lamports,
-            sol_after=0 if after[0] is None else after[0].lamports,
-            executor_owner_after=None if after[0] is None else after[0].owner,
-            tokens_before=_snapshots(watched, before[1:split]),
-            tokens_after=tokens_after,
-            error=error,
-            others_before=_lamports(others, before[split:]),
-            others_after=_lamports(others, after[split:]),
-        )
+        effect = await self._observe(tx, message)
         limits = SellLimits(
             in_tokens=quote.in_tokens,
             min_sol_in=our_min_out(quote.out_lamports, self.max_slippage_bps),
             network_fee=self._lamports_per_signature * message.header.num_required_signatures,
             priority_fee=priority_fee,
-            rent_by_size=await self._rent(list(tokens_after.values())),
+            rent_by_size=await self._rent(list(effect.tokens_after.values())),
         )
         return check_sell(effect, limits, executor=self._executor, mint=self._mint)

@@ -23,8 +23,9 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
-from flywheel.domain.trade import PreparedTx, TxKind
+from flywheel.domain.trade import PreparedTx
 from flywheel.errors import ConfigError, OperationalError
+from flywheel.solana.fee_sources.claim_tx import signed_claim
 from flywheel.solana.fee_sources.pump import (
     BONDING_CURVE_DISCRIMINATOR,
     PUMP_FEES_PROGRAM,
@@ -37,15 +38,11 @@ from flywheel.solana.fee_sources.pump import (
     creator_vault,
     sharing_config,
 )
-from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
-from flywheel.solana.sender import prepared_tx
-from flywheel.solana.settle import signed_transaction
 
 # The rent-exempt minimum of an account without data (a cluster constant: 128 bytes of account
 # overhead at 6,960 lamports per byte for two years); the curve's vault always keeps it.
 VAULT_RENT_LAMPORTS = 890_880
-CLAIM_COMPUTE_UNIT_LIMIT = 200_000
 # BondingCurve (idl/pump.json): 8 discriminator, 5 u64, complete, creator at 49; creator_fee at
 # 125 on curves written since the v3 upgrade (older, shorter ones read it as 0).
 _CREATOR = slice(49, 81)
@@ -202,18 +199,11 @@ class PumpClaimer:
         instructions = self.instructions(vaults)
         if not instructions:
             raise OperationalError("the pump claim was asked for with nothing to collect")
-        if memo is not None:  # the epoch's state memo, last (docs/state.md)
-            instructions = [*instructions, memo_instruction(memo, self.executor)]
-        min_slot = await self._rpc.finalized_slot()
-        blockhash, last_valid = await self._rpc.get_latest_blockhash()
-        tx = signed_transaction(
+        self._vaults = None  # the next claim reads the vaults afresh
+        return await signed_claim(
+            self._rpc,
             self.__keypair,
             instructions,
-            blockhash,
+            memo=memo,
             compute_unit_price=self._compute_unit_price,
-            compute_unit_limit=CLAIM_COMPUTE_UNIT_LIMIT,
         )
-        if not tx.signatures:
-            raise OperationalError("the claim transaction could not be signed")
-        self._vaults = None  # the next claim reads the vaults afresh
-        return prepared_tx(TxKind.CLAIM, tx, last_valid, min_slot)

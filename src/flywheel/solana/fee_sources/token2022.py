@@ -28,13 +28,11 @@ from spl.token.instructions import (
 )
 from spl.token.models import HarvestWithheldTokensToMintParams, WithdrawWithheldTokensFromMintParams
 
-from flywheel.domain.trade import PreparedTx, TxKind
-from flywheel.errors import ConfigError, OperationalError
+from flywheel.domain.trade import PreparedTx
+from flywheel.errors import ConfigError
+from flywheel.solana.fee_sources.claim_tx import signed_claim
 from flywheel.solana.guard import TOKEN_PROGRAMS
-from flywheel.solana.memo import memo_instruction
 from flywheel.solana.rpc import RpcClient
-from flywheel.solana.sender import prepared_tx
-from flywheel.solana.settle import signed_transaction
 
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 ACCOUNT_LEN = 165  # the base token account; Token-2022 pads a mint with extensions to it
@@ -45,7 +43,6 @@ _EXT_TRANSFER_FEE_AMOUNT = 2
 _ACCOUNT_TYPE_BASE58 = "3"  # base58 of the single byte 2 (account type: token account)
 # The harvest lists each source account (32 bytes); 20 keep the transaction well under 1232.
 MAX_HARVEST_SOURCES = 20
-CLAIM_COMPUTE_UNIT_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -182,17 +179,10 @@ class Token2022Claimer:
         if not self._sources:
             await self.claimable()
         instructions = claim_instructions(self.mint, self.executor, self._sources)
-        if memo is not None:
-            instructions = [*instructions, memo_instruction(memo, self.executor)]
-        min_slot = await self._rpc.finalized_slot()
-        blockhash, last_valid = await self._rpc.get_latest_blockhash()
-        tx = signed_transaction(
+        return await signed_claim(
+            self._rpc,
             self.__keypair,
             instructions,
-            blockhash,
+            memo=memo,
             compute_unit_price=self._compute_unit_price,
-            compute_unit_limit=CLAIM_COMPUTE_UNIT_LIMIT,
         )
-        if not tx.signatures:
-            raise OperationalError("the claim transaction could not be signed")
-        return prepared_tx(TxKind.CLAIM, tx, last_valid, min_slot)
