@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,18 +17,19 @@ import pytest
 
 from flywheel.domain.money import format_sol
 from flywheel.sandbox.runner import Sandbox
-from tests.e2e.harness import ChainView, describe, finished_epochs, flywheel_env, run_cli
+from tests.e2e.harness import (
+    ChainView,
+    describe,
+    finished_epochs,
+    flywheel_env,
+    free_port,
+    run_cli,
+)
 from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

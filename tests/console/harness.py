@@ -8,10 +8,7 @@ so every action has something to act on. Screenshots go to tests/artifacts/conso
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,30 +16,18 @@ from typing import Any
 import httpx
 
 from flywheel.sandbox.runner import Sandbox
-from tests.e2e.harness import FLYWHEEL, clean_environment, describe, flywheel_env, run_cli
+from tests.e2e.harness import (
+    describe,
+    flywheel_env,
+    free_port,
+    run_cli,
+    wait_for,
+)
+from tests.e2e.harness import start_service as start_flywheel_run
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 90) -> None:
-    """Until `check()` holds: readiness of another process, not a timed assertion."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 @dataclass
@@ -90,18 +75,12 @@ def start_service(box: Sandbox, directory: Path, **overrides: str) -> Service:
     box.chain.airdrop(box.fee_collector, 10**9)  # 1 SOL: over MAX_SINGLE_FEE_SOL, quarantined
     first = run_cli(["epoch"], directory)
     assert first.returncode == 0, describe(first)
-    log = directory / "run.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(FLYWHEEL), "run"],
-            cwd=directory,
-            env=clean_environment(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process, log = start_flywheel_run(directory)
     service = Service(f"http://127.0.0.1:{port}", env, directory, process, log)
     try:
-        wait_for(lambda: httpx.get(f"{service.base}/health", timeout=5).status_code == 200)
+        wait_for(
+            lambda: httpx.get(f"{service.base}/health", timeout=5).status_code == 200, timeout=90
+        )
     except AssertionError:
         service.stop()
         raise AssertionError(log.read_text()[-3000:]) from None

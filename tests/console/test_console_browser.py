@@ -19,8 +19,8 @@ from flywheel.ads.manual import ads_file
 from flywheel.domain.fees import ReceiptStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
-from tests.console.harness import Service, screenshot, wait_for
-from tests.e2e.harness import finished_epochs
+from tests.console.harness import Service, screenshot
+from tests.e2e.harness import finished_epochs, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def test_the_operator_logs_in_and_every_action_reaches_the_state(
 
     submit(driver, by_css(driver, "#trigger-epoch"))
     assert "An epoch has started" in by_css(driver, "#flash").text
-    wait_for(lambda: len(finished_epochs(service.env)) == 2)
+    wait_for(lambda: len(finished_epochs(service.env)) == 2, timeout=90)
     second = finished_epochs(service.env)[-1]
     assert second.receipt_signatures == quarantined  # the next report spends the released fee
     report = json.loads(Path(second.report_path or "").read_text())

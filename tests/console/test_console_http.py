@@ -22,8 +22,8 @@ import pytest
 from flywheel.domain.fees import ReceiptStatus
 from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
-from tests.console.harness import Service, start_service, wait_for
-from tests.e2e.harness import ChainView, epoch_reports, finished_epochs
+from tests.console.harness import Service, start_service
+from tests.e2e.harness import ChainView, epoch_reports, finished_epochs, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -218,7 +218,7 @@ def test_the_service_log_is_json_throughout_and_says_each_thing_once(service: Se
     with socket.create_connection((host, int(port)), timeout=10) as raw:
         raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn warns about it through stdlib logging
         raw.recv(1024)
-    wait_for(lambda: "Invalid HTTP request" in service.log.read_text())
+    wait_for(lambda: "Invalid HTTP request" in service.log.read_text(), timeout=90)
     lines = [line for line in service.log.read_text().splitlines() if line.strip()]
     events = [json.loads(line) for line in lines]  # every line, uvicorn's included, is JSON
     warning = next(e for e in events if "Invalid HTTP request" in e["event"])

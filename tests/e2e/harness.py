@@ -11,12 +11,16 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from solders.pubkey import Pubkey
 from solders.token.state import Mint
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
@@ -79,6 +83,46 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 60) -> None:
+    """Until `check()` holds: readiness of another process, not a timed assertion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def start_service(directory: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """`flywheel run` in `directory` (where its .env is), its output in `directory/run.log`."""
+    log_path = directory / "run.log"
+    with log_path.open("w") as log:
+        service = subprocess.Popen(
+            [str(FLYWHEEL), "run"],
+            cwd=directory,
+            env=clean_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return service, log_path
+
+
+def stop_service(service: subprocess.Popen[bytes]) -> None:
+    """Kill it if a test left it running (a test that checks the SIGTERM path did that itself)."""
+    if service.poll() is None:
+        service.kill()
+        service.wait()
 
 
 def run_crash_epoch(

@@ -30,12 +30,14 @@ from tests.e2e.harness import (
     epochs_in,
     finished_epochs,
     flywheel_env,
+    free_port,
     report_of,
     run_cli,
     run_crash_epoch,
+    start_service,
+    wait_for,
 )
 from tests.sandbox.harness import start_sandbox
-from tests.service.test_run_cmd import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -215,15 +217,7 @@ def test_sigterm_to_flywheel_run_in_its_window_exits_at_once_and_the_window_resu
         EPOCH_INTERVAL_SECONDS="3600",
     )
     headers = {"Authorization": f"Bearer {env['WEBHOOK_SECRET']}"}
-    log_path = tmp_path / "run.log"
-    with log_path.open("w") as log:
-        service = subprocess.Popen(
-            [str(FLYWHEEL), "run"],
-            cwd=tmp_path,
-            env=clean_environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    service, log_path = start_service(tmp_path)
     try:
         shown: dict[str, Any] = {}
 

@@ -5,7 +5,6 @@ soon as the service starts."""
 from __future__ import annotations
 
 import signal
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -14,38 +13,20 @@ import pytest
 from flywheel.domain.epoch_state import EpochStatus
 from flywheel.sandbox.runner import Sandbox
 from tests.e2e.harness import (
-    FLYWHEEL,
     ChainView,
     check_identity,
-    clean_environment,
     describe,
     epochs_in,
     flywheel_env,
+    free_port,
     run_crash_epoch,
+    start_service,
     state_db,
+    stop_service,
+    wait_for,
 )
-from tests.service.test_run_cmd import free_port, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def start_service(directory: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    log_path = directory / "run.log"
-    with log_path.open("w") as log:
-        service = subprocess.Popen(
-            [str(FLYWHEEL), "run"],
-            cwd=directory,
-            env=clean_environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return service, log_path
-
-
-def stop(service: subprocess.Popen[bytes]) -> None:
-    if service.poll() is None:
-        service.kill()
-        service.wait()
 
 
 def test_a_state_file_deleted_under_the_service_stops_it_unhealthy(
@@ -65,7 +46,7 @@ def test_a_state_file_deleted_under_the_service_stops_it_unhealthy(
         assert "was deleted" in " ".join(answer.json()["reasons"])
         assert service.wait(timeout=60) == 1, log_path.read_text()[-3000:]
     finally:
-        stop(service)
+        stop_service(service)
     output = log_path.read_text()
     assert "service.state_file_gone" in output
     assert "Traceback" not in output
@@ -96,7 +77,7 @@ def test_an_interrupted_epoch_is_resumed_as_soon_as_the_service_starts(
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=60) == 0, log_path.read_text()[-3000:]
     finally:
-        stop(service)
+        stop_service(service)
     epochs = epochs_in(env)
     assert [e.id for e in epochs] == [interrupted.id], "resumed, not a new epoch"
     assert epochs[0].status is EpochStatus.SUCCEEDED, epochs[0].errors

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +16,14 @@ from flywheel.persistence.store import SqliteStore
 from flywheel.sandbox.runner import Sandbox
 from flywheel.service.circuit_breaker import BreakerState, CircuitBreaker
 from tests.e2e.harness import (
-    FLYWHEEL,
-    clean_environment,
     describe,
     finished_epochs,
     flywheel_env,
+    free_port,
     run_cli,
+    start_service,
+    stop_service,
+    wait_for,
 )
 from tests.sandbox.harness import start_sandbox
 
@@ -38,24 +37,6 @@ def box(tmp_path: Path) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_reset_circuit_breaker_command_works_while_the_service_is_down(
@@ -84,15 +65,7 @@ def test_flywheel_run_serves_runs_a_triggered_epoch_and_stops_on_sigterm(
         LOG_LEVEL="INFO",
     )
     base = f"http://127.0.0.1:{http_port}"
-    log_path = tmp_path / "run.log"
-    with log_path.open("w") as log:
-        service = subprocess.Popen(
-            [str(FLYWHEEL), "run"],
-            cwd=tmp_path,
-            env=clean_environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    service, log_path = start_service(tmp_path)
     try:
         wait_for(lambda: httpx.get(f"{base}/health", timeout=5).status_code == 200)
         health = httpx.get(f"{base}/health", timeout=5).json()
@@ -122,9 +95,7 @@ def test_flywheel_run_serves_runs_a_triggered_epoch_and_stops_on_sigterm(
         os.kill(service.pid, signal.SIGTERM)
         assert service.wait(timeout=60) == 0, log_path.read_text()[-3000:]
     finally:
-        if service.poll() is None:
-            service.kill()
-            service.wait()
+        stop_service(service)
     [epoch] = finished_epochs(env)
     assert epoch.id == epoch_id and epoch.status is EpochStatus.SUCCEEDED
     assert epoch.tokens_settled > 0
@@ -151,15 +122,7 @@ def test_flywheel_run_outlasts_a_trickling_rpc_and_the_next_epoch_runs(
     base = f"http://127.0.0.1:{http_port}"
     auth = {"Authorization": f"Bearer {env['WEBHOOK_SECRET']}"}
     executor_sol = box.chain.balance(box.executor.pubkey())
-    log_path = tmp_path / "run.log"
-    with log_path.open("w") as log:
-        service = subprocess.Popen(
-            [str(FLYWHEEL), "run"],
-            cwd=tmp_path,
-            env=clean_environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    service, log_path = start_service(tmp_path)
     try:
         wait_for(lambda: httpx.get(f"{base}/health", timeout=5).status_code == 200)
         box.faults.update(rpc_trickle_ms=200)
@@ -189,9 +152,7 @@ def test_flywheel_run_outlasts_a_trickling_rpc_and_the_next_epoch_runs(
         assert service.wait(timeout=60) == 0, log_path.read_text()[-3000:]
     finally:
         box.faults.update(rpc_trickle_ms=0)
-        if service.poll() is None:
-            service.kill()
-            service.wait()
+        stop_service(service)
     stalled_epoch, healthy_epoch = finished_epochs(env)
     assert any("RPC_CALL_DEADLINE_SECONDS" in e.message for e in stalled_epoch.errors)
     assert healthy_epoch.status is EpochStatus.SUCCEEDED and healthy_epoch.tokens_settled > 0
