@@ -18,11 +18,6 @@ from flywheel.domain.epoch_state import EpochState, EpochStatus
 from flywheel.sandbox.chain.ledger import TokenBalance
 from flywheel.sandbox.faults import Faults
 from flywheel.sandbox.runner import Sandbox
-from flywheel.solana.fee_sources.token2022 import (
-    TOKEN_2022_PROGRAM_ID,
-    transfer_fee_config,
-    withheld_in_account,
-)
 from tests.e2e.harness import (
     ChainView,
     describe,
@@ -33,6 +28,7 @@ from tests.e2e.harness import (
     run_cli,
     run_crash_epoch,
 )
+from tests.fee_sources.harness import withheld
 from tests.sandbox.harness import start_sandbox
 
 pytestmark = pytest.mark.slow
@@ -45,18 +41,6 @@ def box(tmp_path: Path) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.stop()
-
-
-def withheld(box: Sandbox) -> int:
-    """Every fee of the mint still withheld: in token accounts and in the mint."""
-    with box.chain.lock:
-        accounts = box.chain.svm.get_program_accounts(TOKEN_2022_PROGRAM_ID)
-    in_accounts = sum(withheld_in_account(bytes(a.data)) for _, a in accounts)
-    mint = box.chain.get_account(box.token_mint)
-    assert mint is not None
-    config = transfer_fee_config(bytes(mint.data))
-    assert config is not None
-    return in_accounts + config.withheld_amount
 
 
 def claim_delta(view: ChainView, signature: str) -> int:

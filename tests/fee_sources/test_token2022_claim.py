@@ -30,6 +30,7 @@ from flywheel.solana.fee_sources.token2022 import (
 )
 from flywheel.solana.rpc import RpcClient
 from flywheel.solana.sender import Sender
+from tests.fee_sources.harness import withheld
 from tests.sandbox.harness import SandboxFactory
 
 ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
@@ -161,19 +162,9 @@ async def test_what_counts_is_what_the_claim_moved_not_the_estimate(
         estimate = await claimer.claimable()
         prepared = await claimer.prepare_claim()
         box.traders.step(2)  # more fees land in the accounts the claim will harvest
-        before = withheld_total(box)
+        before = withheld(box)
         sender = Sender(rpc, box.executor.pubkey(), box.token_mint, poll_interval=0.01)
         landing = await sender.land(prepared)
-        moved = before - withheld_total(box)
+        moved = before - withheld(box)
         assert landing.token_delta == moved
         assert moved > estimate
-
-
-def withheld_total(box: Sandbox) -> int:
-    with box.chain.lock:
-        accounts = box.chain.svm.get_program_accounts(TOKEN_2022_PROGRAM_ID)
-    mint = box.chain.get_account(box.token_mint)
-    assert mint is not None
-    config = transfer_fee_config(bytes(mint.data))
-    assert config is not None
-    return sum(withheld_in_account(bytes(a.data)) for _, a in accounts) + config.withheld_amount
