@@ -1,4 +1,5 @@
-"""Shared fixtures: a started sandbox (chain + JSON-RPC + Jupiter-compatible API + traders).
+"""Shared fixtures: a started sandbox (chain + JSON-RPC + Jupiter-compatible API + traders), and
+an operator inbox on loopback for notifications.
 
 Slots are manual and traders do not run in the background (tests/sandbox/harness.py), so tests
 are fast and deterministic. Helpers live in modules beside the tests, never here.
@@ -6,9 +7,12 @@ are fast and deterministic. Helpers live in modules beside the tests, never here
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -53,3 +57,34 @@ def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
     finally:
         for box in made:
             box.stop()
+
+
+class _Inbox(BaseHTTPRequestHandler):
+    """Where apprise's `json://` notifications land: one JSON body per POST."""
+
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        self.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An operator inbox on loopback: (its apprise URL, what it received)."""
+    received: list[dict[str, Any]] = []
+    handler = type("Inbox", (_Inbox,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"json://127.0.0.1:{server.server_address[1]}/", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
@@ -24,34 +20,3 @@ def box(tmp_path: Path) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.stop()
-
-
-class _Inbox(BaseHTTPRequestHandler):
-    """Where apprise's `json://` notifications land: one JSON body per POST."""
-
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", "0"))
-        self.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """An operator inbox on loopback: (its apprise URL, what it received)."""
-    received: list[dict[str, Any]] = []
-    handler = type("Inbox", (_Inbox,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"json://127.0.0.1:{server.server_address[1]}/", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
