@@ -7,7 +7,6 @@ claim's signature and lamports, the buyback and the burn."""
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import subprocess
 import sys
@@ -19,18 +18,9 @@ from solders.keypair import Keypair
 from flywheel.solana.fee_sources.pump import PUMP_AMM_PROGRAM, PUMP_PROGRAM, creator_vault
 from flywheel.solana.fee_sources.pump_claim import VAULT_RENT_LAMPORTS
 from tests.e2e.harness import describe, finished_epochs, report_of, run_cli
-from tests.e2e.test_sandbox_cmd_token2022 import rpc, wait_until
+from tests.sandbox.harness import read_env_file, rpc, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def read_env(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = shlex.split(value)[0]
-    return env
 
 
 def balance(url: str, address: str) -> int:
@@ -50,7 +40,7 @@ def test_sandbox_fee_source_pump_then_epoch(tmp_path: Path) -> None:
     try:
         env_path = directory / ".env"
         wait_until(env_path.exists, process, ".env written")
-        env = read_env(env_path)
+        env = read_env_file(env_path)
         assert env["FEE_SOURCES"] == "pump"
         url = env["SOLANA_RPC_URL"]
         secret = json.loads(Path(env["EXECUTOR_KEYPAIR_PATH"]).read_text())

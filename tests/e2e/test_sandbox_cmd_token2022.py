@@ -6,27 +6,19 @@ without a swap, the supply down by exactly the burn, and the ads share sold for 
 from __future__ import annotations
 
 import base64
-import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from flywheel.solana.fee_sources.token2022 import TOKEN_2022_PROGRAM_ID, withheld_in_account
 from tests.e2e.harness import describe, finished_epochs, run_cli
+from tests.sandbox.harness import read_env_file, rpc, wait_until
 
 pytestmark = pytest.mark.slow
-START_TIMEOUT_S = 60.0
-
-
-def rpc(url: str, method: str, params: list[Any]) -> Any:
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    return httpx.post(url, json=body, timeout=10).json()["result"]
 
 
 def withheld(url: str, mint: str) -> int:
@@ -59,18 +51,6 @@ def sale_effect(url: str, signature: str, mint: str) -> tuple[int, int]:
     return tokens, meta["postBalances"][0] - meta["preBalances"][0]
 
 
-def wait_until(condition: Any, process: subprocess.Popen[bytes], what: str) -> None:
-    """Polls a condition the sandbox process makes true; fails if it exits or takes too long."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not condition():
-        if process.poll() is not None:
-            _, err = process.communicate()
-            pytest.fail(f"sandbox exited early ({process.returncode}): {err.decode()[-2000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"the sandbox did not get there in time: {what}")
-        time.sleep(0.05)
-
-
 def test_sandbox_fee_source_token2022_then_epoch(tmp_path: Path) -> None:
     directory = tmp_path / "staging"
     process = subprocess.Popen(
@@ -84,11 +64,7 @@ def test_sandbox_fee_source_token2022_then_epoch(tmp_path: Path) -> None:
     try:
         env_path = directory / ".env"
         wait_until(env_path.exists, process, ".env written")
-        env = {}
-        for line in env_path.read_text().splitlines():
-            if line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                env[key] = shlex.split(value)[0]
+        env = read_env_file(env_path)
         assert env["FEE_SOURCES"] == "token2022"
         url, mint = env["SOLANA_RPC_URL"], env["TOKEN_MINT"]
         wait_until(lambda: withheld(url, mint) > 0, process, "a trade withheld a fee")

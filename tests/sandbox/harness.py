@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
@@ -133,3 +137,23 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             env[key] = shlex.split(value)[0]
     return env
+
+
+def rpc(url: str, method: str, params: list[Any]) -> Any:
+    """One JSON-RPC call to a sandbox started by `flywheel sandbox`: its `result`."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    return httpx.post(url, json=body, timeout=10).json()["result"]
+
+
+def wait_until(
+    condition: Any, process: subprocess.Popen[bytes], what: str, timeout_s: float = 60.0
+) -> None:
+    """Polls a condition the sandbox process makes true; fails if it exits or takes too long."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"sandbox exited early ({process.returncode}): {err.decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the sandbox did not get there in time: {what}")
+        time.sleep(0.05)
